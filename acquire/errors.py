@@ -1,0 +1,60 @@
+"""Exception types shared by sources, jobs and the client.
+
+The job runtime decides what to do with a failure from its class alone:
+
+- :class:`TransientError` (timeouts, resets, 5xx, 429): retried with exponential backoff
+  and jitter, up to ``ACQUIRE_MAX_TRIES``; ``retry_after`` overrides the delay when the
+  upstream said how long to wait.
+- :class:`NotFoundError`: the thing asked for does not exist upstream. Recorded on its item,
+  never retried.
+- :class:`PermanentError` (and anything else): fails at once.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AcquireError",
+    "ConfigurationError",
+    "JobNotFound",
+    "JobNotFinished",
+    "NotFoundError",
+    "PermanentError",
+    "RateLimitedError",
+    "TransientError",
+]
+
+
+class AcquireError(Exception):
+    """Base class of every error acquire raises on purpose."""
+
+
+class PermanentError(AcquireError):
+    """A failure that retrying cannot fix (bad input upstream, refused access, parse error)."""
+
+
+class ConfigurationError(PermanentError):
+    """acquire is misconfigured (e.g. SEC refused the declared User-Agent)."""
+
+
+class NotFoundError(PermanentError):
+    """The upstream says the requested item does not exist."""
+
+
+class TransientError(AcquireError):
+    """A failure worth retrying later."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(TransientError):
+    """The upstream throttled us (HTTP 429, or SEC's 403 rate-threshold page)."""
+
+
+class JobNotFound(AcquireError, LookupError):
+    """No job with this id exists for this organisation (or it has expired)."""
+
+
+class JobNotFinished(AcquireError):
+    """The job's result was asked for before the job reached a final status."""

@@ -1,0 +1,1 @@
+"""arq task modules, one per job kind, and the runtime that wraps them."""

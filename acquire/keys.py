@@ -1,0 +1,102 @@
+"""The one place where Redis key names are built.
+
+Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generated job id)::
+
+    acquire:{org}:job:{id}            hash    status record (JobStatus fields)
+    acquire:{org}:job:{id}:items      hash    item key -> ItemStatus JSON
+    acquire:{org}:job:{id}:result     string  result JSON
+    acquire:{org}:job:{id}:events     stream  progress events (JobEvent)
+    acquire:{org}:job:{id}:webhooks   list    webhook delivery attempts
+    acquire:{org}:jobs                zset    job ids by creation time (recent jobs)
+    acquire:{org}:idem:{key}          string  idempotency key -> job id
+    acquire:ratelimit:{name}          zset    fleet-wide request log of an upstream
+    acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
+    acquire:cache:{namespace}:{key}   string  HTTP cache entry
+    acquire:yahoo:session             hash    shared Yahoo cookie and crumb
+
+Everything under ``acquire:{org}:`` expires with the job's result TTL. arq's own keys
+(``arq:job:{id}``, ``arq:result:{id}``, the queue zset) are left to arq.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "ID_PATTERN",
+    "ORG_PATTERN",
+    "cache",
+    "idempotency",
+    "job",
+    "job_events",
+    "job_items",
+    "job_result",
+    "job_webhooks",
+    "org_jobs",
+    "pause",
+    "ratelimit",
+    "yahoo_session",
+]
+
+PREFIX = "acquire"
+#: Organisation ids: letters, digits, ``_`` and ``-``. No ``:``, ``*``, ``..`` or whitespace,
+#: so an org can never reach into another org's keys or form a glob pattern.
+ORG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+#: Job ids: 22 url-safe base64 characters (128 random bits), see ``client.new_job_id``.
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
+
+
+def _check(org: str, job_id: str | None = None) -> None:
+    # Defence in depth: models validate these at the edge, but a key builder must never be
+    # the place where one tenant's input becomes another tenant's key.
+    if not ORG_PATTERN.fullmatch(org):
+        raise ValueError(f"invalid organisation id {org!r}")
+    if job_id is not None and not ID_PATTERN.fullmatch(job_id):
+        raise ValueError(f"invalid job id {job_id!r}")
+
+
+def job(org: str, job_id: str) -> str:
+    _check(org, job_id)
+    return f"{PREFIX}:{org}:job:{job_id}"
+
+
+def job_items(org: str, job_id: str) -> str:
+    return job(org, job_id) + ":items"
+
+
+def job_result(org: str, job_id: str) -> str:
+    return job(org, job_id) + ":result"
+
+
+def job_events(org: str, job_id: str) -> str:
+    return job(org, job_id) + ":events"
+
+
+def job_webhooks(org: str, job_id: str) -> str:
+    return job(org, job_id) + ":webhooks"
+
+
+def org_jobs(org: str) -> str:
+    _check(org)
+    return f"{PREFIX}:{org}:jobs"
+
+
+def idempotency(org: str, key: str) -> str:
+    _check(org)
+    return f"{PREFIX}:{org}:idem:{key}"
+
+
+def ratelimit(name: str) -> str:
+    return f"{PREFIX}:ratelimit:{name}"
+
+
+def pause(name: str) -> str:
+    return f"{PREFIX}:pause:{name}"
+
+
+def cache(namespace: str, key: str) -> str:
+    return f"{PREFIX}:cache:{namespace}:{key}"
+
+
+def yahoo_session() -> str:
+    return f"{PREFIX}:yahoo:session"

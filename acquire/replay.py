@@ -1,0 +1,337 @@
+"""A local HTTP server that replays recorded SEC EDGAR and Yahoo Finance responses.
+
+Used by the test-suite, the benchmarks and ``acquire demo``: point ``SEC_WWW_BASE_URL`` at
+``{server.url}/www.sec.gov``, ``SEC_DATA_BASE_URL`` at ``{server.url}/data.sec.gov`` and
+``YAHOO_BASE_URL`` at ``{server.url}/query2.finance.yahoo.com`` and the real clients talk to
+it over a real loopback socket. Nothing here reaches the network.
+
+Recordings live in a directory (``tests/fixtures`` in the repository)::
+
+    sec/<host>/<path>[.gz]        one file per URL; a sibling ``.meta.json`` may give status/headers
+    yahoo/<name>.json[.gz]        one recorded exchange: {"request": {...}, "response": {...}}
+
+The server also plays an unfriendly upstream on demand: :meth:`ReplayServer.inject` queues
+faults (status codes, bodies, delays, truncated bodies, dropped connections) for matching
+paths, ``sec_max_rps`` makes it answer like SEC's fair-access throttle, and every request is
+logged with its arrival time so a test can check the rate a fleet produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import re
+import socket
+import threading
+import time
+import zlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+__all__ = ["Fault", "LoggedRequest", "Recording", "ReplayServer", "default_fixtures_dir"]
+
+SEC_HOSTS = ("www.sec.gov", "data.sec.gov")
+UNDECLARED_TOOL_PAGE = (
+    b"<html><head><title>SEC.gov | Your Request Originates from an Undeclared Automated Tool"
+    b"</title></head><body><h1>Your Request Originates from an Undeclared Automated Tool</h1>"
+    b"<p>To allow for equitable access to all users, SEC reserves the right to limit requests "
+    b"originating from undeclared automated tools.</p></body></html>"
+)
+_DECLARED_UA = re.compile(r"\S+@\S+\.\S+")
+
+
+def default_fixtures_dir() -> Path:
+    """The recordings shipped in the repository (``tests/fixtures`` beside the package)."""
+    return Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+
+
+@dataclass(frozen=True)
+class Recording:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    gzipped: bool = False
+
+
+@dataclass
+class Fault:
+    """One injected response. ``status``/``body`` replace the recording; ``delay`` sleeps
+    first (a timeout for a client with a shorter one); ``truncate`` cuts the body to that many
+    bytes while announcing the full length; ``reset`` closes the connection without a reply."""
+
+    status: int = 500
+    body: bytes = b"Internal Server Error"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    truncate: int | None = None
+    reset: bool = False
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    at: float
+    method: str
+    host: str
+    path: str
+    query: str
+    status: int
+    user_agent: str
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return gzip.decompress(data) if path.suffix == ".gz" else data
+
+
+def _content_type(path: str) -> str:
+    for suffix, ctype in ((".json", "application/json"), (".xml", "application/xml"),
+                          (".htm", "text/html"), (".html", "text/html"), (".txt", "text/plain")):  # fmt: skip
+        if path.endswith(suffix):
+            return ctype
+    return "application/octet-stream"
+
+
+class ReplayServer:
+    """ASGI app replaying recordings, plus a runner on a loopback port (:meth:`start`)."""
+
+    def __init__(self, fixtures: Path | None = None, *, sec_max_rps: float | None = None,
+                 sec_block_seconds: float = 600.0, require_user_agent: bool = True) -> None:  # fmt: skip
+        self.root = fixtures or default_fixtures_dir()
+        self.sec_max_rps = sec_max_rps
+        self.sec_block_seconds = sec_block_seconds
+        self.require_user_agent = require_user_agent
+        self.log: list[LoggedRequest] = []
+        self._faults: list[tuple[re.Pattern[str], deque[Fault]]] = []
+        self._chaos: tuple[float, Callable[[], Fault], Any] | None = None
+        self._sec_window: deque[float] = deque()
+        self._sec_blocked_until = 0.0
+        self._yahoo = self._load_yahoo()
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # ---- configuration -------------------------------------------------------------------
+
+    def inject(self, path_regex: str, *faults: Fault) -> None:
+        """Answer the next requests whose ``/host/path`` matches with ``faults``, in order."""
+        with self._lock:
+            self._faults.append((re.compile(path_regex), deque(faults)))
+
+    def chaos(self, rate: float, make_fault: Callable[[], Fault], seed: int = 0) -> None:
+        """Answer a random ``rate`` share of requests with ``make_fault()`` (seeded, repeatable)."""
+        import random
+
+        self._chaos = (rate, make_fault, random.Random(seed))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self.log.clear()
+            self._chaos = None
+            self._sec_window.clear()
+            self._sec_blocked_until = 0.0
+
+    def requests_to(self, host: str, path_prefix: str = "/") -> list[LoggedRequest]:
+        return [r for r in self.log if r.host == host and r.path.startswith(path_prefix)]
+
+    # ---- ASGI ----------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            message = await receive()
+            while message["type"] != "lifespan.shutdown":
+                await send({"type": message["type"] + ".complete"})
+                message = await receive()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        request = Request(scope, receive)
+        host, _, path = request.url.path.lstrip("/").partition("/")
+        path = "/" + path
+        ua = request.headers.get("user-agent", "")
+        fault = self._next_fault(f"/{host}{path}")
+        if fault is not None:
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            if fault.reset:
+                self._record(request, host, path, 0, ua)
+                raise ConnectionResetError("injected connection reset")
+            response = Response(fault.body, fault.status, headers=fault.headers)
+            if fault.truncate is not None:
+                return await self._send_truncated(response, fault.truncate, send, request, host, path, ua)
+        else:
+            response = self._respond(request, host, path, ua)
+        self._record(request, host, path, response.status_code, ua)
+        await response(scope, receive, send)
+
+    async def _send_truncated(self, response: Response, keep: int, send: Send, request: Request,
+                              host: str, path: str, ua: str) -> None:  # fmt: skip
+        self._record(request, host, path, response.status_code, ua)
+        headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
+        await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+        await send({"type": "http.response.body", "body": response.body[:keep], "more_body": True})
+        # Ending the ASGI call with the body incomplete makes the server drop the connection.
+        raise ConnectionResetError("injected truncated body")
+
+    def _record(self, request: Request, host: str, path: str, status: int, ua: str) -> None:
+        with self._lock:
+            self.log.append(LoggedRequest(time.monotonic(), request.method, host, path,
+                                          request.url.query, status, ua))  # fmt: skip
+
+    def _next_fault(self, target: str) -> Fault | None:
+        with self._lock:
+            for pattern, queue in self._faults:
+                if queue and pattern.search(target):
+                    return queue.popleft()
+            if self._chaos is not None:
+                rate, make, rng = self._chaos
+                if rng.random() < rate:
+                    return make()
+        return None
+
+    def _respond(self, request: Request, host: str, path: str, ua: str) -> Response:
+        if host in SEC_HOSTS:
+            return self._sec(request, host, path, ua)
+        if host.endswith("yahoo.com"):
+            return self._yahoo_response(request, host, path)
+        return Response(b"unknown host", 404)
+
+    # ---- SEC -----------------------------------------------------------------------------
+
+    def _sec(self, request: Request, host: str, path: str, ua: str) -> Response:
+        if self.require_user_agent and not _DECLARED_UA.search(ua):
+            return Response(UNDECLARED_TOOL_PAGE, 403, media_type="text/html")
+        if self.sec_max_rps is not None:
+            now = time.monotonic()
+            with self._lock:
+                if now < self._sec_blocked_until:
+                    return self._rate_page()
+                window = self._sec_window
+                while window and now - window[0] >= 1.0:
+                    window.popleft()
+                window.append(now)
+                if len(window) > self.sec_max_rps:
+                    self._sec_blocked_until = now + self.sec_block_seconds
+                    return self._rate_page()
+        file = self.root / "sec" / host / path.lstrip("/")
+        if ".." in path.split("/"):
+            return Response(b"bad path", 400)
+        for candidate in (file, file.with_name(file.name + ".gz")):
+            if candidate.is_file():
+                return self._sec_file(request, candidate, path)
+        if host == "www.sec.gov":
+            body = _read(self.root / "sec/errors/archives_full-index_2099_403.xml.gz")
+            return Response(body, 403, media_type="application/xml")
+        body = _read(self.root / "sec/errors/submissions_CIK-000000001_404.xml.gz")
+        return Response(body, 404, media_type="application/xml")
+
+    def _rate_page(self) -> Response:
+        return Response(_read(self.root / "sec/errors/rate-exceeded.html.gz"), 403, media_type="text/html")
+
+    @staticmethod
+    def _sec_file(request: Request, candidate: Path, path: str) -> Response:
+        raw = candidate.read_bytes()
+        headers = {"content-type": _content_type(path), "cache-control": "max-age=0"}
+        etag = f'"{zlib.crc32(raw):08x}"'
+        headers["etag"] = etag
+        if request.headers.get("if-none-match") == etag:
+            return Response(b"", 304, headers=headers)
+        if candidate.suffix == ".gz" and "gzip" in request.headers.get("accept-encoding", ""):
+            headers["content-encoding"] = "gzip"
+            return Response(raw, 200, headers=headers)
+        return Response(gzip.decompress(raw) if candidate.suffix == ".gz" else raw, 200, headers=headers)
+
+    # ---- Yahoo ---------------------------------------------------------------------------
+
+    def _load_yahoo(self) -> list[tuple[str, str, str, dict[str, str], Recording]]:
+        exchanges = []
+        folder = self.root / "yahoo"
+        for file in sorted(folder.glob("*.json*")) if folder.is_dir() else []:
+            data = json.loads(_read(file))
+            req, resp = data["request"], data["response"]
+            url = urlsplit(req["url"])
+            query = {k: v for k, v in parse_qsl(url.query) if k != "crumb"}
+            if "bodyJson" in resp:
+                body = json.dumps(resp["bodyJson"]).encode()
+            else:
+                body = str(resp.get("bodyText", "")).encode()
+            headers = {k: v for k, v in resp.get("headers", {}).items()
+                       if k.lower() in ("content-type", "location", "set-cookie")}  # fmt: skip
+            rec = Recording(int(resp["status"]), headers, body)
+            exchanges.append((req.get("method", "GET"), url.netloc, url.path, query, rec))
+        return exchanges
+
+    def _yahoo_response(self, request: Request, host: str, path: str) -> Response:
+        query = {k: v for k, v in request.query_params.items() if k != "crumb"}
+        best: tuple[int, Recording] | None = None
+        for method, rec_host, rec_path, rec_query, rec in self._yahoo:
+            if method != request.method or rec_path != path:
+                continue
+            # Prefer the recording whose query agrees with the request on most parameters.
+            score = sum(1 for k, v in query.items() if rec_query.get(k) == v) - len(
+                set(rec_query) ^ set(query)
+            )
+            score += 1000 if rec_host == host else 0
+            if best is None or score > best[0]:
+                best = (score, rec)
+        if best is None:
+            return Response(b'{"error": "no recording for this request"}', 404,
+                            media_type="application/json")  # fmt: skip
+        rec = best[1]
+        return Response(rec.body, rec.status, headers=rec.headers)
+
+    # ---- runner --------------------------------------------------------------------------
+
+    def start(self) -> ReplayServer:
+        """Serve on ``127.0.0.1`` on a free port in a background thread; sets :attr:`url`."""
+        import uvicorn
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        config = uvicorn.Config(self, log_level="critical", access_log=False, lifespan="on")
+        self._server = server = uvicorn.Server(config)
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+
+            async def serve() -> None:
+                task = loop.create_task(server.serve(sockets=[sock]))
+                while not server.started and not task.done():
+                    await asyncio.sleep(0.005)
+                started.set()
+                await task
+
+            loop.run_until_complete(serve())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="acquire-replay", daemon=True)
+        self._thread.start()
+        if not started.wait(10) or not server.started:
+            raise RuntimeError("replay server failed to start")
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> ReplayServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

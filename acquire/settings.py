@@ -1,0 +1,133 @@
+"""Configuration read from the environment.
+
+Every setting is an environment variable with the name shown in the README's configuration
+table (``REDIS_URL``, ``WORKER_CONCURRENCY``, ...). Values are validated when the worker or
+client starts: a malformed value, or an unknown variable that looks like one of ours (a typo
+such as ``WORKER_CONCURENCY``), is a :class:`SettingsError` naming the variable, never a silent
+default.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+__all__ = ["Settings", "SettingsError", "get_settings"]
+
+# Env vars starting with these prefixes are ours: an unknown one is most likely a typo.
+_OWNED_PREFIXES = ("ACQUIRE_", "WORKER_", "SEC_", "YAHOO_", "WEBHOOK_")
+# ...except these, which the test-suite and bench scripts read themselves.
+_IGNORED_ENV = frozenset({"ACQUIRE_TEST_REDIS_URL", "ACQUIRE_BENCH_QUICK"})
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class SettingsError(ValueError):
+    """A setting is malformed or unknown; the message names the environment variable."""
+
+
+class Settings(BaseModel):
+    """All of acquire's configuration. Construct directly in code, or with :meth:`from_env`.
+
+    Field names are the environment variable names in lower case.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+
+    # --- names kept from the original worker design ---
+    redis_url: str = Field("redis://localhost:6379/0", description="Redis connection URL.")
+    worker_concurrency: int = Field(10, ge=1, le=1000, description="Jobs run at once per worker.")
+    sec_topic: str = Field("data.sec", min_length=1, description="Stream receiving SEC results.")
+    yahoo_topic: str = Field("data.yahoo", min_length=1, description="Stream receiving Yahoo results.")
+    metrics_port: int = Field(8000, ge=0, le=65535, description="Prometheus port; 0 disables it.")
+    logging_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    # --- queue and job runtime ---
+    acquire_queue: str = Field("acquire:queue:acquisition", min_length=1, description="Fetch jobs.")
+    acquire_analysis_queue: str = Field(
+        "acquire:queue:acquisition", min_length=1, description="Risk-drift jobs (set to split)."
+    )
+    acquire_result_ttl: int = Field(3600, ge=60, description="Seconds results, status, events live.")
+    acquire_job_timeout: int = Field(300, ge=1, description="Hard time limit of fetch jobs (s).")
+    acquire_analysis_timeout: int = Field(600, ge=1, description="Hard limit of risk drift (s).")
+    acquire_analysis_soft_timeout: int = Field(540, ge=1, description="Soft limit of risk drift (s).")
+    acquire_max_tries: int = Field(4, ge=1, le=50, description="Attempts for transient failures.")
+    acquire_retry_base: PositiveFloat = Field(2.0, description="First retry delay (s), doubles.")
+    acquire_retry_max: PositiveFloat = Field(120.0, description="Longest retry delay (s).")
+    acquire_poll_delay: PositiveFloat = Field(0.05, le=5, description="Idle queue poll (s).")
+    acquire_events_maxlen: int = Field(2000, ge=10, description="Events kept per job stream.")
+    acquire_topic_maxlen: int = Field(100_000, ge=100, description="Entries kept per topic stream.")
+    acquire_jobs_index_max: int = Field(1000, ge=10, description="Recent jobs listed per org.")
+    acquire_log_json: bool = Field(False, description="Emit logs as JSON lines.")
+    acquire_data_dir: str = Field(".acquire", description="Embedded Redis data and file cache.")
+
+    # --- SEC EDGAR ---
+    sec_user_agent: str = Field("", description='Declared UA, e.g. "Acme Research admin@acme.com".')
+    sec_max_rps: PositiveFloat = Field(10.0, le=10.0, description="Fleet-wide SEC requests/second.")
+    sec_www_base_url: str = "https://www.sec.gov"
+    sec_data_base_url: str = "https://data.sec.gov"
+    sec_block_seconds: PositiveFloat = Field(600.0, description="Pause after a rate-limit page.")
+    sec_cache: Literal["redis", "directory", "none"] = "redis"
+    sec_cache_max_bytes: int = Field(512 * 1024 * 1024, ge=0, description="Bound of the cache.")
+    sec_cache_ttl: int = Field(3600, ge=0, description="Seconds submissions/tickers are fresh.")
+
+    # --- Yahoo Finance ---
+    yahoo_base_url: str = "https://query2.finance.yahoo.com"
+    yahoo_cookie_url: str = "https://fc.yahoo.com"
+    yahoo_max_rps: PositiveFloat = Field(2.0, le=50, description="Fleet-wide Yahoo requests/second.")
+
+    # --- webhooks ---
+    webhook_secret: SecretStr | None = Field(None, description="whsec_... (comma-separated rotates).")
+    webhook_allow_hosts: str = Field("", description="Comma-separated hosts/CIDRs exempt from SSRF.")
+    webhook_timeout: PositiveFloat = 10.0
+    webhook_max_tries: int = Field(8, ge=1, le=50)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("sec_www_base_url", "sec_data_base_url", "yahoo_base_url", "yahoo_cookie_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default ``os.environ``), failing loudly on bad input."""
+        env = dict(os.environ if environ is None else environ)
+        known = {name.upper() for name in cls.model_fields}
+        for name in env:
+            upper = name.upper()
+            if upper.startswith(_OWNED_PREFIXES) and upper not in known and upper not in _IGNORED_ENV:
+                hint = difflib.get_close_matches(upper, sorted(known), n=1)
+                suggestion = f" (did you mean {hint[0]}?)" if hint else ""
+                raise SettingsError(f"unknown setting {name}{suggestion}")
+        values = {k.lower(): v for k, v in env.items() if k.upper() in known}
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        name = ".".join(str(p) for p in error["loc"]).upper()
+        parts.append(f"{name}: {error['msg']} (got {error.get('input')!r})")
+    return "invalid setting " + "; ".join(parts)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment once."""
+    return Settings.from_env()

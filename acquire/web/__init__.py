@@ -1,0 +1,1 @@
+"""Starlette router, SSE and authorisation for host applications."""
