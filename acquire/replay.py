@@ -308,7 +308,8 @@ class ReplayServer:
 
             async def serve() -> None:
                 task = loop.create_task(server.serve(sockets=[sock]))
-                while not server.started and not task.done():
+                # uvicorn has no startup callback; its `started` flag is all there is.
+                while not server.started and not task.done():  # noqa: ASYNC110
                     await asyncio.sleep(0.005)
                 started.set()
                 await task

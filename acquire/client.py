@@ -1,0 +1,177 @@
+"""The client API host applications use to enqueue jobs and follow them.
+
+>>> client = await AcquireClient.connect()                       # REDIS_URL from the env
+>>> job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+>>> async for event in job.events():                             # resumable, ends when done
+...     print(event.event, event.data)
+>>> result = await job.result()
+
+Requests are validated before anything reaches Redis; job ids are generated here from 128
+random bits, never taken from the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from collections.abc import AsyncIterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from arq.connections import ArqRedis, create_pool
+
+from acquire import serialization
+from acquire.errors import JobNotFound
+from acquire.events import EventReader
+from acquire.models import (
+    ANALYSIS_KINDS,
+    ItemStatus,
+    JobEvent,
+    JobRequest,
+    JobState,
+    JobStatus,
+    parse_request,
+    validate_org,
+)
+from acquire.settings import Settings, get_settings
+from acquire.store import JobStore
+from acquire.worker import redis_settings
+
+__all__ = ["AcquireClient", "JobHandle", "new_job_id"]
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
+
+
+def new_job_id() -> str:
+    """22 url-safe characters from 128 random bits: unguessable and safe in keys and URLs."""
+    return secrets.token_urlsafe(16)
+
+
+class JobHandle:
+    """One job of one organisation: status, items, events and result."""
+
+    def __init__(self, client: AcquireClient, org: str, job_id: str) -> None:
+        self._client = client
+        self.org = org
+        self.job_id = job_id
+
+    def __repr__(self) -> str:
+        return f"JobHandle(org={self.org!r}, job_id={self.job_id!r})"
+
+    async def status(self) -> JobStatus:
+        """The status record; :class:`~acquire.errors.JobNotFound` if missing or expired."""
+        return await self._client.store.get_status(self.org, self.job_id)
+
+    async def items(self) -> list[ItemStatus]:
+        return await self._client.store.get_items(self.org, self.job_id)
+
+    async def result(self) -> dict[str, Any]:
+        """The result; :class:`~acquire.errors.JobNotFinished` while the job runs."""
+        return await self._client.store.get_result(self.org, self.job_id)
+
+    async def events(self, after: str = "0") -> AsyncIterator[JobEvent]:
+        """Every event after stream id ``after``, then live ones, until the job ends."""
+        await self.status()  # raises JobNotFound for an unknown job instead of waiting forever
+        async for event in self._client.events.follow(self.org, self.job_id, after):
+            yield event
+
+    async def wait(self, timeout: float | None = None) -> JobStatus:  # noqa: ASYNC109
+        """Wait (following the event stream, not polling) until the job's status is final."""
+        async with asyncio.timeout(timeout):
+            async for _ in self.events():
+                pass
+            status = await self.status()
+        if not status.state.final:
+            raise JobNotFound(f"job {self.job_id} expired before finishing")
+        return status
+
+
+class AcquireClient:
+    """Enqueue jobs and follow them. Every call names the organisation (tenant)."""
+
+    def __init__(self, redis: ArqRedis, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.redis = redis
+        self.store = JobStore(
+            redis,
+            ttl=self.settings.acquire_result_ttl,
+            events_maxlen=self.settings.acquire_events_maxlen,
+            index_max=self.settings.acquire_jobs_index_max,
+        )
+        self.events = EventReader(redis)
+
+    @classmethod
+    async def connect(cls, settings: Settings | None = None) -> AcquireClient:
+        """Connect to ``REDIS_URL`` (or ``settings.redis_url``) with JSON serialisation."""
+        settings = settings or get_settings()
+        redis = await create_pool(
+            redis_settings(settings),
+            job_serializer=serialization.serialize,
+            job_deserializer=serialization.deserialize,
+            default_queue_name=settings.acquire_queue,
+        )
+        return cls(redis, settings)
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+
+    async def __aenter__(self) -> AcquireClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def job(self, org: str, job_id: str) -> JobHandle:
+        """A handle on an existing job (nothing is read until you ask)."""
+        return JobHandle(self, validate_org(org), job_id)
+
+    async def submit(
+        self,
+        org: str,
+        request: JobRequest | Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> JobHandle:
+        """Validate ``request`` and enqueue it for ``org``; returns a handle on the job.
+
+        With ``idempotency_key``, submitting again returns the job created the first time
+        (while it lives) instead of creating another.
+        Raises :class:`pydantic.ValidationError` (naming the field) for an invalid request.
+        """
+        validate_org(org)
+        parsed = request if not isinstance(request, Mapping) else parse_request(dict(request))
+        if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
+            raise ValueError("idempotency_key must be 1-128 letters, digits, '.', '_' or '-'")
+        job_id = new_job_id()
+        status = JobStatus(
+            job_id=job_id,
+            org=org,
+            kind=parsed.kind,
+            state=JobState.QUEUED,
+            created_at=datetime.now(UTC),
+            request=parsed.model_dump(mode="json"),
+        )
+        stored_id = await self.store.create(status, idempotency_key=idempotency_key)
+        if stored_id != job_id:
+            return JobHandle(self, org, stored_id)
+        queue = (
+            self.settings.acquire_analysis_queue
+            if parsed.kind in ANALYSIS_KINDS
+            else self.settings.acquire_queue
+        )
+        envelope = {"job_id": job_id, "org": org, "kind": parsed.kind.value, "request": status.request}
+        try:
+            job = await self.redis.enqueue_job(parsed.kind.value, envelope, _job_id=job_id, _queue_name=queue)
+        except BaseException:
+            # Never leave a status record for a job that is not on the queue.
+            await asyncio.shield(self.store.delete(org, job_id, idempotency_key=idempotency_key))
+            raise
+        if job is None:  # pragma: no cover - ids are random, a clash means a bug
+            await self.store.delete(org, job_id, idempotency_key=idempotency_key)
+            raise RuntimeError(f"job id {job_id} already exists in the queue")
+        return JobHandle(self, org, job_id)
+
+    async def list_jobs(self, org: str, limit: int = 50) -> list[JobStatus]:
+        """The organisation's most recent jobs, newest first."""
+        return await self.store.list_jobs(org, limit)

@@ -1,0 +1,26 @@
+"""The built-in job kinds, their shared worker resources and extra arq functions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from acquire.jobs.runtime import JobSpec
+    from acquire.worker import ResourceFactory
+
+__all__ = ["extra_functions", "resources", "specs"]
+
+
+def specs() -> list[JobSpec]:
+    """One :class:`JobSpec` per job kind."""
+    return []
+
+
+def resources() -> list[ResourceFactory]:
+    """Clients opened once per worker (HTTP clients, rate limiters, caches)."""
+    return []
+
+
+def extra_functions() -> list[Any]:
+    """arq functions that are not job kinds (webhook delivery)."""
+    return []

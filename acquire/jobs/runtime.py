@@ -1,0 +1,399 @@
+"""The job runtime: what every acquire job does around its own work.
+
+A job kind is a :class:`JobSpec`: a ``run`` coroutine (the kind's own steps) and, for kinds
+whose work spreads across the fleet, a ``run_item`` coroutine executed as one arq job per
+item. The runtime turns a spec into arq task functions that
+
+- validate the payload again (a job written to Redis by hand gets the same checks),
+- keep the status record and the event stream up to date (``job_started``, ``step_complete``,
+  ``item_completed``/``item_failed``, ``job_retrying``, ``job_completed``/``job_failed``),
+- retry :class:`~acquire.errors.TransientError` with exponential backoff and jitter, and fail
+  everything else at once, always leaving a final status,
+- enforce a soft time limit below arq's hard one, so a slow job ends with a clear reason,
+- isolate faults: a failing item is recorded on that item and the job ends
+  ``partially_failed`` with the good results kept,
+- count Prometheus metrics and enqueue the completion webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from arq.connections import ArqRedis
+from arq.worker import Retry
+from pydantic import BaseModel, ValidationError
+
+from acquire import metrics
+from acquire.errors import NotFoundError, TransientError
+from acquire.logs import job_context
+from acquire.models import (
+    EventType,
+    ItemState,
+    ItemStatus,
+    JobKind,
+    JobRequest,
+    JobState,
+    parse_request,
+)
+from acquire.settings import Settings
+from acquire.store import JobStore
+
+__all__ = ["Envelope", "JobContext", "JobSpec", "Outcome", "Services", "Spread", "make_tasks"]
+
+log = logging.getLogger("acquire.jobs")
+
+WEBHOOK_FUNCTION = "deliver_webhook"
+
+
+@dataclass
+class Services:
+    """What a worker builds once at startup and every job shares (clients, pools, store)."""
+
+    settings: Settings
+    redis: ArqRedis
+    store: JobStore
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, name: str) -> Any:
+        """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise RuntimeError(f"worker resource {name!r} is not configured") from None
+
+
+class Envelope(BaseModel):
+    """The JSON payload of an acquire arq job."""
+
+    job_id: str
+    org: str
+    kind: JobKind
+    request: dict[str, Any]
+    item: str | None = None
+    item_payload: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """What a job's ``run`` returns: its result and a short summary for the status record."""
+
+    result: Mapping[str, Any]
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Spread:
+    """Returned by ``run`` after :meth:`JobContext.spread`: the item jobs will finish the job."""
+
+
+RunFn = Callable[["JobContext", Any], Awaitable[Outcome | Spread]]
+RunItemFn = Callable[["JobContext", Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+AssembleFn = Callable[[JobRequest, list[ItemStatus]], Outcome]
+
+
+def _default_assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
+    done = [i for i in items if i.state == ItemState.COMPLETED]
+    return Outcome(
+        result={"items": [i.model_dump(mode="json") for i in items]},
+        summary={"items": len(items), "completed": len(done)},
+    )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job kind: its steps, and optionally its per-item steps when it spreads out."""
+
+    kind: JobKind
+    run: RunFn
+    run_item: RunItemFn | None = None
+    assemble: AssembleFn = _default_assemble
+    analysis: bool = False  # runs on the analysis queue with the analysis time limits
+
+    def timeouts(self, settings: Settings) -> tuple[float, float]:
+        """(soft, hard) limits in seconds. The soft limit fires first so the job can report it."""
+        if self.analysis:
+            hard = settings.acquire_analysis_timeout
+            return min(settings.acquire_analysis_soft_timeout, hard * 0.95), hard
+        hard = settings.acquire_job_timeout
+        return hard * 0.9, hard
+
+    def queue(self, settings: Settings) -> str:
+        return settings.acquire_analysis_queue if self.analysis else settings.acquire_queue
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _backoff(attempt: int, settings: Settings) -> float:
+    # Exponential with "equal jitter": at least half the step, so retries never bunch at zero.
+    step = min(settings.acquire_retry_max, settings.acquire_retry_base * 2.0 ** (attempt - 1))
+    return step / 2 + random.uniform(0, step / 2)
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    return type(exc).__name__, str(exc) or repr(exc)
+
+
+class JobContext:
+    """Handed to a job's ``run``: progress reporting, items, topics and shared services."""
+
+    def __init__(self, services: Services, envelope: Envelope, attempt: int, queue: str) -> None:
+        self.services = services
+        self.queue = queue
+        self.settings = services.settings
+        self.store = services.store
+        self.job_id = envelope.job_id
+        self.org = envelope.org
+        self.kind = envelope.kind
+        self.attempt = attempt
+        self._envelope = envelope
+
+    async def step(self, name: str, progress: int) -> None:
+        """Report a finished step; emitted once per step even if the job is retried."""
+        await self.store.transition(
+            self.org, self.job_id, {"step": name, "progress": max(0, min(100, progress))},
+            event=EventType.STEP_COMPLETE, data={"step": name, "progress": progress},
+            dedupe=f"step:{name}",
+        )  # fmt: skip
+
+    async def set_total(self, total: int) -> None:
+        await self.store.transition(self.org, self.job_id, {"items_total": total})
+
+    async def item(
+        self, key: str, state: ItemState, *, data: Mapping[str, Any] | None = None,
+        error: BaseException | str | None = None,
+    ) -> None:  # fmt: skip
+        """Record one item's outcome (counted once, whatever retries happen)."""
+        error_type = message = None
+        if isinstance(error, BaseException):
+            error_type, message = _describe(error)
+        elif error is not None:
+            message = error
+        await self.store.set_item(
+            self.org, self.job_id,
+            ItemStatus(key=key, state=state, error=message, error_type=error_type,
+                       data=dict(data or {}), updated_at=_now()),
+        )  # fmt: skip
+
+    async def publish(self, topic: str, data: Mapping[str, Any]) -> None:
+        """Append a result to a message-bus stream (at least once; ``job_id`` + ``item`` dedupe)."""
+        await self.services.redis.xadd(
+            topic,
+            {"org": self.org, "job_id": self.job_id, "kind": self.kind.value,
+             "data": json.dumps(data, separators=(",", ":"), default=str)},
+            maxlen=self.settings.acquire_topic_maxlen, approximate=True,
+        )  # fmt: skip
+
+    async def spread(self, items: Sequence[tuple[str, dict[str, Any]]]) -> Spread:
+        """Run one arq job per item, spread over every worker; they finish this job together.
+
+        Item job ids are derived from the job id, so a re-run of this job after a crash does
+        not enqueue the items twice.
+        """
+        await self.set_total(len(items))
+        for index, (key, payload) in enumerate(items):
+            envelope = self._envelope.model_copy(update={"item": key, "item_payload": payload})
+            await self.services.redis.enqueue_job(
+                f"{self.kind.value}_item", envelope.model_dump(mode="json"),
+                _job_id=f"{self.job_id}.{index}", _queue_name=self.queue,
+            )  # fmt: skip
+        return Spread()
+
+
+Task = Callable[..., Awaitable[Any]]
+
+
+def make_tasks(spec: JobSpec, settings: Settings) -> list[tuple[str, Task, float]]:
+    """arq task functions for ``spec``: ``(name, coroutine, hard timeout)`` tuples."""
+    soft, hard = spec.timeouts(settings)
+
+    async def run_job(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+        return await _run_job(spec, ctx, payload, soft)
+
+    tasks: list[tuple[str, Task, float]] = [(spec.kind.value, run_job, hard)]
+    if spec.run_item is not None:
+
+        async def run_item(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+            return await _run_item(spec, ctx, payload, soft)
+
+        tasks.append((f"{spec.kind.value}_item", run_item, hard))
+    return tasks
+
+
+async def _open(ctx: dict[str, Any], payload: Any) -> tuple[Services, Envelope, JobRequest] | None:
+    services: Services = ctx["acquire"]
+    try:
+        envelope = Envelope.model_validate(payload)
+    except ValidationError as exc:
+        log.error("rejected job %s: malformed envelope: %s", ctx.get("job_id"), exc.errors()[0]["msg"])
+        return None
+    job_context.set({"job_id": envelope.job_id, "org": envelope.org})
+    try:
+        request = parse_request(envelope.request)
+    except ValidationError as exc:
+        await _finish(services, envelope, JobState.FAILED, error=("ValidationError", str(exc)))
+        return None
+    return services, envelope, request
+
+
+async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float) -> dict[str, Any]:
+    opened = await _open(ctx, payload)
+    if opened is None:
+        return {"state": "rejected"}
+    services, envelope, request = opened
+    attempt = int(ctx.get("job_try", 1))
+    applied = await services.store.transition(
+        envelope.org, envelope.job_id,
+        {"state": JobState.RUNNING, "started_at": _now(), "attempts": attempt, "error": "", "error_type": ""},
+        event=EventType.JOB_STARTED, data={"attempt": attempt}, dedupe=f"started:{attempt}",
+    )  # fmt: skip
+    if applied != 1:
+        # -1: the record expired; 0: already final (a duplicate delivery after a crash).
+        log.info("skipping job %s: %s", envelope.job_id, "expired" if applied < 0 else "already final")
+        return {"state": "skipped"}
+    jc = JobContext(services, envelope, attempt, spec.queue(services.settings))
+    metrics.CURRENT_JOBS.inc()
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(soft) as deadline:
+            outcome = await spec.run(jc, request)
+    except TransientError as exc:
+        return await _retry_or_fail(services, envelope, spec, attempt, exc)
+    except TimeoutError as exc:
+        if not deadline.expired():
+            return await _fail(services, envelope, spec, exc)
+        message = f"exceeded the soft time limit of {soft:g} s"
+        return await _fail(services, envelope, spec, TimeoutError(message))
+    except asyncio.CancelledError:
+        # Worker shutdown (arq re-queues the job) or the hard limit: report, then let arq act.
+        await asyncio.shield(_cancelled(services, envelope, attempt))
+        raise
+    except Exception as exc:
+        return await _fail(services, envelope, spec, exc)
+    finally:
+        metrics.CURRENT_JOBS.dec()
+        metrics.JOB_DURATION.labels(spec.kind.value).observe(time.perf_counter() - started)
+    if isinstance(outcome, Spread):
+        return {"state": "spread"}
+    status = await services.store.get_status(envelope.org, envelope.job_id)
+    state = _final_state(status.items_done, status.items_failed, status.items_total)
+    await services.store.save_result(envelope.org, envelope.job_id, outcome.result)
+    await _finish(services, envelope, state, summary=outcome.summary, spec=spec)
+    return {"state": state.value}
+
+
+async def _run_item(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float) -> dict[str, Any]:
+    opened = await _open(ctx, payload)
+    if opened is None or spec.run_item is None:
+        return {"state": "rejected"}
+    services, envelope, request = opened
+    key, attempt = envelope.item or "", int(ctx.get("job_try", 1))
+    jc = JobContext(services, envelope, attempt, spec.queue(services.settings))
+    try:
+        async with asyncio.timeout(soft):
+            data = await spec.run_item(jc, request, key, envelope.item_payload or {})
+        await jc.item(key, ItemState.COMPLETED, data=data)
+    except NotFoundError as exc:
+        await jc.item(key, ItemState.NOT_FOUND, error=exc)
+    except TransientError as exc:
+        if attempt < services.settings.acquire_max_tries:
+            metrics.JOB_RETRIES.labels(spec.kind.value).inc()
+            raise Retry(defer=exc.retry_after or _backoff(attempt, services.settings)) from exc
+        await jc.item(key, ItemState.FAILED, error=exc)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        await jc.item(key, ItemState.FAILED, error=exc)
+    status = await services.store.get_status(envelope.org, envelope.job_id)
+    if (
+        not status.state.final
+        and status.items_total
+        and (status.items_done + status.items_failed >= status.items_total)
+    ):
+        items = await services.store.get_items(envelope.org, envelope.job_id)
+        outcome = spec.assemble(request, items)
+        state = _final_state(status.items_done, status.items_failed, status.items_total)
+        await services.store.save_result(envelope.org, envelope.job_id, outcome.result)
+        await _finish(services, envelope, state, summary=outcome.summary, spec=spec)
+    return {"item": key}
+
+
+def _final_state(done: int, failed: int, total: int) -> JobState:
+    if failed and not done:
+        return JobState.FAILED
+    if failed:
+        return JobState.PARTIALLY_FAILED
+    return JobState.COMPLETED
+
+
+async def _retry_or_fail(
+    services: Services, envelope: Envelope, spec: JobSpec, attempt: int, exc: TransientError
+) -> dict[str, Any]:
+    settings = services.settings
+    if attempt >= settings.acquire_max_tries:
+        return await _fail(services, envelope, spec, exc)
+    delay = exc.retry_after if exc.retry_after is not None else _backoff(attempt, settings)
+    error_type, message = _describe(exc)
+    await services.store.transition(
+        envelope.org, envelope.job_id,
+        {"state": JobState.RETRYING, "error": message, "error_type": error_type},
+        event=EventType.JOB_RETRYING,
+        data={"attempt": attempt, "retry_in": round(delay, 3), "error": message}, dedupe=f"retry:{attempt}",
+    )  # fmt: skip
+    metrics.JOB_RETRIES.labels(spec.kind.value).inc()
+    raise Retry(defer=delay) from exc
+
+
+async def _cancelled(services: Services, envelope: Envelope, attempt: int) -> None:
+    await services.store.transition(
+        envelope.org, envelope.job_id, {"state": JobState.RETRYING},
+        event=EventType.JOB_RETRYING,
+        data={"attempt": attempt, "error": "worker stopped during the job; it will run again"},
+        dedupe=f"cancel:{attempt}",
+    )  # fmt: skip
+
+
+async def _fail(services: Services, envelope: Envelope, spec: JobSpec, exc: BaseException) -> dict[str, Any]:
+    error = _describe(exc)
+    log.warning("job %s failed: %s: %s", envelope.job_id, *error)
+    await _finish(services, envelope, JobState.FAILED, error=error, spec=spec)
+    return {"state": JobState.FAILED.value, "error_type": error[0], "error": error[1]}
+
+
+async def _finish(
+    services: Services, envelope: Envelope, state: JobState, *, summary: Mapping[str, Any] | None = None,
+    error: tuple[str, str] | None = None, spec: JobSpec | None = None,
+) -> None:  # fmt: skip
+    """Move the job to its final state, once; count it; enqueue its webhook."""
+    fields: dict[str, Any] = {"state": state, "finished_at": _now(), "summary": dict(summary or {})}
+    data: dict[str, Any] = {"state": state.value, "summary": dict(summary or {})}
+    if state != JobState.FAILED:
+        fields["progress"] = 100
+    if error is not None:
+        fields["error_type"], fields["error"] = error
+        data["error_type"], data["error"] = error
+    event = EventType.JOB_FAILED if state == JobState.FAILED else EventType.JOB_COMPLETED
+    applied = await services.store.transition(
+        envelope.org, envelope.job_id, fields, event=event, data=data, dedupe="final"
+    )
+    if applied != 1:
+        return
+    source = envelope.kind.value
+    metrics.JOBS_TOTAL.labels(source).inc()
+    if state != JobState.COMPLETED:
+        metrics.JOB_FAILURES.labels(source).inc()
+    if envelope.request.get("callback_url"):
+        # A fixed arq job id makes the webhook single even if two item jobs finish together.
+        await services.redis.enqueue_job(
+            WEBHOOK_FUNCTION, {"job_id": envelope.job_id, "org": envelope.org},
+            _job_id=f"{envelope.job_id}:webhook", _queue_name=services.settings.acquire_queue,
+        )  # fmt: skip

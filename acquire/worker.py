@@ -1,0 +1,156 @@
+"""``WorkerSettings`` for ``arq acquire.WorkerSettings``.
+
+The class arq reads is built from :class:`~acquire.settings.Settings` when first accessed
+(``acquire.WorkerSettings`` is resolved lazily), so importing acquire in a host application
+reads no environment. Two variants follow the seed's ``task_routes``: ``WorkerSettings``
+serves the acquisition queue and ``AnalysisWorkerSettings`` the analysis queue (risk drift);
+with the default settings both queues are the same and one worker runs everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, cast
+
+from arq import func
+from arq.connections import ArqRedis, RedisSettings
+
+from acquire import metrics, serialization
+from acquire.jobs.runtime import JobSpec, Services, make_tasks
+from acquire.logs import configure_logging
+from acquire.settings import Settings, get_settings
+from acquire.store import JobStore
+
+__all__ = ["ResourceFactory", "build_worker_settings", "default_specs", "redis_settings"]
+
+log = logging.getLogger("acquire.worker")
+
+#: Opens a shared resource (an HTTP client, ...) for the worker's lifetime.
+ResourceFactory = Callable[[Services], AbstractAsyncContextManager[None]]
+
+_QUEUE_DEPTH_INTERVAL = 5.0
+
+
+def redis_settings(settings: Settings) -> RedisSettings:
+    """arq's connection settings for ``REDIS_URL`` (redis://, rediss:// or unix://)."""
+    return RedisSettings.from_dsn(settings.redis_url)
+
+
+def default_specs() -> list[JobSpec]:
+    """The built-in job kinds (imported here so ``import acquire`` stays light)."""
+    from acquire.jobs import registry
+
+    return registry.specs()
+
+
+def default_resources() -> list[ResourceFactory]:
+    from acquire.jobs import registry
+
+    return registry.resources()
+
+
+def default_extra_functions() -> list[Any]:
+    from acquire.jobs import registry
+
+    return registry.extra_functions()
+
+
+async def _report_queue_depth(redis: ArqRedis, queue: str) -> None:
+    gauge = metrics.QUEUE_DEPTH.labels(queue)
+    while True:
+        with contextlib.suppress(Exception):  # metrics must never take the worker down
+            gauge.set(await redis.zcard(queue))
+        await asyncio.sleep(_QUEUE_DEPTH_INTERVAL)
+
+
+def build_worker_settings(
+    settings: Settings | None = None,
+    *,
+    analysis: bool = False,
+    specs: Sequence[JobSpec] | None = None,
+    resources: Sequence[ResourceFactory] | None = None,
+    extra_functions: Sequence[Any] | None = None,
+    serve_metrics: bool = True,
+) -> type:
+    """A ``WorkerSettings`` class for arq.
+
+    ``specs``, ``resources`` and ``extra_functions`` default to acquire's built-in job kinds;
+    tests and host applications may pass their own.
+    """
+    settings = settings or get_settings()
+    specs = default_specs() if specs is None else list(specs)
+    factories = default_resources() if resources is None else list(resources)
+    extras = default_extra_functions() if extra_functions is None else list(extra_functions)
+    queue = settings.acquire_analysis_queue if analysis else settings.acquire_queue
+    # arq must not give up before the runtime does, or a job would end without a final status.
+    arq_max_tries = settings.acquire_max_tries + 3
+    functions = [
+        func(cast(Any, coroutine), name=name, timeout=hard, max_tries=arq_max_tries)
+        for spec in specs
+        for name, coroutine, hard in make_tasks(spec, settings)
+    ]
+    functions += extras
+
+    async def on_startup(ctx: dict[str, Any]) -> None:
+        configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)
+        redis: ArqRedis = ctx["redis"]
+        store = JobStore(
+            redis,
+            ttl=settings.acquire_result_ttl,
+            events_maxlen=settings.acquire_events_maxlen,
+            index_max=settings.acquire_jobs_index_max,
+        )
+        services = Services(settings=settings, redis=redis, store=store)
+        stack = AsyncExitStack()
+        for factory in factories:
+            await stack.enter_async_context(factory(services))
+        ctx["acquire"] = services
+        ctx["acquire_stack"] = stack
+        ctx["acquire_depth_task"] = asyncio.create_task(_report_queue_depth(redis, queue))
+        if serve_metrics:
+            _serve_metrics_once(settings.metrics_port)
+        log.info("acquire worker ready on queue %s (%d functions)", queue, len(functions))
+
+    async def on_shutdown(ctx: dict[str, Any]) -> None:
+        task = ctx.pop("acquire_depth_task", None)
+        if task is not None:
+            task.cancel()
+        stack: AsyncExitStack | None = ctx.pop("acquire_stack", None)
+        if stack is not None:
+            await stack.aclose()
+
+    attributes: dict[str, Any] = {
+        "functions": functions,
+        "queue_name": queue,
+        "redis_settings": redis_settings(settings),
+        "on_startup": on_startup,
+        "on_shutdown": on_shutdown,
+        "max_jobs": settings.worker_concurrency,
+        "job_timeout": settings.acquire_job_timeout,
+        "keep_result": settings.acquire_result_ttl,
+        "poll_delay": settings.acquire_poll_delay,
+        "max_tries": arq_max_tries,
+        "job_serializer": serialization.serialize,
+        "job_deserializer": serialization.deserialize,
+        "health_check_interval": 30,
+        # A job interrupted by SIGTERM is re-queued, not lost; give in-flight jobs a moment.
+        "job_completion_wait": 0,
+    }
+    name = "AnalysisWorkerSettings" if analysis else "WorkerSettings"
+    return type(name, (), attributes)
+
+
+_metrics_started: set[int] = set()
+
+
+def _serve_metrics_once(port: int) -> None:
+    if port and port not in _metrics_started:
+        try:
+            metrics.serve(port)
+            _metrics_started.add(port)
+        except OSError as exc:
+            log.warning("metrics port %d unavailable: %s", port, exc)
