@@ -222,11 +222,24 @@ JobRequest = Annotated[
 _REQUEST_ADAPTER: TypeAdapter[JobRequest] = TypeAdapter(JobRequest)
 
 
+class _Kind(BaseModel):
+    kind: JobKind
+
+
 def parse_request(data: Any) -> JobRequest:
-    """Validate a request given as a dict or JSON bytes (``kind`` selects the model)."""
+    """Validate a request given as a dict or JSON text (``kind`` selects the model).
+
+    Raises :class:`pydantic.ValidationError`; every error's ``loc`` names the field.
+    """
     if isinstance(data, str | bytes):
-        return _REQUEST_ADAPTER.validate_json(data)
+        data = _JSON_ADAPTER.validate_json(data)
+    if isinstance(data, dict):
+        # Check the discriminator on its own first so an unknown kind is reported as `kind`.
+        _Kind.model_validate({"kind": data.get("kind")})
     return _REQUEST_ADAPTER.validate_python(data)
+
+
+_JSON_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
 
 
 class JobState(StrEnum):

@@ -10,7 +10,8 @@ often it is reported, and an event with a dedupe token is appended once.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -21,9 +22,9 @@ from acquire.errors import JobNotFinished, JobNotFound
 from acquire.events import encode_event
 from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus
 
-__all__ = ["ItemCounts", "JobStore"]
+__all__ = ["ItemCounts", "JobStore", "Transition"]
 
-_FINAL_STATES = [s.value for s in JobState if s.final]
+_FINALS_CSV = ",".join(s.value for s in JobState if s.final)
 _JSON_FIELDS = ("summary", "request")
 
 # KEYS: status, events, seen, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
@@ -43,24 +44,29 @@ for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
 
-# KEYS: status, events, seen | ARGV: ttl, maxlen, finals (csv), force, dedupe, event json or '',
-# field/value pairs...  Returns 1 applied, 0 refused (already final), -1 missing.
+# KEYS: status, events, seen, result | ARGV: ttl, maxlen, finals (csv), force, steps json,
+# result json or ''. Each step: {"f": [field, value, ...], "e": event fields or null, "d": dedupe}.
+# Returns 1 applied, 0 refused (already final), -1 missing.
 _TRANSITION = """
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -1 end
 if ARGV[4] ~= '1' and string.find(',' .. ARGV[3] .. ',', ',' .. state .. ',', 1, true) then return 0 end
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if ARGV[6] ~= '' then
-  local fresh = 1
-  if ARGV[5] ~= '' then
-    fresh = redis.call('SADD', KEYS[3], ARGV[5])
-    redis.call('EXPIRE', KEYS[3], ARGV[1])
-  end
-  if fresh == 1 then
-    local ev = cjson.decode(ARGV[6])
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
+for _, step in ipairs(cjson.decode(ARGV[5])) do
+  if #step.f > 0 then redis.call('HSET', KEYS[1], unpack(step.f)) end
+  local ev = step.e
+  if type(ev) == 'table' then
+    local fresh = 1
+    if step.d ~= '' then
+      fresh = redis.call('SADD', KEYS[3], step.d)
+      redis.call('EXPIRE', KEYS[3], ARGV[1])
+    end
+    if fresh == 1 then
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
+                 'event', ev.event, 'at', ev.at, 'data', ev.data)
+    end
   end
 end
+if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[1]) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
@@ -104,12 +110,22 @@ return {done, failed, total, counted}
 """
 
 
+@dataclass(frozen=True)
+class Transition:
+    """One status change: fields to set and, optionally, the event that reports it."""
+
+    fields: Mapping[str, Any]
+    event: EventType | None = None
+    data: Mapping[str, Any] | None = None
+    dedupe: str | None = None
+
+
 class ItemCounts:
     """Item counters of a job after an item update."""
 
     __slots__ = ("counted", "done", "failed", "total")
 
-    def __init__(self, done: int, failed: int, total: int, counted: bool) -> None:
+    def __init__(self, done: int, failed: int, total: int, *, counted: bool) -> None:
         self.done, self.failed, self.total, self.counted = done, failed, total, counted
 
     @property
@@ -176,19 +192,40 @@ class JobStore:
         data: Mapping[str, Any] | None = None,
         dedupe: str | None = None,
         force: bool = False,
+        result: Mapping[str, Any] | None = None,
     ) -> int:
         """Update status fields and append ``event``, unless the job is already final.
 
         Returns 1 when applied, 0 when refused because the job is final, -1 when the job
-        does not exist (expired). ``dedupe`` appends the event only the first time.
+        does not exist (expired). ``dedupe`` appends the event only the first time;
+        ``result`` is stored in the same step (so a reader of the final event finds it).
         """
-        encoded = json.dumps(encode_event(event, data)) if event else ""
-        result = await self._transition(
-            keys=[keys.job(org, job_id), keys.job_events(org, job_id), keys.job(org, job_id) + ":seen"],
-            args=[self.ttl, self.events_maxlen, ",".join(_FINAL_STATES), "1" if force else "0",
-                  dedupe or "", encoded, *_encode_fields(fields)],
+        step = Transition(fields, event, data, dedupe)
+        return await self.apply(org, job_id, [step], force=force, result=result)
+
+    async def apply(
+        self,
+        org: str,
+        job_id: str,
+        steps: Sequence[Transition],
+        *,
+        force: bool = False,
+        result: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Apply several transitions atomically, in order, in one round trip."""
+        encoded = [
+            {"f": _encode_fields(t.fields), "e": encode_event(t.event, t.data) if t.event else None,
+             "d": t.dedupe or ""}
+            for t in steps
+        ]  # fmt: skip
+        body = json.dumps(result, separators=(",", ":"), default=str) if result is not None else ""
+        applied = await self._transition(
+            keys=[keys.job(org, job_id), keys.job_events(org, job_id), keys.job(org, job_id) + ":seen",
+                  keys.job_result(org, job_id)],
+            args=[self.ttl, self.events_maxlen, _FINALS_CSV, "1" if force else "0",
+                  json.dumps(encoded, separators=(",", ":"), default=str), body],
         )  # fmt: skip
-        return int(result)
+        return int(applied)
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
         """Record an item's status; a final item emits ``item_completed``/``item_failed`` once."""
@@ -208,12 +245,7 @@ class JobStore:
         )
         if done < 0:
             raise JobNotFound(job_id)
-        return ItemCounts(int(done), int(failed), int(total), bool(counted))
-
-    async def save_result(self, org: str, job_id: str, result: Mapping[str, Any]) -> None:
-        """Store the job's result (JSON), expiring with the job."""
-        body = json.dumps(result, separators=(",", ":"), default=str)
-        await self.redis.set(keys.job_result(org, job_id), body, ex=self.ttl)
+        return ItemCounts(int(done), int(failed), int(total), counted=bool(counted))
 
     async def record_webhook(self, org: str, job_id: str, attempt: Mapping[str, Any]) -> None:
         key = keys.job_webhooks(org, job_id)

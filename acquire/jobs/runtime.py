@@ -18,6 +18,7 @@ item. The runtime turns a spec into arq task functions that
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -44,7 +45,7 @@ from acquire.models import (
     parse_request,
 )
 from acquire.settings import Settings
-from acquire.store import JobStore
+from acquire.store import ItemCounts, JobStore, Transition
 
 __all__ = ["Envelope", "JobContext", "JobSpec", "Outcome", "Services", "Spread", "make_tasks"]
 
@@ -143,10 +144,25 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc) or repr(exc)
 
 
+class _Skip(BaseException):
+    """The job is already final (a duplicate delivery) or expired: stop without writing.
+
+    A ``BaseException`` so that a job's own ``except Exception`` cannot swallow it.
+    """
+
+
+#: A job still running after this long has its ``job_started`` written on its own; a faster
+#: one writes start and end in one round trip (the queue-overhead benchmark's main saving).
+START_FLUSH_DELAY = 0.02
+
+
 class JobContext:
     """Handed to a job's ``run``: progress reporting, items, topics and shared services."""
 
-    def __init__(self, services: Services, envelope: Envelope, attempt: int, queue: str) -> None:
+    def __init__(
+        self, services: Services, envelope: Envelope, attempt: int, queue: str,
+        start: Transition | None = None,
+    ) -> None:  # fmt: skip
         self.services = services
         self.queue = queue
         self.settings = services.settings
@@ -156,9 +172,51 @@ class JobContext:
         self.kind = envelope.kind
         self.attempt = attempt
         self._envelope = envelope
+        #: Item counters as of this process's last item update (saves a read at the end).
+        self.counts = ItemCounts(0, 0, 0, counted=False)
+        self._start = start
+        self._start_task: asyncio.Task[int] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        if start is not None:
+            self._timer = asyncio.get_running_loop().call_later(START_FLUSH_DELAY, self._flush_start)
+
+    # ---- the deferred start --------------------------------------------------------------
+
+    def _flush_start(self) -> None:
+        if self._start is not None and self._start_task is None:
+            self._start_task = asyncio.ensure_future(self._write_start(self._start))
+
+    async def _write_start(self, start: Transition) -> int:
+        return await self.store.apply(self.org, self.job_id, [start])
+
+    async def started(self) -> None:
+        """Make sure ``job_started`` is written before anything else about this attempt."""
+        if self._start is None:
+            return
+        self._flush_start()
+        assert self._start_task is not None
+        applied = await self._start_task
+        if applied != 1:
+            raise _Skip("expired" if applied < 0 else "already final")
+
+    async def pending_start(self) -> list[Transition]:
+        """At the end of the attempt: the start transition if it was never written."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._start is None:
+            return []
+        if self._start_task is not None:
+            await self.started()
+            self._start = None
+            return []
+        start, self._start = self._start, None
+        return [start]
+
+    # ---- what jobs call ------------------------------------------------------------------
 
     async def step(self, name: str, progress: int) -> None:
         """Report a finished step; emitted once per step even if the job is retried."""
+        await self.started()
         await self.store.transition(
             self.org, self.job_id, {"step": name, "progress": max(0, min(100, progress))},
             event=EventType.STEP_COMPLETE, data={"step": name, "progress": progress},
@@ -166,6 +224,7 @@ class JobContext:
         )  # fmt: skip
 
     async def set_total(self, total: int) -> None:
+        await self.started()
         await self.store.transition(self.org, self.job_id, {"items_total": total})
 
     async def item(
@@ -173,12 +232,13 @@ class JobContext:
         error: BaseException | str | None = None,
     ) -> None:  # fmt: skip
         """Record one item's outcome (counted once, whatever retries happen)."""
+        await self.started()
         error_type = message = None
         if isinstance(error, BaseException):
             error_type, message = _describe(error)
         elif error is not None:
             message = error
-        await self.store.set_item(
+        self.counts = await self.store.set_item(
             self.org, self.job_id,
             ItemStatus(key=key, state=state, error=message, error_type=error_type,
                        data=dict(data or {}), updated_at=_now()),
@@ -186,6 +246,7 @@ class JobContext:
 
     async def publish(self, topic: str, data: Mapping[str, Any]) -> None:
         """Append a result to a message-bus stream (at least once; ``job_id`` + ``item`` dedupe)."""
+        await self.started()
         await self.services.redis.xadd(
             topic,
             {"org": self.org, "job_id": self.job_id, "kind": self.kind.value,
@@ -251,43 +312,38 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
         return {"state": "rejected"}
     services, envelope, request = opened
     attempt = int(ctx.get("job_try", 1))
-    applied = await services.store.transition(
-        envelope.org, envelope.job_id,
+    start = Transition(
         {"state": JobState.RUNNING, "started_at": _now(), "attempts": attempt, "error": "", "error_type": ""},
-        event=EventType.JOB_STARTED, data={"attempt": attempt}, dedupe=f"started:{attempt}",
+        EventType.JOB_STARTED, {"attempt": attempt},
     )  # fmt: skip
-    if applied != 1:
-        # -1: the record expired; 0: already final (a duplicate delivery after a crash).
-        log.info("skipping job %s: %s", envelope.job_id, "expired" if applied < 0 else "already final")
-        return {"state": "skipped"}
-    jc = JobContext(services, envelope, attempt, spec.queue(services.settings))
+    jc = JobContext(services, envelope, attempt, spec.queue(services.settings), start)
     metrics.CURRENT_JOBS.inc()
     started = time.perf_counter()
     try:
         async with asyncio.timeout(soft) as deadline:
             outcome = await spec.run(jc, request)
+    except _Skip as skip:
+        log.info("skipping job %s: %s", envelope.job_id, skip)
+        return {"state": "skipped"}
     except TransientError as exc:
-        return await _retry_or_fail(services, envelope, spec, attempt, exc)
+        return await _retry_or_fail(jc, spec, exc)
     except TimeoutError as exc:
-        if not deadline.expired():
-            return await _fail(services, envelope, spec, exc)
-        message = f"exceeded the soft time limit of {soft:g} s"
-        return await _fail(services, envelope, spec, TimeoutError(message))
+        soft_limit = TimeoutError(f"exceeded the soft time limit of {soft:g} s")
+        return await _fail(jc, soft_limit if deadline.expired() else exc)
     except asyncio.CancelledError:
         # Worker shutdown (arq re-queues the job) or the hard limit: report, then let arq act.
-        await asyncio.shield(_cancelled(services, envelope, attempt))
+        await asyncio.shield(_cancelled(jc))
         raise
     except Exception as exc:
-        return await _fail(services, envelope, spec, exc)
+        return await _fail(jc, exc)
     finally:
         metrics.CURRENT_JOBS.dec()
         metrics.JOB_DURATION.labels(spec.kind.value).observe(time.perf_counter() - started)
     if isinstance(outcome, Spread):
         return {"state": "spread"}
-    status = await services.store.get_status(envelope.org, envelope.job_id)
-    state = _final_state(status.items_done, status.items_failed, status.items_total)
-    await services.store.save_result(envelope.org, envelope.job_id, outcome.result)
-    await _finish(services, envelope, state, summary=outcome.summary, spec=spec)
+    state = _final_state(jc.counts.done, jc.counts.failed, jc.counts.total)
+    pre = await jc.pending_start()
+    await _finish(services, envelope, state, summary=outcome.summary, result=outcome.result, pre=pre)
     return {"state": state.value}
 
 
@@ -322,8 +378,7 @@ async def _run_item(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: floa
         items = await services.store.get_items(envelope.org, envelope.job_id)
         outcome = spec.assemble(request, items)
         state = _final_state(status.items_done, status.items_failed, status.items_total)
-        await services.store.save_result(envelope.org, envelope.job_id, outcome.result)
-        await _finish(services, envelope, state, summary=outcome.summary, spec=spec)
+        await _finish(services, envelope, state, summary=outcome.summary, result=outcome.result)
     return {"item": key}
 
 
@@ -335,43 +390,46 @@ def _final_state(done: int, failed: int, total: int) -> JobState:
     return JobState.COMPLETED
 
 
-async def _retry_or_fail(
-    services: Services, envelope: Envelope, spec: JobSpec, attempt: int, exc: TransientError
-) -> dict[str, Any]:
-    settings = services.settings
-    if attempt >= settings.acquire_max_tries:
-        return await _fail(services, envelope, spec, exc)
-    delay = exc.retry_after if exc.retry_after is not None else _backoff(attempt, settings)
+async def _retry_or_fail(jc: JobContext, spec: JobSpec, exc: TransientError) -> dict[str, Any]:
+    settings = jc.settings
+    if jc.attempt >= settings.acquire_max_tries:
+        return await _fail(jc, exc)
+    delay = exc.retry_after if exc.retry_after is not None else _backoff(jc.attempt, settings)
     error_type, message = _describe(exc)
-    await services.store.transition(
-        envelope.org, envelope.job_id,
-        {"state": JobState.RETRYING, "error": message, "error_type": error_type},
-        event=EventType.JOB_RETRYING,
-        data={"attempt": attempt, "retry_in": round(delay, 3), "error": message}, dedupe=f"retry:{attempt}",
+    retrying = Transition(
+        {"state": JobState.RETRYING, "error": message, "error_type": error_type}, EventType.JOB_RETRYING,
+        {"attempt": jc.attempt, "retry_in": round(delay, 3), "error": message}, dedupe=f"retry:{jc.attempt}",
     )  # fmt: skip
+    await jc.store.apply(jc.org, jc.job_id, [*await jc.pending_start(), retrying])
     metrics.JOB_RETRIES.labels(spec.kind.value).inc()
     raise Retry(defer=delay) from exc
 
 
-async def _cancelled(services: Services, envelope: Envelope, attempt: int) -> None:
-    await services.store.transition(
-        envelope.org, envelope.job_id, {"state": JobState.RETRYING},
-        event=EventType.JOB_RETRYING,
-        data={"attempt": attempt, "error": "worker stopped during the job; it will run again"},
-        dedupe=f"cancel:{attempt}",
+async def _cancelled(jc: JobContext) -> None:
+    retrying = Transition(
+        {"state": JobState.RETRYING}, EventType.JOB_RETRYING,
+        {"attempt": jc.attempt, "error": "worker stopped during the job; it will run again"},
+        dedupe=f"cancel:{jc.attempt}",
     )  # fmt: skip
+    with contextlib.suppress(_Skip):
+        await jc.store.apply(jc.org, jc.job_id, [*await jc.pending_start(), retrying])
 
 
-async def _fail(services: Services, envelope: Envelope, spec: JobSpec, exc: BaseException) -> dict[str, Any]:
+async def _fail(jc: JobContext, exc: BaseException) -> dict[str, Any]:
     error = _describe(exc)
-    log.warning("job %s failed: %s: %s", envelope.job_id, *error)
-    await _finish(services, envelope, JobState.FAILED, error=error, spec=spec)
+    log.warning("job %s failed: %s: %s", jc.job_id, *error)
+    try:
+        pre = await jc.pending_start()
+    except _Skip:
+        return {"state": "skipped"}
+    await _finish(jc.services, jc._envelope, JobState.FAILED, error=error, pre=pre)
     return {"state": JobState.FAILED.value, "error_type": error[0], "error": error[1]}
 
 
 async def _finish(
     services: Services, envelope: Envelope, state: JobState, *, summary: Mapping[str, Any] | None = None,
-    error: tuple[str, str] | None = None, spec: JobSpec | None = None,
+    error: tuple[str, str] | None = None, result: Mapping[str, Any] | None = None,
+    pre: Sequence[Transition] = (),
 ) -> None:  # fmt: skip
     """Move the job to its final state, once; count it; enqueue its webhook."""
     fields: dict[str, Any] = {"state": state, "finished_at": _now(), "summary": dict(summary or {})}
@@ -382,9 +440,8 @@ async def _finish(
         fields["error_type"], fields["error"] = error
         data["error_type"], data["error"] = error
     event = EventType.JOB_FAILED if state == JobState.FAILED else EventType.JOB_COMPLETED
-    applied = await services.store.transition(
-        envelope.org, envelope.job_id, fields, event=event, data=data, dedupe="final"
-    )
+    final = Transition(fields, event, data)
+    applied = await services.store.apply(envelope.org, envelope.job_id, [*pre, final], result=result)
     if applied != 1:
         return
     source = envelope.kind.value

@@ -31,7 +31,9 @@ async def event_names(client: AcquireClient, org: str, job_id: str) -> list[str]
     return [e.event.value for e in await client.events.read(org, job_id)]
 
 
-async def test_job_runs_to_completion_with_events_result_and_items(client: AcquireClient, settings: Settings) -> None:
+async def test_job_runs_to_completion_with_events_result_and_items(
+    client: AcquireClient, settings: Settings
+) -> None:
     job = await client.submit("acme", sec("NVDA", "TSLA"))
     assert (await job.status()).state == JobState.QUEUED
     with pytest.raises(JobNotFinished):
@@ -44,8 +46,13 @@ async def test_job_runs_to_completion_with_events_result_and_items(client: Acqui
     assert (status.items_done, status.items_failed) == (2, 0)
     assert await job.result() == {"companies": ["NVDA", "TSLA"]}
     assert await event_names(client, "acme", job.job_id) == [
-        "job_queued", "job_started", "step_complete", "item_completed", "item_completed",
-        "step_complete", "job_completed",
+        "job_queued",
+        "job_started",
+        "step_complete",
+        "item_completed",
+        "item_completed",
+        "step_complete",
+        "job_completed",
     ]
     assert [i.key for i in await job.items()] == ["NVDA", "TSLA"]
 
@@ -64,7 +71,9 @@ async def test_not_found_item_makes_job_partially_failed_keeping_good_results(
     assert await job.result() == {"companies": ["NVDA", "MISS"]}
 
 
-async def test_permanent_failure_keeps_error_type_and_message(client: AcquireClient, settings: Settings) -> None:
+async def test_permanent_failure_keeps_error_type_and_message(
+    client: AcquireClient, settings: Settings
+) -> None:
     job = await client.submit("acme", sec("BOOM"))
     crash = await client.submit("acme", sec("CRASH"))
     await drain(settings)
@@ -78,7 +87,9 @@ async def test_permanent_failure_keeps_error_type_and_message(client: AcquireCli
     assert events[-1].data["error"] == "upstream refused the request"
 
 
-async def test_transient_errors_retry_with_events_then_succeed(client: AcquireClient, settings: Settings) -> None:
+async def test_transient_errors_retry_with_events_then_succeed(
+    client: AcquireClient, settings: Settings
+) -> None:
     job = await client.submit("acme", sec("FLAKY"))
     await drain(settings)
     status = await job.status()
@@ -137,7 +148,11 @@ async def test_failed_arq_result_is_json_with_real_error(client: AcquireClient, 
     arq_job = Job(job.job_id, client.redis, _deserializer=serialization.deserialize)
     info = await arq_job.result_info()
     assert info is not None
-    assert info.result == {"state": "failed", "error_type": "PermanentError", "error": "upstream refused the request"}
+    assert info.result == {
+        "state": "failed",
+        "error_type": "PermanentError",
+        "error": "upstream refused the request",
+    }
 
 
 async def test_idempotency_key_returns_existing_job(client: AcquireClient, redis: aioredis.Redis) -> None:
@@ -186,11 +201,17 @@ async def test_results_are_published_to_topic_with_org(
     assert json.loads(fields["data"]) == {"companies": ["NVDA"]}
 
 
-async def test_all_job_keys_expire_with_result_ttl(client: AcquireClient, settings: Settings, redis: aioredis.Redis) -> None:
+async def test_all_job_keys_expire_with_result_ttl(
+    client: AcquireClient, settings: Settings, redis: aioredis.Redis
+) -> None:
     job = await client.submit("acme", sec("NVDA", "MISS"))
     await drain(settings)
-    for key in (keys.job("acme", job.job_id), keys.job_items("acme", job.job_id),
-                keys.job_result("acme", job.job_id), keys.job_events("acme", job.job_id)):
+    for key in (
+        keys.job("acme", job.job_id),
+        keys.job_items("acme", job.job_id),
+        keys.job_result("acme", job.job_id),
+        keys.job_events("acme", job.job_id),
+    ):
         ttl = await redis.ttl(key)
         assert 0 < ttl <= settings.acquire_result_ttl, key
 
@@ -225,10 +246,16 @@ async def test_hand_written_json_payload_with_bad_request_is_validated_by_worker
 ) -> None:
     job = await client.submit("acme", sec("NVDA"))
     # Overwrite the queued payload by hand with a request that bypassed validation.
-    bad = {"job_id": job.job_id, "org": "acme", "kind": "sec_filings",
-           "request": {"kind": "sec_filings", "companies": ["A:B*"], "years": [2024]}}
-    await redis.set(f"arq:job:{job.job_id}", serialization.serialize(
-        {"t": 1, "f": "sec_filings", "a": [bad], "k": {}, "et": 1}))
+    bad = {
+        "job_id": job.job_id,
+        "org": "acme",
+        "kind": "sec_filings",
+        "request": {"kind": "sec_filings", "companies": ["A:B*"], "years": [2024]},
+    }
+    await redis.set(
+        f"arq:job:{job.job_id}",
+        serialization.serialize({"t": 1, "f": "sec_filings", "a": [bad], "k": {}, "et": 1}),
+    )
     await drain(settings)
     status = await job.status()
     assert status.state == JobState.FAILED
@@ -243,8 +270,11 @@ async def test_duplicate_delivery_of_finished_job_changes_nothing(
     before = await event_names(client, "acme", job.job_id)
     # Simulate arq delivering the same job again (e.g. after a worker crash).
     await redis.delete(f"arq:result:{job.job_id}")
-    await client.redis.enqueue_job("sec_filings", {"job_id": job.job_id, "org": "acme", "kind": "sec_filings",
-                                                   "request": (await job.status()).request}, _job_id=job.job_id)
+    await client.redis.enqueue_job(
+        "sec_filings",
+        {"job_id": job.job_id, "org": "acme", "kind": "sec_filings", "request": (await job.status()).request},
+        _job_id=job.job_id,
+    )
     await drain(settings)
     assert await event_names(client, "acme", job.job_id) == before
     assert (await job.status()).state == JobState.COMPLETED

@@ -1,0 +1,110 @@
+"""Queue overhead: the same trivial jobs through raw arq and through acquire's runtime.
+
+    python bench/queue_overhead.py [--jobs 2000]
+
+(a) raw arq with arq's defaults (pickle, 0.5 s poll), (b) raw arq with acquire's worker
+settings (JSON, acquire's poll delay and concurrency), (c) acquire's full job wrapper (status
+record, events, items, metrics). Each runs an in-process burst worker against an embedded
+redis-server over a unix socket; enqueueing is not timed. Prints one final JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from typing import Any
+
+from arq import create_pool
+from arq.connections import RedisSettings
+from arq.worker import Worker
+
+from acquire import serialization
+from acquire.client import AcquireClient
+from acquire.embedded import EmbeddedRedis
+from acquire.jobs.runtime import JobContext, JobSpec, Outcome
+from acquire.models import JobKind
+from acquire.settings import Settings
+from acquire.worker import build_worker_settings
+
+
+async def noop(ctx: dict[str, Any], payload: Any = None) -> int:
+    return 1
+
+
+async def acquire_noop(jc: JobContext, request: Any) -> Outcome:
+    return Outcome(result={"ok": True})
+
+
+async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> float:
+    rs = RedisSettings.from_dsn(url)
+    serializer = worker_kwargs.get("job_serializer")
+    pool = await create_pool(
+        rs, job_serializer=serializer, job_deserializer=worker_kwargs.get("job_deserializer")
+    )
+    await pool.flushdb()
+    for i in range(jobs):
+        await pool.enqueue_job("noop", {"i": i})
+    worker = Worker([noop], redis_settings=rs, burst=True, handle_signals=False, **worker_kwargs)
+    start = time.perf_counter()
+    await worker.async_run()
+    elapsed = time.perf_counter() - start
+    assert worker.jobs_complete == jobs, worker.jobs_complete
+    await worker.close()
+    await pool.aclose()
+    return elapsed
+
+
+async def run_acquire(settings: Settings, jobs: int) -> float:
+    spec = JobSpec(kind=JobKind.SEC_FILINGS, run=acquire_noop)
+    cls = build_worker_settings(settings, specs=[spec], resources=[], extra_functions=[], serve_metrics=False)
+    client = await AcquireClient.connect(settings)
+    await client.redis.flushdb()
+    request = {"kind": "sec_filings", "companies": ["NVDA"], "years": [2024]}
+    for _ in range(jobs):
+        await client.submit("bench", request)
+    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
+    worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
+    start = time.perf_counter()
+    await worker.async_run()
+    elapsed = time.perf_counter() - start
+    assert worker.jobs_complete == jobs, worker.jobs_complete
+    done = await client.list_jobs("bench", limit=jobs)
+    assert all(j.state.value == "completed" for j in done) and len(done) == jobs
+    await worker.close()
+    await client.close()
+    return elapsed
+
+
+async def main(jobs: int) -> dict[str, Any]:
+    with EmbeddedRedis() as redis:
+        settings = Settings(
+            redis_url=redis.url, metrics_port=0, acquire_jobs_index_max=max(jobs, 10), logging_level="WARNING"
+        )
+        tuned = {
+            "poll_delay": settings.acquire_poll_delay,
+            "max_jobs": settings.worker_concurrency,
+            "job_serializer": serialization.serialize,
+            "job_deserializer": serialization.deserialize,
+        }
+        a = await run_raw(redis.url, jobs)
+        b = await run_raw(redis.url, jobs, **tuned)
+        c = await run_acquire(settings, jobs)
+    rates = {"a_arq_defaults": jobs / a, "b_arq_acquire_settings": jobs / b, "c_acquire_runtime": jobs / c}
+    return {
+        "bench": "queue_overhead",
+        "jobs": jobs,
+        "jobs_per_s": {k: round(v, 1) for k, v in rates.items()},
+        "seconds": {"a": round(a, 3), "b": round(b, 3), "c": round(c, 3)},
+        "ratio_b_over_a": round(rates["b_arq_acquire_settings"] / rates["a_arq_defaults"], 2),
+        "ratio_c_over_b": round(rates["c_acquire_runtime"] / rates["b_arq_acquire_settings"], 2),
+        "targets": {"b_over_a_min": 2.0, "c_over_b_min": 0.85},
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--jobs", type=int, default=2000)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.jobs))))
