@@ -71,3 +71,14 @@ async def drain(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,)) -> 
     finally:
         await worker.close()
     return worker
+
+
+async def run_real_worker(settings: Settings) -> None:
+    """A burst worker with acquire's built-in job kinds and resources (real HTTP clients)."""
+    cls = build_worker_settings(settings, extra_functions=[], serve_metrics=False)
+    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
+    worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()

@@ -13,7 +13,7 @@ from acquire.errors import JobNotFinished, JobNotFound
 from acquire.models import EventType, ItemState, JobState, SecFilingsRequest
 from acquire.settings import Settings
 
-from .helpers import FLAKY_ATTEMPTS, drain
+from tests.core.helpers import FLAKY_ATTEMPTS, drain
 
 
 def sec(*companies: str, callback: str | None = None) -> SecFilingsRequest:

@@ -1,0 +1,9 @@
+"""``python -m acquire`` runs the command line."""
+
+from __future__ import annotations
+
+import sys
+
+from acquire.cli import main
+
+sys.exit(main())
