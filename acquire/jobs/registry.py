@@ -13,12 +13,16 @@ __all__ = ["extra_functions", "resources", "specs"]
 
 def specs() -> list[JobSpec]:
     """One :class:`JobSpec` per job kind."""
-    return []
+    from acquire.jobs import sec
+
+    return [sec.SPEC]
 
 
 def resources() -> list[ResourceFactory]:
     """Clients opened once per worker (HTTP clients, rate limiters, caches)."""
-    return []
+    from acquire.jobs.resources import sec_resources
+
+    return [sec_resources]
 
 
 def extra_functions() -> list[Any]:

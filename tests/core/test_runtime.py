@@ -12,7 +12,6 @@ from acquire.client import AcquireClient
 from acquire.errors import JobNotFinished, JobNotFound
 from acquire.models import EventType, ItemState, JobState, SecFilingsRequest
 from acquire.settings import Settings
-
 from tests.core.helpers import FLAKY_ATTEMPTS, drain
 
 

@@ -1,0 +1,31 @@
+"""Clients a worker opens once and every job shares (one ``httpx.AsyncClient`` per upstream)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from acquire.cache import create_cache
+from acquire.jobs.runtime import Services
+from acquire.ratelimit import RateLimiter
+from acquire.sources.edgar import EdgarClient, create_sec_http_client
+
+__all__ = ["sec_resources"]
+
+
+@asynccontextmanager
+async def sec_resources(services: Services) -> AsyncIterator[None]:
+    """The EDGAR client, paced by the fleet-wide limiter and backed by the document cache.
+
+    Opening it validates ``SEC_USER_AGENT``, so a worker with a bad one fails at start.
+    """
+    settings = services.settings
+    http = create_sec_http_client(settings)
+    limiter = RateLimiter(services.redis, "sec", settings.sec_max_rps)
+    cache = create_cache(settings, services.redis)
+    edgar = EdgarClient(settings, http=http, limiter=limiter, cache=cache)
+    services.resources["edgar"] = edgar
+    try:
+        yield
+    finally:
+        await http.aclose()
