@@ -1,0 +1,375 @@
+"""The drop-in Starlette router: submit jobs, read them, follow their events over SSE.
+
+>>> router = create_router(client, authorize=api_key_authorizer({"k" * 32: "acme"}),
+...                        token_secret=os.environ["ACQUIRE_TOKEN_SECRET"])
+>>> app.mount("/acquire", router)           # Starlette or FastAPI
+>>> # on shutdown: await router.aclose()
+
+Routes (relative to the mount point)::
+
+    POST /jobs                   202 {"job_id", "status"}   body: a job request with "kind"
+    GET  /jobs?limit=50          200 {"jobs": [status, ...]} the caller's org, newest first
+    GET  /jobs/{id}              200 status record + "items"
+    GET  /jobs/{id}/result       200 {"job_id", "state", "result"}; 409 while not finished
+    GET  /jobs/{id}/events       text/event-stream (HEAD too); 204 once nothing is left to send
+    POST /jobs/{id}/token        200 {"token", "expires_at", "events_url"} + cookie (EventSource)
+
+Authorisation. Every request, including every SSE connect and reconnect, calls the host's
+``authorize(request) -> org`` (sync or async; it raises ``HTTPException(401/403)`` to refuse).
+The events route alternatively accepts a signed token bound to one org and one job, as
+``?token=`` or in the ``acquire_events_token`` cookie that ``POST /jobs/{id}/token`` sets
+(path-scoped to that job's events URL, ``HttpOnly``, ``SameSite=Strict``): browsers'
+``EventSource`` cannot send an API key header. A query token that fails verification is a 401;
+an invalid cookie falls back to ``authorize``.
+
+Not found is one answer. A job of another organisation, a missing or expired job and a
+malformed job id (anything not matching :data:`acquire.keys.ID_PATTERN`, rejected before Redis
+is touched) all get the same ``404 {"detail": "job not found"}``, so ids cannot be probed.
+
+Events. Each SSE message carries the Redis Stream id as ``id``, the event type as ``event`` and
+the :class:`~acquire.models.JobEvent` as JSON ``data``. Reconnecting with ``Last-Event-ID``
+(header, or ``?last_event_id=``) resumes exactly after that event. Streams end after
+``job_completed``/``job_failed``, after ``max_stream_seconds`` (the browser reconnects and
+resumes) or when a too-slow client is dropped. Live events come from the process-wide
+:class:`~acquire.web.sse.EventFanout`: Redis connections do not grow with clients, as long as
+the client's own pool is bounded (``redis.asyncio.BlockingConnectionPool``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pydantic import ValidationError
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, Router
+
+from acquire import keys
+from acquire.client import AcquireClient
+from acquire.errors import JobNotFound
+from acquire.events import decode_entry, valid_stream_id
+from acquire.models import JobStatus, parse_request, validate_org
+from acquire.web.auth import InvalidToken, TokenSigner
+from acquire.web.sse import EventFanout, StreamEvent
+
+__all__ = ["COOKIE_NAME", "AcquireRouter", "Authorize", "create_router"]
+
+log = logging.getLogger("acquire.web")
+
+#: ``authorize(request) -> org``: the host application's authentication, sync or async.
+Authorize = Callable[[Request], Awaitable[str] | str]
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+COOKIE_NAME = "acquire_events_token"
+_NOT_FOUND = {"detail": "job not found"}
+_PAGE = 500
+_EXPIRY_CHECK = 30.0  # how often an idle stream checks that its job still exists (s)
+_SEND_TIMEOUT = 30.0  # a client that accepts nothing for this long is disconnected (s)
+
+
+class _NotFound(Exception):
+    pass
+
+
+class AcquireRouter(Router):
+    """A Starlette :class:`~starlette.routing.Router` with the fan-out it owns."""
+
+    fanout: EventFanout
+    tokens: TokenSigner | None
+
+    async def aclose(self) -> None:
+        """Stop the event fan-out (open SSE streams end). Call at application shutdown."""
+        await self.fanout.aclose()
+
+
+def create_router(
+    client: AcquireClient,
+    authorize: Authorize | None = None,
+    *,
+    token_secret: str | bytes | Sequence[str | bytes] | None = None,
+    token_ttl: int = 300,
+    max_body_bytes: int = 1_048_576,
+    ping_seconds: float = 15.0,
+    max_stream_seconds: float = 3600.0,
+    retry_ms: int = 2000,
+    queue_size: int = 256,
+    cookie_secure: bool = True,
+    fanout: EventFanout | None = None,
+) -> AcquireRouter:
+    """Build the router; mount it with ``app.mount("/acquire", router)``.
+
+    ``authorize`` is required. ``token_secret`` (32+ bytes; a sequence rotates keys) enables
+    signed tokens for ``EventSource``; without it token and cookie auth are off.
+    ``max_body_bytes`` bounds ``POST /jobs`` (413 beyond). ``ping_seconds`` is the keep-alive
+    comment interval, ``max_stream_seconds`` the longest one SSE response lives, ``retry_ms`` the
+    reconnection delay suggested to browsers, ``queue_size`` the events buffered per slow client
+    before it is dropped. Pass ``fanout`` to share one reader between several routers.
+    """
+    if authorize is None or not callable(authorize):
+        raise TypeError(
+            "create_router() requires authorize: a callable(request) -> organisation id that raises "
+            "starlette.exceptions.HTTPException(401/403) to refuse (e.g. api_key_authorizer({...}))"
+        )
+    if max_body_bytes < 1 or max_stream_seconds <= 0 or ping_seconds < 0:
+        raise ValueError("max_body_bytes and max_stream_seconds must be positive, ping_seconds >= 0")
+    api = _Api(
+        client, authorize, TokenSigner(token_secret, ttl=token_ttl) if token_secret else None,
+        fanout or EventFanout(client.redis, queue_size=queue_size),
+        max_body_bytes=max_body_bytes, ping_seconds=ping_seconds, max_stream_seconds=max_stream_seconds,
+        retry_ms=retry_ms, cookie_secure=cookie_secure,
+    )  # fmt: skip
+
+    @asynccontextmanager
+    async def lifespan(_: Any) -> AsyncIterator[None]:
+        # Runs only when the router is the ASGI app itself; a mounted router's host calls aclose().
+        yield
+        await api.fanout.aclose()
+
+    router = AcquireRouter(
+        routes=[
+            Route("/jobs", _guard(api.submit), methods=["POST"], name="submit_job"),
+            Route("/jobs", _guard(api.list_jobs), methods=["GET"], name="list_jobs"),
+            Route("/jobs/{job_id}", _guard(api.job), methods=["GET"], name="job"),
+            Route("/jobs/{job_id}/result", _guard(api.result), methods=["GET"], name="job_result"),
+            Route("/jobs/{job_id}/events", _guard(api.events), methods=["GET"], name="job_events"),
+            Route("/jobs/{job_id}/token", _guard(api.token), methods=["POST"], name="job_token"),
+        ],
+        lifespan=lifespan,
+    )
+    router.fanout = api.fanout
+    router.tokens = api.tokens
+    return router
+
+
+def _guard(endpoint: Endpoint) -> Endpoint:
+    """Render refusals as JSON even when the router is used without a Starlette app."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except HTTPException as exc:
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        except (_NotFound, JobNotFound):
+            return JSONResponse(_NOT_FOUND, 404)
+
+    guarded.__name__ = endpoint.__name__
+    guarded.__doc__ = endpoint.__doc__
+    return guarded
+
+
+def _job_id(request: Request) -> str:
+    job_id: str = request.path_params["job_id"]
+    if not keys.ID_PATTERN.fullmatch(job_id):
+        raise _NotFound
+    return job_id
+
+
+def _unprocessable(errors: list[dict[str, str]], detail: str = "invalid job request") -> JSONResponse:
+    return JSONResponse({"detail": detail, "errors": errors}, 422)
+
+
+def _validation_errors(exc: ValidationError, kind: object) -> list[dict[str, str]]:
+    errors = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        if loc and loc[0] == kind:  # pydantic prefixes the discriminator tag; users never wrote it
+            loc = loc[1:]
+        message = str(error["msg"]).removeprefix("Value error, ")
+        errors.append({"field": ".".join(str(p) for p in loc) or "body", "message": message})
+    return errors
+
+
+class _Api:
+    def __init__(
+        self, client: AcquireClient, authorize: Authorize, tokens: TokenSigner | None, fanout: EventFanout,
+        *, max_body_bytes: int, ping_seconds: float, max_stream_seconds: float, retry_ms: int,
+        cookie_secure: bool,
+    ) -> None:  # fmt: skip
+        self.client = client
+        self.store = client.store
+        self._authorize = authorize
+        self.tokens = tokens
+        self.fanout = fanout
+        self.max_body_bytes = max_body_bytes
+        self.ping_seconds = ping_seconds
+        self.max_stream_seconds = max_stream_seconds
+        self.retry_ms = retry_ms
+        self.cookie_secure = cookie_secure
+
+    # ---- authorisation -----------------------------------------------------------------------
+
+    async def authorize(self, request: Request) -> str:
+        org = self._authorize(request)
+        if inspect.isawaitable(org):
+            org = await org
+        if not isinstance(org, str):
+            raise TypeError(f"authorize() must return an organisation id, got {type(org).__name__}")
+        return validate_org(org)
+
+    async def events_org(self, request: Request, job_id: str) -> str:
+        """Org of an events request: a query token, else a valid cookie, else ``authorize``."""
+        token = request.query_params.get("token")
+        if token is not None:
+            if self.tokens is None:
+                raise HTTPException(401, "token authentication is not enabled on this server")
+            try:
+                return self.tokens.verify(token, job_id)
+            except InvalidToken as exc:
+                raise HTTPException(401, str(exc)) from None
+        cookie = request.cookies.get(COOKIE_NAME)
+        if cookie and self.tokens is not None:
+            try:
+                return self.tokens.verify(cookie, job_id)
+            except InvalidToken:
+                pass  # ambient and possibly stale: the host's own authorisation decides
+        return await self.authorize(request)
+
+    # ---- jobs --------------------------------------------------------------------------------
+
+    async def submit(self, request: Request) -> Response:
+        org = await self.authorize(request)
+        content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        if content_type != "application/json" and not content_type.endswith("+json"):
+            raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
+        body = await self._read_body(request)
+        try:
+            data = json.loads(body)
+        except UnicodeDecodeError:
+            raise HTTPException(400, "malformed JSON: the body is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise HTTPException(
+                400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            ) from None
+        if not isinstance(data, dict):
+            return _unprocessable([{"field": "body", "message": "must be a JSON object with a 'kind'"}])
+        try:
+            parsed = parse_request(data)
+        except ValidationError as exc:
+            return _unprocessable(_validation_errors(exc, data.get("kind")))
+        idempotency_key = request.headers.get("idempotency-key")
+        try:
+            handle = await self.client.submit(org, parsed, idempotency_key=idempotency_key)
+        except ValueError as exc:  # the only caller-controlled input left is the idempotency key
+            return _unprocessable([{"field": "Idempotency-Key", "message": str(exc)}], "invalid header")
+        state = "queued"
+        if idempotency_key is not None:  # a repeat returns the original job, which may have moved on
+            state = (await self.store.get_status(org, handle.job_id)).state.value
+        location = f"{request.scope.get('root_path', '')}/jobs/{handle.job_id}"
+        return JSONResponse({"job_id": handle.job_id, "status": state}, 202, headers={"Location": location})
+
+    async def _read_body(self, request: Request) -> bytes:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > self.max_body_bytes:
+                raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
+        return bytes(body)
+
+    async def list_jobs(self, request: Request) -> Response:
+        org = await self.authorize(request)
+        raw = request.query_params.get("limit", "50")
+        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+            return _unprocessable([{"field": "limit", "message": "must be an integer from 1 to 1000"}],
+                                  "invalid query")  # fmt: skip
+        jobs = await self.client.list_jobs(org, int(raw))
+        return JSONResponse({"jobs": [job.model_dump(mode="json") for job in jobs]})
+
+    async def job(self, request: Request) -> Response:
+        org = await self.authorize(request)
+        job_id = _job_id(request)
+        status = await self.store.get_status(org, job_id)
+        items = await self.store.get_items(org, job_id)
+        return JSONResponse(
+            {**status.model_dump(mode="json"), "items": [i.model_dump(mode="json") for i in items]}
+        )
+
+    async def result(self, request: Request) -> Response:
+        org = await self.authorize(request)
+        job_id = _job_id(request)
+        status = await self.store.get_status(org, job_id)
+        if not status.state.final:
+            return JSONResponse({"detail": f"job is {status.state.value}", "state": status.state.value}, 409)
+        result = await self.store.get_result(org, job_id)
+        return JSONResponse({"job_id": job_id, "state": status.state.value, "result": result})
+
+    async def token(self, request: Request) -> Response:
+        org = await self.authorize(request)
+        job_id = _job_id(request)
+        if self.tokens is None:
+            raise HTTPException(404, "token authentication is not enabled on this server")
+        await self.store.get_status(org, job_id)
+        token = self.tokens.mint(org, job_id)
+        path = f"{request.scope.get('root_path', '')}/jobs/{job_id}/events"
+        response = JSONResponse(
+            {"token": token, "expires_at": self.tokens.expires_at(token), "events_url": path}
+        )
+        response.set_cookie(
+            COOKIE_NAME, token, max_age=self.tokens.ttl, path=path, httponly=True,
+            secure=self.cookie_secure, samesite="strict",
+        )  # fmt: skip
+        return response
+
+    # ---- events ------------------------------------------------------------------------------
+
+    async def events(self, request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        org = await self.events_org(request, job_id)
+        job_id = _job_id(request)
+        after = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
+        if not valid_stream_id(after):
+            raise HTTPException(400, "Last-Event-ID must be an event id such as 1712345678901-0")
+        status = await self.store.get_status(org, job_id)
+        page = await self._range(org, job_id, after)
+        if status.state.final and not page:
+            # Everything, including the final event, was delivered: 204 makes browsers stop retrying.
+            return Response(status_code=204)
+        return EventSourceResponse(
+            self._stream(org, job_id, status, after, page), ping=self.ping_seconds,
+            send_timeout=_SEND_TIMEOUT,
+        )  # fmt: skip
+
+    async def _range(self, org: str, job_id: str, after: str) -> list[StreamEvent]:
+        low = "-" if after == "0" else "(" + after
+        entries = await self.store.redis.xrange(keys.job_events(org, job_id), low, "+", count=_PAGE)
+        return [StreamEvent.of(decode_entry(job_id, entry_id, fields)) for entry_id, fields in entries]
+
+    async def _stream(
+        self, org: str, job_id: str, status: JobStatus, after: str, page: list[StreamEvent]
+    ) -> AsyncIterator[bytes | ServerSentEvent]:
+        yield ServerSentEvent(retry=self.retry_ms)
+        last = after
+        while True:  # the backlog, then (unless the job had already finished) the live tail
+            for item in page:
+                yield item.sse
+                last = item.id
+                if item.terminal:
+                    return
+            if len(page) < _PAGE:
+                break
+            page = await self._range(org, job_id, last)
+        if status.state.final:
+            return
+        loop_time = asyncio.get_running_loop().time
+        deadline = loop_time() + self.max_stream_seconds
+        async with await self.fanout.subscribe(org, job_id, last) as sub:
+            while (remaining := deadline - loop_time()) > 0:
+                live = await sub.get(timeout=min(remaining, _EXPIRY_CHECK))
+                if live is not None:
+                    yield live.sse
+                    if live.terminal:
+                        return
+                elif sub.closed:  # dropped as too slow, or shutting down: the client resumes by id
+                    return
+                elif not await self.store.redis.exists(keys.job(org, job_id)):
+                    return  # expired while idle
