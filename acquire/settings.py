@@ -63,6 +63,9 @@ class Settings(BaseModel):
     acquire_events_maxlen: int = Field(2000, ge=10, description="Events kept per job stream.")
     acquire_topic_maxlen: int = Field(100_000, ge=100, description="Entries kept per topic stream.")
     acquire_jobs_index_max: int = Field(1000, ge=10, description="Recent jobs listed per org.")
+    acquire_shutdown_grace: int = Field(
+        25, ge=0, le=3600, description="On SIGTERM, seconds running jobs get to finish before re-queueing."
+    )
     acquire_log_json: bool = Field(False, description="Emit logs as JSON lines.")
     acquire_data_dir: str = Field(".acquire", description="Embedded Redis data and file cache.")
 

@@ -137,8 +137,9 @@ def build_worker_settings(
         "job_serializer": serialization.serialize,
         "job_deserializer": serialization.deserialize,
         "health_check_interval": 30,
-        # A job interrupted by SIGTERM is re-queued, not lost; give in-flight jobs a moment.
-        "job_completion_wait": 0,
+        # On SIGTERM stop taking jobs and let running ones finish; any still running after the
+        # grace period are cancelled and re-queued by arq (their status says "retrying").
+        "job_completion_wait": settings.acquire_shutdown_grace,
     }
     name = "AnalysisWorkerSettings" if analysis else "WorkerSettings"
     return type(name, (), attributes)

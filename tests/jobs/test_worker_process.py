@@ -44,7 +44,7 @@ async def test_arq_cli_worker_runs_jobs(
     finally:
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 0, err.decode()[-2000:]
+    assert proc.returncode == 0, err.decode()[-6000:]
 
 
 def test_worker_refuses_to_start_without_a_declared_user_agent(settings: Settings) -> None:
