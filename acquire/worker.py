@@ -53,10 +53,10 @@ def default_resources() -> list[ResourceFactory]:
     return registry.resources()
 
 
-def default_extra_functions() -> list[Any]:
+def default_extra_functions(settings: Settings) -> list[Any]:
     from acquire.jobs import registry
 
-    return registry.extra_functions()
+    return registry.extra_functions(settings)
 
 
 async def _report_queue_depth(redis: ArqRedis, queue: str) -> None:
@@ -84,7 +84,7 @@ def build_worker_settings(
     settings = settings or get_settings()
     specs = default_specs() if specs is None else list(specs)
     factories = default_resources() if resources is None else list(resources)
-    extras = default_extra_functions() if extra_functions is None else list(extra_functions)
+    extras = default_extra_functions(settings) if extra_functions is None else list(extra_functions)
     queue = settings.acquire_analysis_queue if analysis else settings.acquire_queue
     # arq must not give up before the runtime does, or a job would end without a final status.
     arq_max_tries = settings.acquire_max_tries + 3

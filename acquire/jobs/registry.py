@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from acquire.jobs.runtime import JobSpec
+    from acquire.settings import Settings
     from acquire.worker import ResourceFactory
 
 __all__ = ["extra_functions", "resources", "specs"]
@@ -25,6 +26,8 @@ def resources() -> list[ResourceFactory]:
     return [sec_resources]
 
 
-def extra_functions() -> list[Any]:
+def extra_functions(settings: Settings) -> list[Any]:
     """arq functions that are not job kinds (webhook delivery)."""
-    return []
+    from acquire.jobs.webhook import webhook_function
+
+    return [webhook_function(settings)]

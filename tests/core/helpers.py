@@ -56,8 +56,13 @@ async def _run_item(jc: JobContext, request: Any, key: str, payload: dict[str, A
 TEST_SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=_run, run_item=_run_item)
 
 
-def make_worker(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,), **overrides: Any) -> Worker:
-    cls = build_worker_settings(settings, specs=specs, resources=[], extra_functions=[], serve_metrics=False)
+def make_worker(
+    settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,), extra_functions: Sequence[Any] = (),
+    **overrides: Any,
+) -> Worker:  # fmt: skip
+    cls = build_worker_settings(
+        settings, specs=specs, resources=[], extra_functions=list(extra_functions), serve_metrics=False
+    )
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
     kwargs.update(burst=True, handle_signals=False, **overrides)
     return Worker(**kwargs)
@@ -65,7 +70,14 @@ def make_worker(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,), **o
 
 async def drain(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,)) -> Worker:
     """Run a burst worker until the queue is empty (deferred retries included)."""
-    worker = make_worker(settings, specs)
+    return await drain_with(settings, [], specs)
+
+
+async def drain_with(
+    settings: Settings, extra: Sequence[Any], specs: Sequence[JobSpec] = (TEST_SPEC,)
+) -> Worker:
+    """:func:`drain` with extra arq functions (e.g. the webhook job)."""
+    worker = make_worker(settings, specs, extra_functions=list(extra))
     try:
         await worker.async_run()
     finally:

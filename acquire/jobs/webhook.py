@@ -1,0 +1,63 @@
+"""Webhook delivery as its own retried arq job.
+
+Enqueued by the runtime when a job with a ``callback_url`` reaches a final status (with a
+fixed arq job id, so at most one delivery job exists per job). Each attempt is recorded on
+the job (``acquire.keys.job_webhooks``); a retry is rescheduled with arq's ``Retry`` after
+the delay :mod:`acquire.webhooks` decided.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import func
+from arq.worker import Retry
+
+from acquire.errors import AcquireError, JobNotFound
+from acquire.jobs.runtime import WEBHOOK_FUNCTION, Services
+from acquire.logs import job_context
+from acquire.settings import Settings
+from acquire.webhooks import WebhookOutcome, build_message, deliver
+
+__all__ = ["deliver_webhook", "webhook_function"]
+
+
+def _data(status: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": status.kind.value, "summary": status.summary}
+    if status.error:
+        data["error"], data["error_type"] = status.error, status.error_type
+    return data
+
+
+async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
+    """One delivery attempt of a job's completion webhook."""
+    services: Services = ctx["acquire"]
+    org, job_id = str(payload.get("org")), str(payload.get("job_id"))
+    job_context.set({"job_id": job_id, "org": org})
+    try:
+        status = await services.store.get_status(org, job_id)
+    except (JobNotFound, ValueError):
+        return {"outcome": "gave_up", "error": "job not found (expired?)"}
+    url = status.request.get("callback_url")
+    if not url or not status.state.final:
+        return {"outcome": "gave_up", "error": "no callback_url or job not final"}
+    attempt = int(ctx.get("job_try", 1))
+    try:
+        message = build_message(
+            job_id, status.state.value, _data(status), settings=services.settings,
+            occurred_at=status.finished_at,
+        )  # fmt: skip
+    except AcquireError as exc:  # e.g. WEBHOOK_SECRET missing: never send unsigned webhooks
+        record = {"attempt": attempt, "outcome": "gave_up", "error": str(exc)}
+        await services.store.record_webhook(org, job_id, record)
+        return record
+    result = await deliver(message, str(url), settings=services.settings, attempt=attempt)
+    await services.store.record_webhook(org, job_id, result.model_dump(mode="json"))
+    if result.outcome == WebhookOutcome.RETRY:
+        raise Retry(defer=result.retry_in or 1.0)
+    return {"outcome": result.outcome.value, "attempt": attempt}
+
+
+def webhook_function(settings: Settings) -> Any:
+    """The arq function, allowed one more try than deliveries so arq never gives up first."""
+    return func(deliver_webhook, name=WEBHOOK_FUNCTION, max_tries=settings.webhook_max_tries + 1)
