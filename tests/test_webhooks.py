@@ -12,9 +12,10 @@ import json
 import socket
 import string
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import h11
 import pytest
@@ -341,7 +342,7 @@ def test_decide_policy() -> None:
     assert retry_delay(50) <= 3600 and retry_delay(50) >= 1800
 
 
-async def test_attempt_record_round_trips_through_the_store(redis: aioredis.Redis, receiver: Receiver) -> None:
+async def test_attempt_record_round_trips_via_the_store(redis: aioredis.Redis, receiver: Receiver) -> None:
     settings = hook_settings()
     receiver.answer(500)
     record = await deliver(message(settings), receiver.url, settings=settings, attempt=1)
@@ -349,7 +350,7 @@ async def test_attempt_record_round_trips_through_the_store(redis: aioredis.Redi
     await store.record_webhook("acme", JOB_ID, record.model_dump(mode="json"))
     [stored] = await store.get_webhooks("acme", JOB_ID)
     assert WebhookAttempt.model_validate(stored) == record
-    assert await redis.llen(keys.job_webhooks("acme", JOB_ID)) == 1
+    assert await cast(Awaitable[int], redis.llen(keys.job_webhooks("acme", JOB_ID))) == 1
 
 
 # ---- configuration and input errors ------------------------------------------------------------
