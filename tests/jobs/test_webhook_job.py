@@ -36,8 +36,9 @@ async def test_completion_webhook_is_signed_delivered_and_recorded(
     hook_settings: Settings, redis: aioredis.Redis, receiver: Receiver
 ) -> None:
     async with await AcquireClient.connect(hook_settings) as client:
-        job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024],
-                                                             callback_url=f"{receiver.url}/hooks"))  # fmt: skip
+        job = await client.submit(
+            "acme", SecFilingsRequest(companies=["NVDA"], years=[2024], callback_url=f"{receiver.url}/hooks")
+        )
         await drain_with(hook_settings, [webhook_function(hook_settings)])
         assert len(receiver.requests) == 1
         request = receiver.requests[0]
@@ -55,8 +56,9 @@ async def test_webhook_retries_then_gives_up_on_410(
     receiver.answer(503, {"retry-after": "0"})
     receiver.answer(410)
     async with await AcquireClient.connect(hook_settings) as client:
-        job = await client.submit("acme", SecFilingsRequest(companies=["BOOM"], years=[2024],
-                                                             callback_url=f"{receiver.url}/hooks"))  # fmt: skip
+        job = await client.submit(
+            "acme", SecFilingsRequest(companies=["BOOM"], years=[2024], callback_url=f"{receiver.url}/hooks")
+        )
         await drain_with(hook_settings, [webhook_function(hook_settings)])
         attempts = await client.store.get_webhooks("acme", job.job_id)
         assert [(a["status_code"], a["outcome"]) for a in attempts] == [(503, "retry"), (410, "gave_up")]
@@ -72,8 +74,9 @@ async def test_internal_callback_is_blocked_without_allow_list(
 ) -> None:
     guarded = settings.model_copy(update={"webhook_secret": SECRET, "webhook_allow_hosts": ""})
     async with await AcquireClient.connect(guarded) as client:
-        job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024],
-                                                             callback_url=f"{receiver.url}/hooks"))  # fmt: skip
+        job = await client.submit(
+            "acme", SecFilingsRequest(companies=["NVDA"], years=[2024], callback_url=f"{receiver.url}/hooks")
+        )
         await drain_with(guarded, [webhook_function(guarded)])
         attempts = await client.store.get_webhooks("acme", job.job_id)
         assert attempts[0]["outcome"] == "gave_up" and "blocked" in attempts[0]["error"]
