@@ -289,6 +289,7 @@ async def cached_fetch(
     classify: Classifier = default_classifier,
     limiter: Limiter | None = None,
     attempts: int = 3,
+    backoff_base: float = 0.5,
     headers: Mapping[str, str] | None = None,
 ) -> CachedResponse:
     """GET ``url`` through ``cache``: ``max_age=None`` for immutable resources (see module doc)."""
@@ -300,7 +301,7 @@ async def cached_fetch(
     if entry is not None and entry.etag:
         request_headers["If-None-Match"] = entry.etag
     response = await fetch(client, url, classify=classify, limiter=limiter, attempts=attempts,
-                           headers=request_headers)  # fmt: skip
+                           backoff_base=backoff_base, headers=request_headers)  # fmt: skip
     if response.status_code == 304 and entry is not None:
         refreshed = CacheEntry(url, entry.body, time.time(), entry.etag, entry.content_type)
         await cache.put(namespace, url, refreshed)

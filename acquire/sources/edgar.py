@@ -302,7 +302,8 @@ class EdgarClient:
     """Async EDGAR client: one per worker, sharing the worker's HTTP client, limiter and cache.
 
     ``http`` defaults to a new client from :func:`create_sec_http_client` (closed by
-    :meth:`aclose`); a shared one passed in is left open.
+    :meth:`aclose`); a shared one passed in is left open. ``attempts`` and ``backoff_base``
+    tune the in-request retries of transient failures (then the job runtime takes over).
     """
 
     def __init__(
@@ -313,6 +314,7 @@ class EdgarClient:
         limiter: Limiter | None = None,
         cache: HttpCache | None = None,
         attempts: int = 3,
+        backoff_base: float = 0.5,
     ) -> None:
         self.user_agent = validate_user_agent(settings.sec_user_agent)
         self.settings = settings
@@ -324,6 +326,7 @@ class EdgarClient:
         self.cache: HttpCache = cache if cache is not None else NullCache()
         self.classify = sec_classifier(settings.sec_block_seconds)
         self.attempts = attempts
+        self.backoff_base = backoff_base
         self._documents: dict[str, asyncio.Future[CachedResponse]] = {}
 
     async def aclose(self) -> None:
@@ -343,7 +346,7 @@ class EdgarClient:
         return await cached_fetch(
             self._http, url, cache=self.cache, namespace=CACHE_NAMESPACE, max_age=max_age,
             classify=self.classify, limiter=self.limiter, attempts=self.attempts,
-            headers={"User-Agent": self.user_agent},
+            backoff_base=self.backoff_base, headers={"User-Agent": self.user_agent},
         )  # fmt: skip
 
     async def get_json(self, url: str, *, max_age: float | None = None) -> Any:
