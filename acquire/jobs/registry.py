@@ -14,9 +14,9 @@ __all__ = ["extra_functions", "resources", "specs"]
 
 def specs() -> list[JobSpec]:
     """One :class:`JobSpec` per job kind."""
-    from acquire.jobs import sec
+    from acquire.jobs import sec, xbrl
 
-    return [sec.SPEC]
+    return [sec.SPEC, xbrl.SPEC]
 
 
 def resources() -> list[ResourceFactory]:
