@@ -14,6 +14,11 @@ The server also plays an unfriendly upstream on demand: :meth:`ReplayServer.inje
 faults (status codes, bodies, delays, truncated bodies, dropped connections) for matching
 paths, ``sec_max_rps`` makes it answer like SEC's fair-access throttle, and every request is
 logged with its arrival time so a test can check the rate a fleet produced.
+
+Yahoo's session is emulated too: ``fc.yahoo.com`` answers 404 with the recorded ``A3`` cookie
+(as the real host does), recorded ``Set-Cookie`` headers are replayed, and with
+``yahoo_auth=True`` getcrumb requires that cookie and quoteSummary/quote require the recorded
+crumb, answering Yahoo's 401 ``Invalid Crumb``/``Invalid Cookie`` bodies otherwise.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ class Recording:
     headers: dict[str, str]
     body: bytes
     gzipped: bool = False
+    #: ``Set-Cookie`` values, sent as separate headers (they cannot be folded into one).
+    cookies: tuple[str, ...] = ()
 
 
 @dataclass
@@ -104,8 +111,11 @@ class ReplayServer:
     """ASGI app replaying recordings, plus a runner on a loopback port (:meth:`start`)."""
 
     def __init__(self, fixtures: Path | None = None, *, sec_max_rps: float | None = None,
-                 sec_block_seconds: float = 600.0, require_user_agent: bool = True) -> None:  # fmt: skip
+                 sec_block_seconds: float = 600.0, require_user_agent: bool = True,
+                 yahoo_auth: bool = False) -> None:  # fmt: skip
         self.root = fixtures or default_fixtures_dir()
+        #: Check Yahoo's cookie (getcrumb) and crumb (quoteSummary, quote) like the real API.
+        self.yahoo_auth = yahoo_auth
         self.sec_max_rps = sec_max_rps
         self.sec_block_seconds = sec_block_seconds
         self.require_user_agent = require_user_agent
@@ -115,6 +125,7 @@ class ReplayServer:
         self._sec_window: deque[float] = deque()
         self._sec_blocked_until = 0.0
         self._yahoo = self._load_yahoo()
+        self._yahoo_crumb, self._yahoo_cookie = self._yahoo_credentials()
         self._lock = threading.Lock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -265,12 +276,63 @@ class ReplayServer:
             else:
                 body = str(resp.get("bodyText", "")).encode()
             headers = {k: v for k, v in resp.get("headers", {}).items()
-                       if k.lower() in ("content-type", "location", "set-cookie")}  # fmt: skip
-            rec = Recording(int(resp["status"]), headers, body)
+                       if k.lower() in ("content-type", "location")}  # fmt: skip
+            cookies = resp.get("headers", {}).get("set-cookie", [])
+            cookies = (cookies,) if isinstance(cookies, str) else tuple(cookies)
+            rec = Recording(int(resp["status"]), headers, body, cookies=cookies)
             exchanges.append((req.get("method", "GET"), url.netloc, url.path, query, rec))
         return exchanges
 
+    def _yahoo_credentials(self) -> tuple[str, str]:
+        """The crumb getcrumb answers and the ``A3`` cookie Yahoo issues, from the recordings."""
+        crumb = cookie = ""
+        for _method, _host, path, _query, rec in self._yahoo:
+            if path == "/v1/test/getcrumb" and rec.status == 200:
+                crumb = rec.body.decode().strip()
+            for value in rec.cookies:
+                if value.startswith("A3="):
+                    cookie = value.split(";", 1)[0]
+        return crumb, cookie
+
+    def _yahoo_auth_failure(self, request: Request, path: str) -> Response | None:
+        cookies = request.headers.get("cookie", "")
+        has_cookie = bool(self._yahoo_cookie) and self._yahoo_cookie in cookies.split("; ")
+        if path == "/v1/test/getcrumb":
+            if has_cookie:
+                return None
+            description = "Invalid Cookie"
+        elif path.startswith(("/v10/finance/quoteSummary/", "/v7/finance/quote")):
+            if has_cookie and request.query_params.get("crumb") == self._yahoo_crumb:
+                return None
+            description = "Invalid Crumb" if has_cookie else "Invalid Cookie"
+        else:
+            return None
+        body = {"finance": {"result": None, "error": {"code": "Unauthorized", "description": description}}}
+        return Response(json.dumps(body).encode(), 401, media_type="application/json")
+
+    def _yahoo_cookie_host(self) -> Response:
+        # fc.yahoo.com has no page: it answers 404 and sets the session cookie on the way.
+        response = Response(b"Not Found", 404, media_type="text/html")
+        if self._yahoo_cookie:
+            attributes = "Max-Age=31536000; Domain=.yahoo.com; Path=/; SameSite=None; Secure; HttpOnly"
+            response.raw_headers.append((b"set-cookie", f"{self._yahoo_cookie}; {attributes}".encode()))
+        return response
+
+    @staticmethod
+    def _modules_bonus(query: dict[str, str], rec_query: dict[str, str]) -> int:
+        # quoteSummary: a recording holding every requested module beats one that does not.
+        wanted, held = query.get("modules"), rec_query.get("modules")
+        if wanted is None or held is None:
+            return 0
+        return 1 if set(wanted.split(",")) <= set(held.split(",")) else 0
+
     def _yahoo_response(self, request: Request, host: str, path: str) -> Response:
+        if host == "fc.yahoo.com":
+            return self._yahoo_cookie_host()
+        if self.yahoo_auth:
+            failure = self._yahoo_auth_failure(request, path)
+            if failure is not None:
+                return failure
         query = {k: v for k, v in request.query_params.items() if k != "crumb"}
         best: tuple[int, Recording] | None = None
         for method, rec_host, rec_path, rec_query, rec in self._yahoo:
@@ -281,13 +343,16 @@ class ReplayServer:
                 set(rec_query) ^ set(query)
             )
             score += 1000 if rec_host == host else 0
+            score += self._modules_bonus(query, rec_query)
             if best is None or score > best[0]:
                 best = (score, rec)
         if best is None:
             return Response(b'{"error": "no recording for this request"}', 404,
                             media_type="application/json")  # fmt: skip
         rec = best[1]
-        return Response(rec.body, rec.status, headers=rec.headers)
+        response = Response(rec.body, rec.status, headers=rec.headers)
+        response.raw_headers.extend((b"set-cookie", c.encode("latin-1")) for c in rec.cookies)
+        return response
 
     # ---- runner --------------------------------------------------------------------------
 

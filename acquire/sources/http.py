@@ -96,8 +96,12 @@ async def fetch(
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     method: str = "GET",
+    content: bytes | None = None,
 ) -> httpx.Response:
     """GET ``url`` (body read), retrying transient failures ``attempts`` times in total.
+
+    ``method`` and ``content`` send something else (e.g. a form ``POST``); the same body is
+    sent again on a retry.
 
     Raises the exception ``classify`` returns for a final answer, or the last
     :class:`~acquire.errors.TransientError` when retries are exhausted.
@@ -107,7 +111,7 @@ async def fetch(
         if limiter is not None:
             await limiter.acquire()
         try:
-            response = await client.request(method, url, headers=headers, params=params)
+            response = await client.request(method, url, headers=headers, params=params, content=content)
             await response.aread()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             last = TransientError(f"{type(exc).__name__} fetching {url}: {exc}")
