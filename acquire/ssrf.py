@@ -189,7 +189,7 @@ def parse_url(url: str) -> Target:
     authority = url.split("://", 1)[-1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     if parsed.userinfo or "@" in authority:
         raise DestinationBlocked("callback_url must not contain credentials (user:password@)")
-    host = parsed.host.lower().rstrip(".")
+    host = parsed.raw_host.decode("ascii").lower().rstrip(".")  # IDNA-encoded: safe in Host and DNS
     if not host:
         raise DestinationBlocked("callback_url has no host")
     port = parsed.port or _DEFAULT_PORTS[parsed.scheme]

@@ -357,6 +357,13 @@ def decide(
     return WebhookOutcome.RETRY, retry_delay(attempt, rng=rng)
 
 
+def _retry_after(response: httpx.Response) -> float | None:
+    try:
+        return retry_after_seconds(response)
+    except (ValueError, TypeError, OverflowError):
+        return None  # a malformed Retry-After is ignored, not a reason to fail the attempt
+
+
 async def _post(
     client: httpx.AsyncClient, target: Target, body: bytes, headers: Mapping[str, str]
 ) -> tuple[httpx.Response, IPAddress]:
@@ -412,7 +419,7 @@ async def deliver_once(
             ) as client:  # one client per attempt: a pooled TLS session must never serve another host
                 response, address = await _post(client, target, payload_bytes, headers)
         status_code = response.status_code
-        retry_after = retry_after_seconds(response)
+        retry_after = _retry_after(response)
         if response.is_redirect:
             location = response.headers.get("location", "")[:200]
             error = f"HTTP {status_code} redirect to {location!r} not followed"

@@ -256,6 +256,7 @@ def test_target_keeps_path_query_and_default_port() -> None:
     assert (target.scheme, target.host, target.port) == ("https", "hooks.example.com", 443)
     assert target.raw_path == b"/a/b?x=1&y=%20" and target.host_header == "hooks.example.com"
     assert target.redacted == "https://hooks.example.com/a/b"
+    assert parse_url("http://bücher.example/").host_header == "xn--bcher-kva.example"
     ipv6 = parse_url("http://[2001:db8::1]:8080/")
     assert ipv6.host_header == "[2001:db8::1]:8080"
     assert str(ipv6.url_for(ipaddress.ip_address("2001:db8::1"))) == "http://[2001:db8::1]:8080/"

@@ -290,6 +290,14 @@ async def test_429_with_retry_after_is_honoured(receiver: Receiver) -> None:
     assert record.next_retry_at is not None and record.next_retry_at > record.at
 
 
+async def test_malformed_retry_after_falls_back_to_backoff(receiver: Receiver) -> None:
+    settings = hook_settings()
+    receiver.answer(503, {"retry-after": "soon"})
+    record = await deliver(message(settings), receiver.url, settings=settings, attempt=1)
+    assert record.outcome == WebhookOutcome.RETRY and record.retry_in is not None
+    assert 2.5 <= record.retry_in <= 5.0
+
+
 async def test_410_gone_gives_up_and_is_recorded(receiver: Receiver) -> None:
     settings = hook_settings()
     receiver.answer(410)
