@@ -34,7 +34,7 @@ from functools import lru_cache
 
 import httpx
 
-from acquire.errors import PermanentError
+from acquire.errors import ConfigurationError, PermanentError
 
 __all__ = [
     "AllowList",
@@ -123,7 +123,10 @@ class AllowList:
     @staticmethod
     @lru_cache(maxsize=16)
     def parse(value: str) -> AllowList:
-        """Parse ``WEBHOOK_ALLOW_HOSTS``: comma-separated names, IPs or CIDRs (``10.0.0.0/8``)."""
+        """Parse ``WEBHOOK_ALLOW_HOSTS``: comma-separated names, IPs or CIDRs (``10.0.0.0/8``).
+
+        Raises :class:`~acquire.errors.ConfigurationError` naming the bad entry.
+        """
         hosts: set[str] = set()
         networks: list[IPNetwork] = []
         for raw in value.split(","):
@@ -134,7 +137,7 @@ class AllowList:
                 networks.append(ipaddress.ip_network(entry, strict=False))
             except ValueError:
                 if "/" in entry or not re.fullmatch(r"[a-z0-9._-]+", entry):
-                    raise ValueError(
+                    raise ConfigurationError(
                         f"WEBHOOK_ALLOW_HOSTS: {raw.strip()!r} is neither a host name nor an IP/CIDR"
                     ) from None
                 hosts.add(entry)

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from acquire.errors import ConfigurationError
 from acquire.settings import Settings
 from acquire.ssrf import (
     AllowList,
@@ -270,5 +271,5 @@ def test_allow_list_parsing() -> None:
     assert allow.exempts_address(ipaddress.ip_address("192.168.1.7"))
     assert not allow.exempts_address(ipaddress.ip_address("192.168.1.8"))
     for bad in ("10.0.0.0/33", "bad host!", "http://x"):
-        with pytest.raises(ValueError, match="WEBHOOK_ALLOW_HOSTS"):
+        with pytest.raises(ConfigurationError, match="WEBHOOK_ALLOW_HOSTS"):
             AllowList.parse(bad)

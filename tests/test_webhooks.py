@@ -332,7 +332,7 @@ async def test_connection_refused_is_retried() -> None:
 
 
 async def test_a_receiver_that_never_answers_times_out(receiver: Receiver) -> None:
-    settings = hook_settings(webhook_timeout=0.3)
+    settings = hook_settings(webhook_timeout=1.0)
     receiver.hold.clear()
     record = await deliver(message(settings), receiver.url, settings=settings, attempt=1)
     assert record.outcome == WebhookOutcome.RETRY and record.status_code is None
