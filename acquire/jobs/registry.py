@@ -14,16 +14,16 @@ __all__ = ["extra_functions", "resources", "specs"]
 
 def specs() -> list[JobSpec]:
     """One :class:`JobSpec` per job kind."""
-    from acquire.jobs import sec, xbrl
+    from acquire.jobs import sec, xbrl, yahoo
 
-    return [sec.SPEC, xbrl.SPEC]
+    return [sec.SPEC, xbrl.SPEC, yahoo.SPEC]
 
 
 def resources() -> list[ResourceFactory]:
     """Clients opened once per worker (HTTP clients, rate limiters, caches)."""
-    from acquire.jobs.resources import sec_resources
+    from acquire.jobs.resources import sec_resources, yahoo_resources
 
-    return [sec_resources]
+    return [sec_resources, yahoo_resources]
 
 
 def extra_functions(settings: Settings) -> list[Any]:

@@ -9,8 +9,9 @@ from acquire.cache import create_cache
 from acquire.jobs.runtime import Services
 from acquire.ratelimit import RateLimiter
 from acquire.sources.edgar import EdgarClient, create_sec_http_client
+from acquire.sources.yahoo import RedisSessionStore, YahooClient
 
-__all__ = ["sec_resources"]
+__all__ = ["sec_resources", "yahoo_resources"]
 
 
 @asynccontextmanager
@@ -25,6 +26,21 @@ async def sec_resources(services: Services) -> AsyncIterator[None]:
     cache = create_cache(settings, services.redis)
     edgar = EdgarClient(settings, http=http, limiter=limiter, cache=cache)
     services.resources["edgar"] = edgar
+    try:
+        yield
+    finally:
+        await http.aclose()
+
+
+@asynccontextmanager
+async def yahoo_resources(services: Services) -> AsyncIterator[None]:
+    """The Yahoo client: fleet-wide request budget, cookie and crumb shared through Redis."""
+    settings = services.settings
+    http = YahooClient.create_http()
+    limiter = RateLimiter(services.redis, "yahoo", settings.yahoo_max_rps)
+    services.resources["yahoo"] = YahooClient.from_settings(
+        settings, http, limiter=limiter, sessions=RedisSessionStore(services.redis)
+    )
     try:
         yield
     finally:
