@@ -592,4 +592,5 @@ class YahooClient:
 
 
 def _same(a: YahooSession, b: YahooSession) -> bool:
-    return a.crumb == b.crumb and a.cookie == b.cookie
+    # obtained_at included: a re-obtained session is new even if Yahoo re-issued the same crumb.
+    return a == b
