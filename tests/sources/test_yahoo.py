@@ -44,9 +44,10 @@ SUMMARY = "/v10/finance/quoteSummary/"
 INVALID_CRUMB = json.dumps(
     {"finance": {"result": None, "error": {"code": "Unauthorized", "description": "Invalid Crumb"}}}
 ).encode()
+JSON = {"content-type": "application/json"}
 MSFT = "historical-via-chart-MSFT-dividends-2021-02-01-to-2022-01-31.csv.json.gz"
 NVDA = "historical-via-chart-NVDA-split-2021-02-01-to-2022-01-31.csv.json.gz"
-WINDOW = {"start": date(2021, 2, 1), "end": date(2022, 1, 31)}
+START, END = date(2021, 2, 1), date(2022, 1, 31)  # the recorded chart windows
 
 
 def recorded_body(name: str) -> Any:
@@ -154,7 +155,7 @@ async def test_no_session_anywhere_is_transient(strict: ReplayServer, yahoo: Yah
 
 async def test_invalid_crumb_refreshes_exactly_once(strict: ReplayServer, yahoo: YahooClient) -> None:
     await yahoo.profile("AAPL")
-    strict.inject(r"/quoteSummary/", Fault(401, INVALID_CRUMB, {"content-type": "application/json"}))
+    strict.inject(r"/quoteSummary/", Fault(401, INVALID_CRUMB, JSON))
 
     metrics = await yahoo.metrics("AAPL")
 
@@ -166,7 +167,7 @@ async def test_invalid_crumb_refreshes_exactly_once(strict: ReplayServer, yahoo:
 async def test_persistent_401_refreshes_once_then_fails(strict: ReplayServer, yahoo: YahooClient) -> None:
     strict.inject(r"/quoteSummary/", *[Fault(401, INVALID_CRUMB) for _ in range(5)])
 
-    with pytest.raises(TransientError, match="rejected a fresh session too: .*Invalid Crumb"):
+    with pytest.raises(TransientError, match=r"rejected a fresh session too: .*Invalid Crumb"):
         await yahoo.profile("AAPL")
 
     assert count(strict, QUERY, "/v1/test/getcrumb") == 2
@@ -177,7 +178,10 @@ async def test_stale_shared_crumb_is_replaced_in_redis(strict: ReplayServer, set
                                                        http: httpx.AsyncClient,
                                                        redis: aioredis.Redis) -> None:  # fmt: skip
     store = RedisSessionStore(redis)
-    cookie = "A3=d=AQABBKvcsWcCEIGLkyl67hr2YX7XekV46j4FEgABCAErs2fZZ_bPb2UB9qMAAAcIq9yxZ63aZoI&S=AQAAAtFJa---IoVh8DRgGhGzVr4"
+    cookie = (
+        "A3=d=AQABBKvcsWcCEIGLkyl67hr2YX7XekV46j4FEgABCAErs2fZZ_bPb2UB9qMAAAcIq9yxZ63aZoI"
+        "&S=AQAAAtFJa---IoVh8DRgGhGzVr4"
+    )  # the recorded (still valid) cookie, with a crumb Yahoo has since rotated
     await store.save(YahooSession(cookie=cookie, crumb="rotated0ld", obtained_at=datetime.now(UTC)))
     yahoo = YahooClient.from_settings(settings, http, sessions=store)
 
@@ -187,7 +191,7 @@ async def test_stale_shared_crumb_is_replaced_in_redis(strict: ReplayServer, set
     assert [r.status for r in strict.requests_to(QUERY, SUMMARY)] == [401, 200]  # real check, no injection
     assert count(strict, QUERY, "/v1/test/getcrumb") == 1
     assert (await store.load()) == await yahoo.session()
-    assert (await redis.hget(keys.yahoo_session(), "crumb")) == CRUMB.encode()
+    assert (await redis.hget(keys.yahoo_session(), "crumb")) == CRUMB.encode()  # type: ignore[misc]
 
 
 async def test_second_worker_reuses_the_session_in_redis(strict: ReplayServer, settings: Settings,
@@ -234,8 +238,9 @@ async def test_concurrent_requests_share_one_session_dance(strict: ReplayServer,
 # ---- throttling and errors -----------------------------------------------------------------------
 
 
-async def test_429_pauses_the_limiter_then_succeeds(upstream: ReplayServer, yahoo: YahooClient,
-                                                    limiter: RecordingLimiter, settings: Settings) -> None:  # fmt: skip
+async def test_429_pauses_the_limiter_then_succeeds(
+    upstream: ReplayServer, yahoo: YahooClient, limiter: RecordingLimiter, settings: Settings
+) -> None:
     await yahoo.session()
     upstream.inject(r"/quoteSummary/", Fault(429, b"Too Many Requests"), Fault(429, b"Too Many Requests"))
 
@@ -267,7 +272,7 @@ async def test_long_retry_after_pauses_the_fleet_and_gives_up(upstream: ReplaySe
     upstream.inject(r"/v8/finance/chart/", Fault(429, b"Too Many Requests", {"Retry-After": "30"}))
 
     with pytest.raises(RateLimitedError) as caught:
-        await yahoo.history("MSFT", **WINDOW)
+        await yahoo.history("MSFT", start=START, end=END)
 
     assert caught.value.retry_after == 30  # the job runtime reschedules instead of holding a slot
     assert count(upstream, QUERY) == 1
@@ -281,8 +286,8 @@ async def test_no_fundamentals_is_not_found(upstream: ReplayServer, yahoo: Yahoo
 
 
 async def test_unknown_chart_symbol_is_not_found(upstream: ReplayServer, yahoo: YahooClient) -> None:
-    body = {"chart": {"result": None, "error": {"code": "Not Found",
-                                                "description": "No data found, symbol may be delisted"}}}  # fmt: skip
+    error = {"code": "Not Found", "description": "No data found, symbol may be delisted"}
+    body = {"chart": {"result": None, "error": error}}
     upstream.inject(r"/chart/ZZZZ", Fault(404, json.dumps(body).encode()))
     with pytest.raises(NotFoundError, match="ZZZZ: No data found, symbol may be delisted"):
         await yahoo.history("ZZZZ")
@@ -313,7 +318,8 @@ async def test_snapshot_is_one_request_with_exact_values(upstream: ReplayServer,
     assert (p.name, p.sector, p.industry, p.country, p.city) == (
         "Apple Inc.", "Technology", "Consumer Electronics", "United States", "Cupertino",
     )  # fmt: skip
-    assert (p.employees, p.website, p.exchange, p.currency) == (150000, "https://www.apple.com", "NasdaqGS", "USD")
+    assert (p.employees, p.website) == (150000, "https://www.apple.com")
+    assert (p.exchange, p.currency) == ("NasdaqGS", "USD")
     assert p.summary is not None and p.summary.startswith("Apple Inc. designs, manufactures")
     assert (m.price, m.market_cap, m.enterprise_value) == (245.55, 3688676720640, 3731694026752)
     assert (m.trailing_pe, m.forward_pe, m.price_to_book) == (38.91442, 29.548735, 55.328976)
@@ -325,7 +331,7 @@ async def test_snapshot_is_one_request_with_exact_values(upstream: ReplayServer,
 
 
 async def test_nvidia_split_is_already_applied_by_yahoo(upstream: ReplayServer, yahoo: YahooClient) -> None:
-    history = await yahoo.history("NVDA", **WINDOW)
+    history = await yahoo.history("NVDA", start=START, end=END)
 
     assert history.splits == [Split(date=date(2021, 7, 20), numerator=4, denominator=1, ratio="4:1")]
     assert history.splits[0].factor == 4
@@ -338,7 +344,7 @@ async def test_nvidia_split_is_already_applied_by_yahoo(upstream: ReplayServer, 
     )  # fmt: skip
     # Continuous across the split day: Yahoo back-adjusted the earlier bars (here by 4 for 2021
     # and by 10 more for the 2024 split), so no 4x drop appears and nothing must be re-applied.
-    assert 0.9 < on.open / before.close < 1.1
+    assert on.open is not None and 0.9 < on.open / before.close < 1.1
     first = history.bars[0]
     assert (first.date, first.open, first.close, first.adj_close) == (
         date(2021, 2, 1), 13.053250312805176, 13.237000465393066, 13.2034912109375,
@@ -357,15 +363,15 @@ async def test_unapplied_split_is_applied(upstream: ReplayServer, yahoo: YahooCl
                 quote[key][i] *= 4
             adj[i] *= 4
             quote["volume"][i] //= 4
-    upstream.inject(r"/chart/NVDA", Fault(200, json.dumps(raw).encode(), {"content-type": "application/json"}))
+    upstream.inject(r"/chart/NVDA", Fault(200, json.dumps(raw).encode(), JSON))
 
-    repaired = await yahoo.history("NVDA", **WINDOW)
+    repaired = await yahoo.history("NVDA", start=START, end=END)
 
     assert repaired.bars == parse_chart("NVDA", adjusted).bars
 
 
 async def test_microsoft_dividends_and_adjusted_close(upstream: ReplayServer, yahoo: YahooClient) -> None:
-    history = await yahoo.history("MSFT", **WINDOW)
+    history = await yahoo.history("MSFT", start=START, end=END)
 
     assert history.dividends == [
         Dividend(date=date(2021, 2, 17), amount=0.56),
@@ -391,9 +397,9 @@ async def test_microsoft_dividends_and_adjusted_close(upstream: ReplayServer, ya
 async def test_adj_close_computed_when_yahoo_omits_it(upstream: ReplayServer, yahoo: YahooClient) -> None:
     body = recorded_body(MSFT)
     del body["chart"]["result"][0]["indicators"]["adjclose"]
-    upstream.inject(r"/chart/MSFT", Fault(200, json.dumps(body).encode(), {"content-type": "application/json"}))
+    upstream.inject(r"/chart/MSFT", Fault(200, json.dumps(body).encode(), JSON))
 
-    bars = (await yahoo.history("MSFT", **WINDOW)).bars
+    bars = (await yahoo.history("MSFT", start=START, end=END)).bars
 
     assert bars[-1].adj_close == bars[-1].close  # relative to the end of the window
     by_day = {bar.date: bar for bar in bars}
@@ -443,7 +449,8 @@ def test_chart_with_null_rows_and_missing_series() -> None:
     body = {"chart": {"result": [{
         "meta": {"symbol": "X", "exchangeTimezoneName": "America/New_York"},
         "timestamp": [1612189800, 1612276200, 1612362600],
-        "indicators": {"quote": [{"open": [1, None, 3], "close": [1.5, None, 3.5], "volume": [10, None, None]}]},
+        "indicators": {"quote": [{"open": [1, None, 3], "close": [1.5, None, 3.5],
+                                  "volume": [10, None, None]}]},
     }], "error": None}}  # fmt: skip
     history = parse_chart("X", body)
     assert [(b.date, b.open, b.high, b.close, b.volume) for b in history.bars] == [
@@ -465,7 +472,7 @@ def test_mirror_rewriter_maps_real_hosts_into_the_mirror(settings: Settings) -> 
 
 
 async def test_malformed_shared_session_is_ignored(redis: aioredis.Redis) -> None:
-    await redis.hset(keys.yahoo_session(), mapping={"cookie": "A3=x", "crumb": "<html>"})
+    await redis.hset(keys.yahoo_session(), mapping={"cookie": "A3=x", "crumb": "<html>"})  # type: ignore[misc]
     assert await RedisSessionStore(redis).load() is None
     store = MemorySessionStore()
     assert await store.load() is None
