@@ -9,6 +9,7 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:{org}:job:{id}:webhooks   list    webhook delivery attempts
     acquire:{org}:jobs                zset    job ids by creation time (recent jobs)
     acquire:{org}:idem:{key}          string  idempotency key -> job id
+    acquire:active                    zset    "{org}/{id}" of unfinished jobs, for the reconciler
     acquire:ratelimit:{name}          zset    fleet-wide request log of an upstream
     acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
     acquire:cache:{namespace}:{key}   string  HTTP cache entry
@@ -25,6 +26,8 @@ import re
 __all__ = [
     "ID_PATTERN",
     "ORG_PATTERN",
+    "active",
+    "active_member",
     "cache",
     "idempotency",
     "job",
@@ -33,6 +36,7 @@ __all__ = [
     "job_result",
     "job_webhooks",
     "org_jobs",
+    "parse_active_member",
     "pause",
     "ratelimit",
     "yahoo_session",
@@ -84,6 +88,22 @@ def org_jobs(org: str) -> str:
 def idempotency(org: str, key: str) -> str:
     _check(org)
     return f"{PREFIX}:{org}:idem:{key}"
+
+
+def active() -> str:
+    return f"{PREFIX}:active"
+
+
+def active_member(org: str, job_id: str) -> str:
+    _check(org, job_id)
+    return f"{org}/{job_id}"
+
+
+def parse_active_member(member: str) -> tuple[str, str]:
+    """``(org, job_id)`` from an :func:`active_member`; ``ValueError`` if malformed."""
+    org, _, job_id = member.partition("/")
+    _check(org, job_id)
+    return org, job_id
 
 
 def ratelimit(name: str) -> str:

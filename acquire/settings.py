@@ -66,6 +66,9 @@ class Settings(BaseModel):
     acquire_shutdown_grace: int = Field(
         25, ge=0, le=3600, description="On SIGTERM, seconds running jobs get to finish before re-queueing."
     )
+    acquire_reconcile_after: int = Field(
+        120, ge=1, description="Seconds before the reconciler checks an unfinished job against arq."
+    )
     acquire_log_json: bool = Field(False, description="Emit logs as JSON lines.")
     acquire_data_dir: str = Field(".acquire", description="Embedded Redis data and file cache.")
 

@@ -27,15 +27,16 @@ __all__ = ["ItemCounts", "JobStore", "Transition"]
 _FINALS_CSV = ",".join(s.value for s in JobState if s.final)
 _JSON_FIELDS = ("summary", "request")
 
-# KEYS: status, events, seen, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
-# event fields (json), field/value pairs...
+# KEYS: status, events, active, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
+# event fields (json), active member, field/value pairs...
 _CREATE = """
 if KEYS[5] ~= '' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
   redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1])
 end
-for i = 7, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
 local ev = cjson.decode(ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
@@ -44,8 +45,9 @@ for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
 
-# KEYS: status, events, seen, result | ARGV: ttl, maxlen, finals (csv), force, steps json,
-# result json or ''. Each step: {"f": [field, value, ...], "e": event fields or null, "d": dedupe}.
+# KEYS: status, events, seen, result, active | ARGV: ttl, maxlen, finals (csv), force, steps json,
+# result json or '', active member. A job that becomes final leaves the active set.
+# Each step: {"f": [field, value, ...], "e": event fields or null, "d": dedupe}.
 # Returns 1 applied, 0 refused (already final), -1 missing.
 _TRANSITION = """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -67,6 +69,10 @@ for _, step in ipairs(cjson.decode(ARGV[5])) do
   end
 end
 if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[1]) end
+local now = redis.call('HGET', KEYS[1], 'state')
+if string.find(',' .. ARGV[3] .. ',', ',' .. now .. ',', 1, true) then
+  redis.call('ZREM', KEYS[5], ARGV[7])
+end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 return 1
@@ -174,10 +180,10 @@ class JobStore:
         fields = status.model_dump(mode="json", exclude_none=True)
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         existing = await self._create(
-            keys=[keys.job(org, job_id), keys.job_events(org, job_id), "", keys.org_jobs(org),
+            keys=[keys.job(org, job_id), keys.job_events(org, job_id), keys.active(), keys.org_jobs(org),
                   keys.idempotency(org, idempotency_key) if idempotency_key else ""],
             args=[self.ttl, self.events_maxlen, self.index_max, status.created_at.timestamp(), job_id,
-                  json.dumps(event), *_encode_fields(fields)],
+                  json.dumps(event), keys.active_member(org, job_id), *_encode_fields(fields)],
         )  # fmt: skip
         existing = existing.decode() if isinstance(existing, bytes) else existing
         return existing or job_id
@@ -221,9 +227,10 @@ class JobStore:
         body = json.dumps(result, separators=(",", ":"), default=str) if result is not None else ""
         applied = await self._transition(
             keys=[keys.job(org, job_id), keys.job_events(org, job_id), keys.job(org, job_id) + ":seen",
-                  keys.job_result(org, job_id)],
+                  keys.job_result(org, job_id), keys.active()],
             args=[self.ttl, self.events_maxlen, _FINALS_CSV, "1" if force else "0",
-                  json.dumps(encoded, separators=(",", ":"), default=str), body],
+                  json.dumps(encoded, separators=(",", ":"), default=str), body,
+                  keys.active_member(org, job_id)],
         )  # fmt: skip
         return int(applied)
 
@@ -262,6 +269,7 @@ class JobStore:
         if idempotency_key:
             names.append(keys.idempotency(org, idempotency_key))
         await self.redis.delete(*names)
+        await self.redis.zrem(keys.active(), keys.active_member(org, job_id))
         await self.redis.zrem(keys.org_jobs(org), job_id)
 
     # ---- reads ---------------------------------------------------------------------------

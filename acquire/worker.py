@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, cast
 
-from arq import func
+from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
 
 from acquire import metrics, serialization
@@ -94,6 +94,13 @@ def build_worker_settings(
         for name, coroutine, hard in make_tasks(spec, settings)
     ]
     functions += extras
+    by_kind = {spec.kind: spec for spec in specs}
+
+    async def reconcile_jobs(ctx: dict[str, Any]) -> dict[str, int]:
+        from acquire.jobs.reconcile import reconcile
+
+        report = await reconcile(ctx["acquire"], by_kind, older_than=settings.acquire_reconcile_after)
+        return {"checked": report.checked, "failed": len(report.failed), "finished": len(report.finished)}
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)
@@ -125,6 +132,8 @@ def build_worker_settings(
 
     attributes: dict[str, Any] = {
         "functions": functions,
+        # Every 30 s one worker of the fleet (arq's unique cron) finishes jobs arq ended alone.
+        "cron_jobs": [cron(reconcile_jobs, name="acquire_reconcile", second={0, 30}, timeout=60)],
         "queue_name": queue,
         "redis_settings": redis_settings(settings),
         "on_startup": on_startup,

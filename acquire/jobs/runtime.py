@@ -47,7 +47,17 @@ from acquire.models import (
 from acquire.settings import Settings
 from acquire.store import ItemCounts, JobStore, Transition
 
-__all__ = ["Envelope", "JobContext", "JobSpec", "Outcome", "Services", "Spread", "make_tasks"]
+__all__ = [
+    "Envelope",
+    "JobContext",
+    "JobSpec",
+    "Outcome",
+    "Services",
+    "Spread",
+    "fail_job",
+    "finish_spread_if_done",
+    "make_tasks",
+]
 
 log = logging.getLogger("acquire.jobs")
 
@@ -369,17 +379,29 @@ async def _run_item(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: floa
         raise
     except Exception as exc:
         await jc.item(key, ItemState.FAILED, error=exc)
-    status = await services.store.get_status(envelope.org, envelope.job_id)
-    if (
-        not status.state.final
-        and status.items_total
-        and (status.items_done + status.items_failed >= status.items_total)
-    ):
-        items = await services.store.get_items(envelope.org, envelope.job_id)
-        outcome = spec.assemble(request, items)
-        state = _final_state(status.items_done, status.items_failed, status.items_total)
-        await _finish(services, envelope, state, summary=outcome.summary, result=outcome.result)
+    await finish_spread_if_done(services, envelope, spec, request)
     return {"item": key}
+
+
+async def finish_spread_if_done(
+    services: Services, envelope: Envelope, spec: JobSpec, request: JobRequest
+) -> bool:
+    """Finish a spread job once every item is final (whichever item job gets there first)."""
+    status = await services.store.get_status(envelope.org, envelope.job_id)
+    if status.state.final or not status.items_total:
+        return status.state.final
+    if status.items_done + status.items_failed < status.items_total:
+        return False
+    items = await services.store.get_items(envelope.org, envelope.job_id)
+    outcome = spec.assemble(request, items)
+    state = _final_state(status.items_done, status.items_failed, status.items_total)
+    await _finish(services, envelope, state, summary=outcome.summary, result=outcome.result)
+    return True
+
+
+async def fail_job(services: Services, envelope: Envelope, error_type: str, message: str) -> None:
+    """Give a job a final ``failed`` status from outside its own run (the reconciler)."""
+    await _finish(services, envelope, JobState.FAILED, error=(error_type, message))
 
 
 def _final_state(done: int, failed: int, total: int) -> JobState:

@@ -130,8 +130,10 @@ async def fetch(
                 # A long upstream block: let the job runtime reschedule instead of holding a slot.
                 raise error
         if attempt + 1 < attempts:
-            delay = last.retry_after if last.retry_after is not None else _backoff(
-                attempt, backoff_base, backoff_cap
+            delay = (
+                last.retry_after
+                if last.retry_after is not None
+                else _backoff(attempt, backoff_base, backoff_cap)
             )
             log.info("retrying %s in %.2fs after: %s", url, delay, last)
             await asyncio.sleep(delay)
