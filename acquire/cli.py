@@ -185,7 +185,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 async def cmd_demo(args: argparse.Namespace) -> int:
     from acquire.demo import run_demo
 
-    return await run_demo(once=args.once, port=args.port)
+    code: int = await run_demo(once=args.once, port=args.port)
+    return code
 
 
 # ---- parsing -----------------------------------------------------------------------------
