@@ -1,0 +1,1 @@
+"""Example host applications and consumers for acquire (run from a source checkout)."""
