@@ -1,0 +1,224 @@
+"""Top-level risk-drift analysis: two 10-K documents in, one deterministic report out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from acquire.analysis.factors import split_risk_factors
+from acquire.analysis.item1a import Item1ASection, extract_item1a
+from acquire.analysis.lexicon import Lexicon, score_tone
+from acquire.analysis.matching import FactorText, Matching, match_factors
+from acquire.analysis.models import (
+    CategoryDrift,
+    ChangeStatus,
+    FactorChange,
+    RiskCategory,
+    RiskDriftReport,
+    RiskFactor,
+    SectionStats,
+)
+from acquire.analysis.report import SummaryRewriter, build_heatmap, executive_summary, recommendations
+from acquire.analysis.similarity import cosine_similarity, similarity
+from acquire.analysis.text import normalised_text, round6, sentences, words
+
+__all__ = ["analyze_risk_drift", "analyze_sections"]
+
+
+def analyze_risk_drift(
+    previous_document: str | bytes,
+    current_document: str | bytes,
+    *,
+    lexicon: Lexicon | None = None,
+    rewriter: SummaryRewriter | None = None,
+) -> RiskDriftReport:
+    """Compare Item 1A of two 10-K documents (HTML, inline XBRL or full-submission ``.txt``).
+
+    ``lexicon`` replaces the bundled tone word lists (e.g. one from
+    :func:`acquire.analysis.load_lm_master_dictionary`); ``rewriter`` optionally rephrases the
+    summary. Synchronous, CPU-only and deterministic: the same inputs give a report whose
+    ``model_dump_json()`` is byte-identical.
+
+    Raises:
+        Item1ANotFoundError: when either document has no recognisable Item 1A.
+    """
+    return analyze_sections(
+        extract_item1a(previous_document),
+        extract_item1a(current_document),
+        lexicon=lexicon,
+        rewriter=rewriter,
+    )
+
+
+def analyze_sections(
+    previous: Item1ASection,
+    current: Item1ASection,
+    *,
+    lexicon: Lexicon | None = None,
+    rewriter: SummaryRewriter | None = None,
+) -> RiskDriftReport:
+    """:func:`analyze_risk_drift` for already extracted sections."""
+    old_factors = split_risk_factors(previous, lexicon)
+    new_factors = split_risk_factors(current, lexicon)
+    old_section, new_section = words(previous.text), words(current.text)
+    matching = match_factors(_texts(old_factors), _texts(new_factors))
+    changes = _changes(old_factors, new_factors, matching)
+    counts = {status.value: 0 for status in ChangeStatus}
+    for change in changes:
+        counts[change.status.value] += 1
+    categories = _category_drift(old_factors, new_factors, lexicon)
+    old_stats = _stats(previous, old_factors, old_section, lexicon)
+    new_stats = _stats(current, new_factors, new_section, lexicon)
+    section_similarity = similarity(old_section, new_section)
+    report = RiskDriftReport(
+        previous=old_stats,
+        current=new_stats,
+        section_similarity=section_similarity,
+        previous_factors=old_factors,
+        current_factors=new_factors,
+        changes=changes,
+        counts=counts,
+        categories=categories,
+        heatmap=build_heatmap(categories),
+        executive_summary=executive_summary(
+            old_stats, new_stats, section_similarity, changes, counts, categories
+        ),
+        recommendations=recommendations(changes, categories, new_factors),
+    )
+    if rewriter is not None:
+        report = report.model_copy(update={"rewritten_summary": rewriter.rewrite(report)})
+    return report
+
+
+def _texts(factors: Sequence[RiskFactor]) -> list[FactorText]:
+    return [FactorText(heading=f.heading, body=f.body) for f in factors]
+
+
+def _full(factor: RiskFactor) -> str:
+    return f"{factor.heading}\n{factor.body}"
+
+
+def _stats(
+    section: Item1ASection, factors: Sequence[RiskFactor], tokens: list[str], lexicon: Lexicon | None
+) -> SectionStats:
+    groups = list(dict.fromkeys(f.group for f in factors if f.group))
+    return SectionStats(
+        factors=len(factors),
+        words=len(tokens),
+        groups=groups,
+        extraction=section.method,
+        tone=score_tone(tokens, lexicon),
+    )
+
+
+def _changes(old: Sequence[RiskFactor], new: Sequence[RiskFactor], matching: Matching) -> list[FactorChange]:
+    """FactorChange entries: splits/merges replace the pairs and new/removed entries they cover."""
+    absorbed_old: set[int] = set()
+    absorbed_new: set[int] = set()
+    changes: list[FactorChange] = []
+    for i, pieces in matching.splits:
+        absorbed_old.add(i)
+        absorbed_new.update(pieces)
+        changes.append(_compare(ChangeStatus.SPLIT, [old[i]], [new[j] for j in pieces], None))
+    for parts, j in matching.merges:
+        if j in absorbed_new or absorbed_old.intersection(parts):
+            continue
+        absorbed_old.update(parts)
+        absorbed_new.add(j)
+        changes.append(_compare(ChangeStatus.MERGED, [old[i] for i in parts], [new[j]], None))
+    for i, j in matching.pairs:
+        if i in absorbed_old or j in absorbed_new:
+            continue
+        status = ChangeStatus.UNCHANGED if (i, j) in matching.unchanged else ChangeStatus.MODIFIED
+        changes.append(_compare(status, [old[i]], [new[j]], matching.scores[(i, j)]))
+    for j in matching.new:
+        if j not in absorbed_new:
+            changes.append(_one_sided(ChangeStatus.NEW, new[j]))
+    for i in matching.removed:
+        if i not in absorbed_old:
+            changes.append(_one_sided(ChangeStatus.REMOVED, old[i]))
+    # Current document order; removed factors (no current position) last, in old order.
+    changes.sort(
+        key=lambda c: (
+            (0, min(c.current), min(c.previous, default=-1)) if c.current else (1, min(c.previous), 0)
+        )
+    )
+    return changes
+
+
+def _compare(
+    status: ChangeStatus, before: Sequence[RiskFactor], after: Sequence[RiskFactor], score: float | None
+) -> FactorChange:
+    old_text = "\n".join(_full(f) for f in before)
+    new_text = "\n".join(_full(f) for f in after)
+    added: list[str] = []
+    removed: list[str] = []
+    if status is not ChangeStatus.UNCHANGED:
+        old_sentences, new_sentences = sentences(old_text), sentences(new_text)
+        old_keys = {normalised_text(s) for s in old_sentences}
+        new_keys = {normalised_text(s) for s in new_sentences}
+        added = [s for s in new_sentences if normalised_text(s) not in old_keys]
+        removed = [s for s in old_sentences if normalised_text(s) not in new_keys]
+    old_tone = _net_tone(before)
+    new_tone = _net_tone(after)
+    return FactorChange(
+        status=status,
+        previous=[f.position for f in before],
+        current=[f.position for f in after],
+        heading=after[0].heading,
+        category=after[0].category,
+        match_score=round6(score) if score is not None else None,
+        similarity=similarity(words(old_text), words(new_text)),
+        added_sentences=added,
+        removed_sentences=removed,
+        net_tone_change=round6(new_tone - old_tone),
+    )
+
+
+def _net_tone(factors: Sequence[RiskFactor]) -> float:
+    """Word-weighted mean net tone of several factors (one factor: its own net tone)."""
+    total = sum(f.words for f in factors)
+    return sum(f.tone.net_tone * f.words for f in factors) / total if total else 0.0
+
+
+def _one_sided(status: ChangeStatus, factor: RiskFactor) -> FactorChange:
+    side = [factor.position]
+    return FactorChange(
+        status=status,
+        previous=side if status is ChangeStatus.REMOVED else [],
+        current=side if status is ChangeStatus.NEW else [],
+        heading=factor.heading,
+        category=factor.category,
+    )
+
+
+def _category_drift(
+    old: Sequence[RiskFactor], new: Sequence[RiskFactor], lexicon: Lexicon | None
+) -> list[CategoryDrift]:
+    rows: list[CategoryDrift] = []
+    for category in RiskCategory:
+        before = [f for f in old if f.category is category]
+        after = [f for f in new if f.category is category]
+        if not before and not after:
+            continue
+        old_tokens = words("\n".join(_full(f) for f in before))
+        new_tokens = words("\n".join(_full(f) for f in after))
+        old_tone, new_tone = score_tone(old_tokens, lexicon), score_tone(new_tokens, lexicon)
+        rows.append(
+            CategoryDrift(
+                category=category,
+                previous_count=len(before),
+                current_count=len(after),
+                count_change=len(after) - len(before),
+                previous_words=len(old_tokens),
+                current_words=len(new_tokens),
+                words_change=len(new_tokens) - len(old_tokens),
+                previous_net_tone=old_tone.net_tone,
+                current_net_tone=new_tone.net_tone,
+                net_tone_change=round6(new_tone.net_tone - old_tone.net_tone),
+                previous_negative=old_tone.negative,
+                current_negative=new_tone.negative,
+                negative_change=round6(new_tone.negative - old_tone.negative),
+                drift=round6(1.0 - cosine_similarity(old_tokens, new_tokens)) if before and after else 1.0,
+            )
+        )
+    return rows

@@ -1,0 +1,278 @@
+"""One-to-one matching of risk factors across two years, with split and merge detection.
+
+Procedure (deterministic; every tie is broken by position):
+
+1. **Unchanged.** Factors whose normalised text (heading and body; see
+   :func:`acquire.analysis.text.normalised_text`) is equal are paired first, in order.
+2. **Modified.** Every remaining old x new pair gets a score combining body and heading
+   similarity, both tf-idf weighted cosines (idf over all factors of both years, so
+   boilerplate such as "could adversely affect our business" carries little weight)::
+
+       score = (1 - w) * body + w * heading,   w = 0.35 if both headings are specific else 0
+
+   A heading is *specific* when it has at least :data:`SPECIFIC_HEADING_WORDS` distinct
+   non-stop words; "General" or "Competition" is not, so it cannot drive a match. A pair is
+   eligible when ``body >= MIN_BODY`` and ``score >= MIN_SCORE``; eligible pairs are taken
+   greedily by descending score.
+3. **New / removed.** What is left unpaired.
+4. **Splits and merges.** An unpaired new factor *derives* from the old factor that holds the
+   largest share of its word trigrams (at least :data:`MIN_DERIVED`). An old factor whose
+   derived pieces (including its own match, if that also derives from it) are two or more and
+   together hold at least :data:`MIN_COVERAGE` of its trigrams was split. Merges are the
+   mirror image: several old factors contained in one new factor.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from acquire.analysis.text import normalised_text, words
+
+__all__ = [
+    "MIN_BODY",
+    "MIN_COVERAGE",
+    "MIN_DERIVED",
+    "MIN_SCORE",
+    "SPECIFIC_HEADING_WORDS",
+    "FactorText",
+    "Matching",
+    "match_factors",
+]
+
+MIN_BODY = 0.30
+MIN_SCORE = 0.40
+HEADING_WEIGHT = 0.35
+SPECIFIC_HEADING_WORDS = 4
+MIN_DERIVED = 0.5
+MIN_COVERAGE = 0.6
+
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "could",
+        "for",
+        "from",
+        "has",
+        "have",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "may",
+        "might",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "such",
+        "that",
+        "the",
+        "their",
+        "there",
+        "these",
+        "this",
+        "to",
+        "us",
+        "we",
+        "which",
+        "will",
+        "with",
+        "would",
+        "risk",
+        "risks",
+        "related",
+        "relating",
+        "general",
+        "other",
+    ]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FactorText:
+    """The text of one factor as the matcher needs it."""
+
+    heading: str
+    body: str
+
+    @property
+    def full(self) -> str:
+        return f"{self.heading}\n{self.body}"
+
+
+@dataclass(slots=True)
+class Matching:
+    """The outcome: index pairs (old, new) with their scores, and splits/merges."""
+
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    scores: dict[tuple[int, int], float] = field(default_factory=dict)
+    unchanged: set[tuple[int, int]] = field(default_factory=set)
+    removed: list[int] = field(default_factory=list)
+    new: list[int] = field(default_factory=list)
+    splits: list[tuple[int, list[int]]] = field(default_factory=list)
+    merges: list[tuple[list[int], int]] = field(default_factory=list)
+
+
+def match_factors(previous: Sequence[FactorText], current: Sequence[FactorText]) -> Matching:
+    """Match ``previous`` to ``current`` factors (procedure in the module docstring)."""
+    result = Matching()
+    old_norm = [normalised_text(f.full) for f in previous]
+    new_norm = [normalised_text(f.full) for f in current]
+    by_text: dict[str, list[int]] = {}
+    for index, text in enumerate(old_norm):
+        by_text.setdefault(text, []).append(index)
+    old_of: dict[int, int] = {}
+    for j, text in enumerate(new_norm):
+        waiting = by_text.get(text)
+        if waiting:
+            i = waiting.pop(0)
+            old_of[j] = i
+            result.unchanged.add((i, j))
+            result.scores[(i, j)] = 1.0
+
+    free_old = [i for i in range(len(previous)) if i not in set(old_of.values())]
+    free_new = [j for j in range(len(current)) if j not in old_of]
+    if free_old and free_new:
+        for i, j, score in _greedy(previous, current, free_old, free_new):
+            old_of[j] = i
+            result.scores[(i, j)] = score
+
+    result.pairs = sorted(((i, j) for j, i in old_of.items()), key=lambda p: (p[1], p[0]))
+    matched_old = {i for i, _ in result.pairs}
+    result.removed = [i for i in range(len(previous)) if i not in matched_old]
+    result.new = [j for j in range(len(current)) if j not in old_of]
+    _splits_and_merges(previous, current, result)
+    return result
+
+
+def _greedy(
+    previous: Sequence[FactorText],
+    current: Sequence[FactorText],
+    free_old: list[int],
+    free_new: list[int],
+) -> list[tuple[int, int, float]]:
+    old_body = {i: words(previous[i].body) for i in free_old}
+    new_body = {j: words(current[j].body) for j in free_new}
+    old_head = {i: words(previous[i].heading) for i in free_old}
+    new_head = {j: words(current[j].heading) for j in free_new}
+    documents = [*old_body.values(), *new_body.values(), *old_head.values(), *new_head.values()]
+    frequency: Counter[str] = Counter()
+    for tokens in documents:
+        frequency.update(set(tokens))
+    total = len(documents)
+    idf = {w: math.log((1 + total) / (1 + n)) + 1.0 for w, n in frequency.items()}
+
+    ob = {i: _vector(t, idf) for i, t in old_body.items()}
+    nb = {j: _vector(t, idf) for j, t in new_body.items()}
+    oh = {i: _vector(t, idf) for i, t in old_head.items()}
+    nh = {j: _vector(t, idf) for j, t in new_head.items()}
+    o_specific = {i: _specific(t) for i, t in old_head.items()}
+    n_specific = {j: _specific(t) for j, t in new_head.items()}
+
+    eligible: list[tuple[float, int, int]] = []
+    for i in free_old:
+        for j in free_new:
+            body = _cosine(ob[i], nb[j])
+            if body < MIN_BODY:
+                continue
+            weight = HEADING_WEIGHT if o_specific[i] and n_specific[j] else 0.0
+            score = round((1.0 - weight) * body + weight * _cosine(oh[i], nh[j]), 9)
+            if score >= MIN_SCORE:
+                eligible.append((-score, i, j))
+    eligible.sort()
+    taken_old: set[int] = set()
+    taken_new: set[int] = set()
+    chosen: list[tuple[int, int, float]] = []
+    for negative, i, j in eligible:
+        if i in taken_old or j in taken_new:
+            continue
+        taken_old.add(i)
+        taken_new.add(j)
+        chosen.append((i, j, -negative))
+    return chosen
+
+
+def _specific(tokens: list[str]) -> bool:
+    return len({t for t in tokens if t not in _STOP}) >= SPECIFIC_HEADING_WORDS
+
+
+def _vector(tokens: list[str], idf: dict[str, float]) -> dict[str, float]:
+    weights = {w: n * idf[w] for w, n in Counter(tokens).items()}
+    norm = math.sqrt(sum(v * v for v in weights.values()))
+    return {w: v / norm for w, v in weights.items()} if norm else {}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    # Sorted keys make the floating-point sum independent of dict construction order.
+    return sum(a[w] * b[w] for w in sorted(a.keys() & b.keys()))
+
+
+def _trigrams(text: str) -> set[tuple[str, str, str]]:
+    tokens = words(text)
+    return set(zip(tokens, tokens[1:], tokens[2:], strict=False))
+
+
+def _splits_and_merges(
+    previous: Sequence[FactorText], current: Sequence[FactorText], result: Matching
+) -> None:
+    if not result.new and not result.removed:
+        return
+    old_grams = [_trigrams(f.full) for f in previous]
+    new_grams = [_trigrams(f.full) for f in current]
+    new_of = {i: j for i, j in result.pairs}
+    old_of = {j: i for i, j in result.pairs}
+
+    def share(part: set[tuple[str, str, str]], whole: set[tuple[str, str, str]]) -> float:
+        return len(part & whole) / len(part) if part else 0.0
+
+    def source(grams: set[tuple[str, str, str]], pool: list[set[tuple[str, str, str]]]) -> int:
+        best, best_share = -1, MIN_DERIVED
+        for index, other in enumerate(pool):
+            value = share(grams, other)
+            if value >= best_share and (best < 0 or value > best_share):
+                best, best_share = index, value
+        return best
+
+    pieces_of: dict[int, list[int]] = {}
+    for j in result.new:
+        origin = source(new_grams[j], old_grams)
+        if origin >= 0:
+            pieces_of.setdefault(origin, []).append(j)
+    for i in sorted(pieces_of):
+        pieces = list(pieces_of[i])
+        partner = new_of.get(i)
+        if partner is not None and share(new_grams[partner], old_grams[i]) >= MIN_DERIVED:
+            pieces.append(partner)
+        union = set().union(*(new_grams[j] for j in pieces))
+        if len(pieces) >= 2 and share(old_grams[i], union) >= MIN_COVERAGE:
+            result.splits.append((i, sorted(pieces)))
+
+    parts_of: dict[int, list[int]] = {}
+    for i in result.removed:
+        target = source(old_grams[i], new_grams)
+        if target >= 0:
+            parts_of.setdefault(target, []).append(i)
+    for j in sorted(parts_of):
+        parts = list(parts_of[j])
+        partner = old_of.get(j)
+        if partner is not None and share(old_grams[partner], new_grams[j]) >= MIN_DERIVED:
+            parts.append(partner)
+        union = set().union(*(old_grams[i] for i in parts))
+        if len(parts) >= 2 and share(new_grams[j], union) >= MIN_COVERAGE:
+            result.merges.append((sorted(parts), j))

@@ -1,0 +1,205 @@
+"""Deterministic, keyword-weighted classification of risk factors into 21 categories.
+
+Rules, in full:
+
+* Every category in :data:`RULES` has weighted terms. A term is a word (``tariffs``), a
+  prefix ending in ``*`` (``competit*`` matches competition, competitors, ...) or a phrase of
+  up to three words (``interest rates``), matched against the word tokens of
+  :func:`acquire.analysis.text.words`.
+* A factor's score for a category is ``5 x`` the weights of the terms in its heading (the
+  heading states the risk; the body elaborates and digresses) plus the weights of the terms
+  in its body, where each body term counts at most :data:`BODY_CAP` times, so one repeated
+  word cannot outvote the heading.
+* The highest score wins; ties go to the category listed first in :class:`RiskCategory`.
+  A best score below :data:`MIN_SCORE` means ``other``.
+
+The taxonomy (see :class:`acquire.analysis.models.RiskCategory`): macroeconomic,
+geopolitical/trade, competition, products/technology, supply chain, customers,
+cybersecurity, privacy, IT/continuity, litigation, regulation, intellectual property, human
+capital, capital/liquidity, market risk (FX, rates, commodities), tax, M&A, climate/ESG,
+pandemic/health, stock/governance, other.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import lru_cache
+
+from acquire.analysis.models import RiskCategory
+
+__all__ = ["BODY_CAP", "HEADING_WEIGHT", "MIN_SCORE", "RULES", "classify"]
+
+HEADING_WEIGHT = 5.0
+BODY_CAP = 2
+MIN_SCORE = 4.0
+
+_C = RiskCategory
+# One category per block reads better than one term per line.
+# fmt: off
+RULES: dict[RiskCategory, dict[str, float]] = {
+    _C.MACROECONOMIC: {
+        "macroeconomic": 3, "recession*": 3, "inflation*": 3, "economic conditions": 3,
+        "economic downturn*": 3, "economy": 2, "economic": 1, "consumer spending": 2, "unemployment": 2,
+        "financial markets": 1, "banking": 1, "bank failures": 2,
+    },
+    _C.GEOPOLITICAL_TRADE: {
+        "geopolitical": 3, "tariff*": 3, "export control*": 3, "export*": 2, "import*": 1, "trade": 1,
+        "trade policies": 3, "sanctions": 2, "embargo*": 3, "china": 2, "taiwan": 2, "russia": 2,
+        "ukraine": 2, "israel": 2, "middle east": 2, "international operations": 2,
+        "international sales": 2, "international": 1, "foreign governments": 2, "wars": 2,
+        "hostilities": 2, "political": 1,
+    },
+    _C.COMPETITION: {
+        "competit*": 3, "competitor*": 3, "market share": 2, "rival*": 2, "new entrants": 2,
+        "pricing pressure": 2,
+    },
+    _C.PRODUCTS_TECHNOLOGY: {
+        "new products": 3, "product*": 1, "technolog*": 2, "innovat*": 2, "artificial intelligence": 2,
+        "research and development": 2, "defect*": 2, "software": 1, "features": 1, "platform*": 1,
+        "metaverse": 3, "autopilot": 3, "self driving": 3, "reality labs": 3, "evolving needs": 3,
+        "recall*": 2, "warranty": 2, "brand*": 1, "reputation": 1,
+    },
+    _C.SUPPLY_CHAIN: {
+        "supplier*": 3, "supply chain*": 3, "supply": 2, "manufactur*": 2, "component*": 2,
+        "foundr*": 3, "raw materials": 3, "lithium": 2, "battery cells": 3, "inventory": 2,
+        "logistics": 2, "wafer*": 2, "contract manufacturers": 3, "shortage*": 2, "lead times": 2,
+        "gigafactor*": 2, "production": 1, "capacity": 1,
+    },
+    _C.CUSTOMERS: {
+        "customer*": 2, "concentration": 2, "distributor*": 2, "partners": 1, "user*": 2,
+        "advertis*": 2, "marketers": 3, "engagement": 2, "demand": 1, "consumers": 1,
+        "limited number of": 2,
+    },
+    _C.CYBERSECURITY: {
+        "cyber*": 3, "security breach*": 3, "breach*": 2, "hack*": 3, "phishing": 3, "ransomware": 3,
+        "malware": 3, "unauthorized access": 3, "security incidents": 3, "attacks": 1,
+        "vulnerabilit*": 2, "security": 1,
+    },
+    _C.PRIVACY: {
+        "privacy": 3, "personal data": 3, "personal information": 3, "data protection": 3, "gdpr": 3,
+        "ccpa": 3, "user data": 2, "data signals": 2, "consent": 1, "data": 1,
+    },
+    _C.IT_CONTINUITY: {
+        "information technology": 3, "information systems": 3, "systems": 1, "outage*": 3,
+        "business disruptions": 3, "business continuity": 3, "natural disasters": 2,
+        "catastrophic events": 3, "infrastructure": 2, "data centers": 2, "interruption*": 2,
+        "earthquake*": 2, "disruption*": 1, "erp": 2,
+    },
+    _C.LITIGATION: {
+        "litigation": 3, "lawsuit*": 3, "class action": 3, "legal proceedings": 3, "claims": 1,
+        "plaintiff*": 2, "product liability": 3, "settlement*": 1, "court*": 1, "judgment*": 1,
+        "investigations": 1,
+    },
+    _C.REGULATION: {
+        "regulat*": 2, "laws": 2, "rules": 1, "government": 1, "governmental": 1, "compliance": 1,
+        "legislation": 2, "agencies": 1, "enforcement": 1, "incentives": 2, "antitrust": 2,
+        "consent order": 2, "licenses": 1, "permits": 1, "competition laws": 2,
+    },
+    _C.INTELLECTUAL_PROPERTY: {
+        "intellectual property": 3, "patent*": 3, "trademark*": 3, "copyright*": 3, "trade secrets": 3,
+        "ip": 2, "proprietary": 1, "infringement": 2,
+    },
+    _C.HUMAN_CAPITAL: {
+        "employee*": 2, "personnel": 3, "key employees": 3, "talent": 2, "executives": 2,
+        "workforce": 3, "labor": 2, "union*": 2, "hire": 1, "hiring": 1, "retain": 1, "attract": 1,
+        "chief executive officer": 2, "management team": 2,
+    },
+    _C.CAPITAL_LIQUIDITY: {
+        "indebtedness": 3, "debt": 2, "credit": 1, "financing": 2, "liquidity": 3, "cash flow*": 2,
+        "capital": 1, "convertible": 2, "notes": 1, "covenant*": 2, "borrow*": 2, "additional funds": 3,
+        "capital expenditures": 2, "goodwill": 3, "impair*": 2, "expenses": 1, "insurance": 1,
+        "residual value": 2,
+    },
+    _C.MARKET_RISK: {
+        "exchange rates": 3, "currenc*": 3, "foreign currency": 3, "interest rates": 3,
+        "commodity prices": 3, "hedg*": 2,
+    },
+    _C.TAX: {
+        "tax*": 3, "effective tax rate": 3,
+    },
+    _C.MERGERS_ACQUISITIONS: {
+        "acquisition*": 3, "acquire": 1, "acquired": 1, "merger*": 2, "strategic transactions": 3,
+        "integrat*": 1, "divest*": 2, "joint venture*": 2, "business investments": 3,
+    },
+    _C.CLIMATE_ESG: {
+        "climate": 3, "esg": 3, "sustainab*": 3, "environmental": 1, "greenhouse": 3, "emission*": 2,
+        "carbon": 2, "corporate responsibility": 3, "responsible use": 2, "social": 1,
+    },
+    _C.PANDEMIC_HEALTH: {
+        "pandemic*": 3, "covid": 3, "epidemic*": 3, "public health": 3, "outbreak*": 2, "virus*": 2,
+        "health": 1,
+    },
+    _C.STOCK_GOVERNANCE: {
+        "stock price": 3, "common stock": 3, "trading price": 3, "stockholder*": 2, "shareholder*": 1,
+        "dual class": 3, "voting": 2, "voting power": 3, "takeover": 3, "anti takeover": 3,
+        "delaware law": 3, "certificate of incorporation": 3, "bylaws": 3, "dividend*": 3,
+        "share repurchase": 3, "controlled company": 3, "guidance": 2, "securities analysts": 3,
+        "change in control": 3, "pledged": 2, "operating results": 1, "fluctuate": 1, "quarter": 1,
+    },
+}
+# fmt: on
+
+
+def _compile() -> tuple[
+    dict[tuple[str, ...], tuple[tuple[int, float], ...]], dict[str, tuple[tuple[int, float], ...]]
+]:
+    exact: dict[tuple[str, ...], list[tuple[int, float]]] = {}
+    prefixes: dict[str, list[tuple[int, float]]] = {}
+    order = list(RiskCategory)
+    for category, terms in RULES.items():
+        index = order.index(category)
+        for term, weight in terms.items():
+            if term.endswith("*"):
+                prefixes.setdefault(term[:-1], []).append((index, float(weight)))
+            else:
+                exact.setdefault(tuple(term.split()), []).append((index, float(weight)))
+    return (
+        {key: tuple(value) for key, value in exact.items()},
+        {key: tuple(value) for key, value in prefixes.items()},
+    )
+
+
+_EXACT, _PREFIXES = _compile()
+_PHRASE_STARTS = frozenset(key[0] for key in _EXACT if len(key) > 1)
+_MAX_PHRASE = max(len(key) for key in _EXACT)
+_CATEGORIES = tuple(RiskCategory)
+
+
+@lru_cache(maxsize=65536)
+def _word_hits(word: str) -> tuple[tuple[int, float], ...]:
+    """Single-word rule hits: the exact entry, or else the longest matching prefix entry."""
+    exact = _EXACT.get((word,))
+    if exact:
+        return exact
+    for end in range(len(word), 2, -1):
+        hits = _PREFIXES.get(word[:end])
+        if hits:
+            return hits
+    return ()
+
+
+def _term_counts(tokens: list[str]) -> Counter[tuple[int, float, str]]:
+    """How often each (category, weight, term) rule fires in ``tokens``."""
+    counts: Counter[tuple[int, float, str]] = Counter()
+    for word, n in Counter(tokens).items():
+        for index, weight in _word_hits(word):
+            counts[(index, weight, word)] += n
+    for at, word in enumerate(tokens):
+        if word not in _PHRASE_STARTS:
+            continue
+        for size in range(2, _MAX_PHRASE + 1):
+            key = tuple(tokens[at : at + size])
+            for index, weight in _EXACT.get(key, ()):
+                counts[(index, weight, " ".join(key))] += 1
+    return counts
+
+
+def classify(heading_tokens: list[str], body_tokens: list[str]) -> RiskCategory:
+    """The category of a factor, from its heading and body word tokens (rules above)."""
+    scores = [0.0] * len(_CATEGORIES)
+    for (index, weight, _term), n in _term_counts(heading_tokens).items():
+        scores[index] += HEADING_WEIGHT * weight * n
+    for (index, weight, _term), n in _term_counts(body_tokens).items():
+        scores[index] += weight * min(n, BODY_CAP)
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    return _CATEGORIES[best] if scores[best] >= MIN_SCORE else RiskCategory.OTHER

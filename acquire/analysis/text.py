@@ -1,0 +1,75 @@
+"""Text primitives shared by the risk-drift analysis: normalisation, words, sentences.
+
+Every measure in this package is defined over the same word tokens, so they live in one
+place: lower-cased alphabetic words (an internal apostrophe is kept, so ``company's`` is one
+word), with typographic quotes and dashes folded to ASCII first. Numbers are not words,
+which follows Loughran and McDonald's treatment of 10-K text.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "normalise_space",
+    "normalised_text",
+    "round6",
+    "sentences",
+    "words",
+]
+
+_FOLD = str.maketrans(
+    {
+        "\u00a0": " ",
+        "\u2002": " ",
+        "\u2003": " ",
+        "\u2009": " ",
+        "\u200b": "",
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2022": "\u2022",
+    }
+)
+_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
+# A sentence ends at . ! or ? followed by space and an upper-case letter, a quote or a
+# bullet; abbreviations such as "U.S. laws" stay intact because a lower-case word follows.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
+
+
+def normalise_space(text: str) -> str:
+    """Fold typographic characters to ASCII and collapse runs of white space."""
+    return _SPACE.sub(" ", text.translate(_FOLD)).strip()
+
+
+def words(text: str) -> list[str]:
+    """The word tokens of ``text``: lower-case alphabetic words, in order."""
+    return _WORD.findall(text.translate(_FOLD).lower())
+
+
+def normalised_text(text: str) -> str:
+    """A canonical form for equality tests: the words joined by single spaces.
+
+    Two passages are "the same text" when they differ only in case, punctuation,
+    numbers, white space or typographic quotes.
+    """
+    return " ".join(words(text))
+
+
+def sentences(text: str) -> list[str]:
+    """Split ``text`` into sentences (white space normalised), in order."""
+    clean = normalise_space(text)
+    if not clean:
+        return []
+    return [part.strip() for part in _SENTENCE_END.split(clean) if part.strip()]
+
+
+def round6(value: float) -> float:
+    """Round to 6 decimals so serialised figures are stable across platforms."""
+    rounded = round(value, 6)
+    # -0.0 and 0.0 serialise differently; report one zero.
+    return 0.0 if rounded == 0 else rounded
