@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from acquire.analysis.factors import split_risk_factors
 from acquire.analysis.item1a import Item1ASection, extract_item1a
@@ -19,7 +20,7 @@ from acquire.analysis.models import (
 )
 from acquire.analysis.report import SummaryRewriter, build_heatmap, executive_summary, recommendations
 from acquire.analysis.similarity import cosine_similarity, similarity
-from acquire.analysis.text import normalised_text, round6, sentences, words
+from acquire.analysis.text import round6, sentences, words
 
 __all__ = ["analyze_risk_drift", "analyze_sections"]
 
@@ -60,12 +61,14 @@ def analyze_sections(
     old_factors = split_risk_factors(previous, lexicon)
     new_factors = split_risk_factors(current, lexicon)
     old_section, new_section = words(previous.text), words(current.text)
-    matching = match_factors(_texts(old_factors), _texts(new_factors))
-    changes = _changes(old_factors, new_factors, matching)
+    # Tokenise each factor once; matching, similarity and category figures all reuse it.
+    old_texts, new_texts = _texts(old_factors), _texts(new_factors)
+    matching = match_factors(old_texts, new_texts)
+    changes = _changes(_Side(old_factors, old_texts), _Side(new_factors, new_texts), matching)
     counts = {status.value: 0 for status in ChangeStatus}
     for change in changes:
         counts[change.status.value] += 1
-    categories = _category_drift(old_factors, new_factors, lexicon)
+    categories = _category_drift(_Side(old_factors, old_texts), _Side(new_factors, new_texts), lexicon)
     old_stats = _stats(previous, old_factors, old_section, lexicon)
     new_stats = _stats(current, new_factors, new_section, lexicon)
     section_similarity = similarity(old_section, new_section)
@@ -90,7 +93,18 @@ def analyze_sections(
 
 
 def _texts(factors: Sequence[RiskFactor]) -> list[FactorText]:
-    return [FactorText(heading=f.heading, body=f.body) for f in factors]
+    return [FactorText(heading=words(f.heading), body=words(f.body)) for f in factors]
+
+
+@dataclass(frozen=True, slots=True)
+class _Side:
+    """One year's factors with their tokens (parallel lists)."""
+
+    factors: Sequence[RiskFactor]
+    texts: Sequence[FactorText]
+
+    def tokens(self, positions: Iterable[int]) -> list[str]:
+        return [token for p in positions for token in self.texts[p].full]
 
 
 def _full(factor: RiskFactor) -> str:
@@ -110,26 +124,39 @@ def _stats(
     )
 
 
-def _changes(old: Sequence[RiskFactor], new: Sequence[RiskFactor], matching: Matching) -> list[FactorChange]:
+def _changes(old_side: _Side, new_side: _Side, matching: Matching) -> list[FactorChange]:
     """FactorChange entries: splits/merges replace the pairs and new/removed entries they cover."""
+    old, new = old_side.factors, new_side.factors
+
+    def compare(
+        status: ChangeStatus, before: list[int], after: list[int], score: float | None
+    ) -> FactorChange:
+        return _compare(
+            status,
+            [old[i] for i in before],
+            [new[j] for j in after],
+            (old_side.tokens(before), new_side.tokens(after)),
+            score,
+        )
+
     absorbed_old: set[int] = set()
     absorbed_new: set[int] = set()
     changes: list[FactorChange] = []
     for i, pieces in matching.splits:
         absorbed_old.add(i)
         absorbed_new.update(pieces)
-        changes.append(_compare(ChangeStatus.SPLIT, [old[i]], [new[j] for j in pieces], None))
+        changes.append(compare(ChangeStatus.SPLIT, [i], pieces, None))
     for parts, j in matching.merges:
         if j in absorbed_new or absorbed_old.intersection(parts):
             continue
         absorbed_old.update(parts)
         absorbed_new.add(j)
-        changes.append(_compare(ChangeStatus.MERGED, [old[i] for i in parts], [new[j]], None))
+        changes.append(compare(ChangeStatus.MERGED, parts, [j], None))
     for i, j in matching.pairs:
         if i in absorbed_old or j in absorbed_new:
             continue
         status = ChangeStatus.UNCHANGED if (i, j) in matching.unchanged else ChangeStatus.MODIFIED
-        changes.append(_compare(status, [old[i]], [new[j]], matching.scores[(i, j)]))
+        changes.append(compare(status, [i], [j], matching.scores[(i, j)]))
     for j in matching.new:
         if j not in absorbed_new:
             changes.append(_one_sided(ChangeStatus.NEW, new[j]))
@@ -146,18 +173,22 @@ def _changes(old: Sequence[RiskFactor], new: Sequence[RiskFactor], matching: Mat
 
 
 def _compare(
-    status: ChangeStatus, before: Sequence[RiskFactor], after: Sequence[RiskFactor], score: float | None
+    status: ChangeStatus,
+    before: Sequence[RiskFactor],
+    after: Sequence[RiskFactor],
+    tokens: tuple[list[str], list[str]],
+    score: float | None,
 ) -> FactorChange:
-    old_text = "\n".join(_full(f) for f in before)
-    new_text = "\n".join(_full(f) for f in after)
     added: list[str] = []
     removed: list[str] = []
     if status is not ChangeStatus.UNCHANGED:
-        old_sentences, new_sentences = sentences(old_text), sentences(new_text)
-        old_keys = {normalised_text(s) for s in old_sentences}
-        new_keys = {normalised_text(s) for s in new_sentences}
-        added = [s for s in new_sentences if normalised_text(s) not in old_keys]
-        removed = [s for s in old_sentences if normalised_text(s) not in new_keys]
+        old_sentences = sentences("\n".join(_full(f) for f in before))
+        new_sentences = sentences("\n".join(_full(f) for f in after))
+        # Sentences are already space-normalised; case aside, any edit (even a number) counts.
+        old_keys = {s.lower() for s in old_sentences}
+        new_keys = {s.lower() for s in new_sentences}
+        added = [s for s in new_sentences if s.lower() not in old_keys]
+        removed = [s for s in old_sentences if s.lower() not in new_keys]
     old_tone = _net_tone(before)
     new_tone = _net_tone(after)
     return FactorChange(
@@ -167,7 +198,7 @@ def _compare(
         heading=after[0].heading,
         category=after[0].category,
         match_score=round6(score) if score is not None else None,
-        similarity=similarity(words(old_text), words(new_text)),
+        similarity=similarity(*tokens),
         added_sentences=added,
         removed_sentences=removed,
         net_tone_change=round6(new_tone - old_tone),
@@ -191,17 +222,14 @@ def _one_sided(status: ChangeStatus, factor: RiskFactor) -> FactorChange:
     )
 
 
-def _category_drift(
-    old: Sequence[RiskFactor], new: Sequence[RiskFactor], lexicon: Lexicon | None
-) -> list[CategoryDrift]:
+def _category_drift(old: _Side, new: _Side, lexicon: Lexicon | None) -> list[CategoryDrift]:
     rows: list[CategoryDrift] = []
     for category in RiskCategory:
-        before = [f for f in old if f.category is category]
-        after = [f for f in new if f.category is category]
+        before = [f.position for f in old.factors if f.category is category]
+        after = [f.position for f in new.factors if f.category is category]
         if not before and not after:
             continue
-        old_tokens = words("\n".join(_full(f) for f in before))
-        new_tokens = words("\n".join(_full(f) for f in after))
+        old_tokens, new_tokens = old.tokens(before), new.tokens(after)
         old_tone, new_tone = score_tone(old_tokens, lexicon), score_tone(new_tokens, lexicon)
         rows.append(
             CategoryDrift(

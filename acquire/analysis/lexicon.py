@@ -18,7 +18,7 @@ import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -68,6 +68,10 @@ class Lexicon:
     weak_modal: frozenset[str]
     constraining: frozenset[str]
 
+    def membership(self) -> dict[str, tuple[int, ...]]:
+        """Word -> indexes (in :data:`TONE_CLASSES` order) of the classes it belongs to."""
+        return _membership(self)
+
     def classes(self) -> tuple[frozenset[str], ...]:
         """The word sets in :data:`TONE_CLASSES` order."""
         return (
@@ -79,6 +83,15 @@ class Lexicon:
             self.weak_modal,
             self.constraining,
         )
+
+
+@lru_cache(maxsize=8)
+def _membership(lexicon: Lexicon) -> dict[str, tuple[int, ...]]:
+    found: dict[str, list[int]] = {}
+    for index, members in enumerate(lexicon.classes()):
+        for word in sorted(members):
+            found.setdefault(word, []).append(index)
+    return {word: tuple(indexes) for word, indexes in found.items()}
 
 
 def parse_lexicon(text: str) -> Lexicon:
@@ -162,13 +175,12 @@ def score_tone(tokens: list[str], lexicon: Lexicon | None = None) -> ToneScores:
     """Tone of a tokenised text (tokens from :func:`acquire.analysis.text.words`)."""
     lex = lexicon or default_lexicon()
     total = len(tokens)
-    sets = lex.classes()
-    counts = [0] * len(sets)
+    membership = lex.membership()
+    counts = [0] * len(TONE_CLASSES)
     # Look each distinct word up once: a 10-K section repeats its vocabulary heavily.
     for token, n in Counter(tokens).items():
-        for index, members in enumerate(sets):
-            if token in members:
-                counts[index] += n
+        for index in membership.get(token, ()):
+            counts[index] += n
     share = [round6(count / total) if total else 0.0 for count in counts]
     negative, positive = counts[0], counts[1]
     polar = positive + negative

@@ -2,8 +2,8 @@
 
 Procedure (deterministic; every tie is broken by position):
 
-1. **Unchanged.** Factors whose normalised text (heading and body; see
-   :func:`acquire.analysis.text.normalised_text`) is equal are paired first, in order.
+1. **Unchanged.** Factors whose word tokens (heading and body; see
+   :func:`acquire.analysis.text.words`) are equal are paired first, in order.
 2. **Modified.** Every remaining old x new pair gets a score combining body and heading
    similarity, both tf-idf weighted cosines (idf over all factors of both years, so
    boilerplate such as "could adversely affect our business" carries little weight)::
@@ -28,8 +28,6 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-
-from acquire.analysis.text import normalised_text, words
 
 __all__ = [
     "MIN_BODY",
@@ -104,14 +102,15 @@ _STOP = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class FactorText:
-    """The text of one factor as the matcher needs it."""
+    """One factor as the matcher sees it: the word tokens of its heading and body."""
 
-    heading: str
-    body: str
+    heading: list[str]
+    body: list[str]
 
     @property
-    def full(self) -> str:
-        return f"{self.heading}\n{self.body}"
+    def full(self) -> list[str]:
+        """Heading and body tokens."""
+        return self.heading + self.body
 
 
 @dataclass(slots=True)
@@ -130,8 +129,8 @@ class Matching:
 def match_factors(previous: Sequence[FactorText], current: Sequence[FactorText]) -> Matching:
     """Match ``previous`` to ``current`` factors (procedure in the module docstring)."""
     result = Matching()
-    old_norm = [normalised_text(f.full) for f in previous]
-    new_norm = [normalised_text(f.full) for f in current]
+    old_norm = [" ".join(f.full) for f in previous]
+    new_norm = [" ".join(f.full) for f in current]
     by_text: dict[str, list[int]] = {}
     for index, text in enumerate(old_norm):
         by_text.setdefault(text, []).append(index)
@@ -165,10 +164,10 @@ def _greedy(
     free_old: list[int],
     free_new: list[int],
 ) -> list[tuple[int, int, float]]:
-    old_body = {i: words(previous[i].body) for i in free_old}
-    new_body = {j: words(current[j].body) for j in free_new}
-    old_head = {i: words(previous[i].heading) for i in free_old}
-    new_head = {j: words(current[j].heading) for j in free_new}
+    old_body = {i: previous[i].body for i in free_old}
+    new_body = {j: current[j].body for j in free_new}
+    old_head = {i: previous[i].heading for i in free_old}
+    new_head = {j: current[j].heading for j in free_new}
     documents = [*old_body.values(), *new_body.values(), *old_head.values(), *new_head.values()]
     frequency: Counter[str] = Counter()
     for tokens in documents:
@@ -219,12 +218,11 @@ def _vector(tokens: list[str], idf: dict[str, float]) -> dict[str, float]:
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     if len(a) > len(b):
         a, b = b, a
-    # Sorted keys make the floating-point sum independent of dict construction order.
-    return sum(a[w] * b[w] for w in sorted(a.keys() & b.keys()))
+    # fsum is exact, so the result does not depend on the (hash-seeded) order of the set.
+    return math.fsum(a[w] * b[w] for w in a.keys() & b.keys())
 
 
-def _trigrams(text: str) -> set[tuple[str, str, str]]:
-    tokens = words(text)
+def _trigrams(tokens: list[str]) -> set[tuple[str, str, str]]:
     return set(zip(tokens, tokens[1:], tokens[2:], strict=False))
 
 

@@ -80,11 +80,14 @@ def simple_similarity(a: list[str], b: list[str]) -> float:
 
 def similarity(a: list[str], b: list[str]) -> SimilarityScores:
     """All four measures, rounded to 6 decimals."""
+    if not a and not b:
+        return SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
+    ia, ib = _as_ints(a, b)
     return SimilarityScores(
         cosine=round6(cosine_similarity(a, b)),
         jaccard=round6(jaccard_similarity(a, b)),
-        edit=round6(edit_similarity(a, b)),
-        simple=round6(simple_similarity(a, b)),
+        edit=round6(1.0 - Levenshtein.distance(ia, ib) / max(len(a), len(b))),
+        simple=round6(float(Indel.normalized_similarity(ia, ib))),
     )
 
 
