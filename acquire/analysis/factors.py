@@ -17,7 +17,8 @@ style is detected per document:
    one of its captions (or reads "Risk Factors"), or else to the first factor-style heading.
 
 Documents without emphasis information (plain-text filings) fall back to layout: a heading is
-a single short sentence followed by a longer paragraph.
+a single sentence of 6 to 60 words followed by a paragraph of at least 25 words and twice its
+length.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ _BULLET = re.compile(r"^[\u2022\u25cf\u25aa\u2013\-*\u00b7o]\s")
 _MIN_HEADING_WORDS = 6
 _MAX_HEADING_WORDS = 120
 _MAX_CAPTION_WORDS = 14
+# Layout fallback: a heading's paragraph is at least this long (and twice the heading).
+_MIN_BODY_WORDS = 25
 
 
 @dataclass(slots=True)
@@ -142,7 +145,7 @@ def _summary_span(blocks: Sequence[Block], candidates: list[_Candidate]) -> tupl
 
 
 def _layout_starts(blocks: Sequence[Block]) -> list[_Candidate]:
-    """Headings from layout alone: a short single sentence followed by a longer paragraph."""
+    """Headings from layout alone: a short single sentence followed by a much longer paragraph."""
     starts: list[_Candidate] = []
     for index, block in enumerate(blocks):
         text = block.text
@@ -158,7 +161,7 @@ def _layout_starts(blocks: Sequence[Block]) -> list[_Candidate]:
             _MIN_HEADING_WORDS <= count <= 60
             and single
             and text.endswith(".")
-            and len(following.split()) > count
+            and len(following.split()) >= max(_MIN_BODY_WORDS, 2 * count)
             and not _BULLET.match(following)
         ):
             starts.append(_Candidate(index, text, "", (False, False, False), False))
