@@ -29,7 +29,7 @@ async def _append(redis: aioredis.Redis, accession: str) -> str:
     }
     entry_id = await redis.xadd(STREAM, {"org": "acme", "job_id": "j1", "kind": "sec_filings",
                                          "data": json.dumps(data)})  # fmt: skip
-    return entry_id.decode()
+    return str(entry_id.decode())
 
 
 async def _pending(redis: aioredis.Redis) -> int:

@@ -7,14 +7,11 @@
  * POST /jobs/{id}/token. Every piece of server data reaches the page through textContent or
  * attributes, never innerHTML.
  *
- * Risk-drift results. The job's result is the analysis report (acquire.analysis, dumped as
- * JSON). The heatmap is read from `result.heatmap` in any of these shapes:
- *   {categories: [c...], cells|values: {c: {previous: {metric: v}, current: {...}, change: {...}}}}
- *   {rows: [{category, previous: {metric: v}, current: {...}, change: {...}}]}  (or a bare list)
- *   {categories: [c...], metrics: {metric: [[previous, current, change] per category]}}
- * where metric is one of count, words, tone, drift (a bare number is taken as "count").
- * New and removed factors come from new_factors/removed_factors (or new/removed, or
- * drift.new/drift.removed): lists of strings or of objects with a title/heading and category.
+ * Risk-drift results. The job's result is the analysis report (acquire.analysis
+ * RiskDriftReport, dumped as JSON). The heatmap is `result.heatmap`: a list of cells
+ * {category, metric, previous, current, change} with metric one of count, words, tone (net
+ * tone, -1..1) and drift (1 - cosine; previous/current null). New and removed factors are the
+ * `result.changes` entries whose status is "new"/"removed" ({heading, category, ...}).
  */
 (() => {
   "use strict";
@@ -26,7 +23,10 @@
   const KIND_LABELS = { sec_filings: "SEC filings", xbrl_facts: "XBRL facts", yahoo: "Yahoo Finance",
     risk_drift: "Risk drift" };
   const METRICS = ["count", "words", "tone", "drift"];
-  // +1: a rise means more risk (red). Tone is a polarity score: falling (more negative) is riskier.
+  const DEFAULT_METRIC = "words"; // changes in every category; counts often stay equal
+  const METRIC_LABELS = { count: "risk factors", words: "words", tone: "net tone", drift: "drift (1 − cosine)" };
+  // +1: a rise means more risk (red). Net tone falling (more negative words) is riskier; drift
+  // has no direction (it is always >= 0), so more drift is shown as more attention-worthy.
   const RISK_SIGN = { count: 1, words: 1, tone: -1, drift: 1 };
   const MAX_EVENTS = 300;
 
@@ -354,13 +354,13 @@
   function describe(event) {
     const d = event.data || {};
     switch (event.event) {
-      case "step_complete": return [`${d.step} (${d.progress}%)`, "step"];
-      case "item_completed": return [`item ${d.item} completed`, "ok"];
+      case "step_complete": return [`${d.step} (${d.progress}%)`, "evt-step"];
+      case "item_completed": return [`item ${d.item} completed`, "evt-ok"];
       case "item_failed": return [`item ${d.item} ${d.state === "not_found" ? "not found" : "failed"}` +
-        (d.error ? `: ${d.error}` : ""), "bad"];
-      case "job_retrying": return [`retrying${d.error ? `: ${d.error}` : ""}`, "bad"];
-      case "job_completed": return [`finished: ${(d.state || "completed").replace("_", " ")}`, "ok"];
-      case "job_failed": return [`failed: ${d.error || ""}`, "bad"];
+        (d.error ? `: ${d.error}` : ""), "evt-bad"];
+      case "job_retrying": return [`retrying${d.error ? `: ${d.error}` : ""}`, "evt-bad"];
+      case "job_completed": return [`finished: ${(d.state || "completed").replace("_", " ")}`, "evt-ok"];
+      case "job_failed": return [`failed: ${d.error || ""}`, "evt-bad"];
       default: return [event.event.replace("job_", ""), ""];
     }
   }
@@ -415,9 +415,12 @@
       return;
     }
     if (box.dataset.renderedFor === job.job_id && result !== undefined) return; // keep heatmap controls
-    const parts = [el("h3", { text: "Summary" }), keyValueTable(job.summary, "Summary") ||
+    const summary = [el("h3", { text: "Summary" }), keyValueTable(job.summary, "Summary") ||
       el("p", { class: "muted", text: "No summary." })];
-    if (result && job.kind === "risk_drift") parts.push(...riskDrift(result));
+    const parts = [];
+    // A risk-drift report leads with its own summary and heatmap; the job's counts follow.
+    if (result && job.kind === "risk_drift") parts.push(...riskDrift(result), ...summary);
+    else parts.push(...summary);
     if (result && job.kind === "sec_filings") parts.push(...secFilings(result));
     if (result !== undefined) {
       const text = JSON.stringify(result, null, 2);
@@ -438,7 +441,7 @@
       el("thead", {}, el("tr", {}, ...["Company", "Form", "FY", "Filed", "Accession", "Size", "Status"]
         .map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, ...rows.map(([c, f]) => el("tr", { "data-accession": f.accession },
-        el("td", { text: c }), el("td", { text: f.form }), el("td", { text: fmt(f.fiscal_year) }),
+        el("td", { text: c }), el("td", { text: f.form }), el("td", { text: String(f.fiscal_year ?? "—") }),
         el("td", { text: fmt(f.filing_date || f.filed) }), el("td", { class: "mono", text: fmt(f.accession) }),
         el("td", { class: "num", text: f.size ? `${(f.size / 1024).toFixed(0)} KB` : "—" }),
         el("td", { text: fmt(f.status) })))))];
@@ -446,51 +449,48 @@
 
   // ---- risk drift -----------------------------------------------------------------------------
 
-  function metricValues(v) {
-    if (typeof v === "number") return { count: v };
-    return v && typeof v === "object" ? v : {};
-  }
-
-  /** The heatmap as [{category, previous: {metric: v}, current: {...}, change: {...}}]. */
+  /** The heatmap cells grouped by category: [{category, previous: {metric: v}, current, change}]. */
   function heatmapRows(result) {
-    const h = result.heatmap ?? result.drift?.heatmap;
-    if (!h) return [];
-    const row = (category, r) => ({ category, previous: metricValues(r.previous),
-      current: metricValues(r.current), change: metricValues(r.change) });
-    if (Array.isArray(h)) return h.map((r) => row(r.category, r));
-    if (Array.isArray(h.rows)) return h.rows.map((r) => row(r.category, r));
-    const categories = h.categories || Object.keys(h.cells || h.values || {});
-    const cells = h.cells || h.values;
-    if (cells && !Array.isArray(cells)) return categories.map((c) => row(c, cells[c] || {}));
-    if (h.metrics && typeof h.metrics === "object" && !Array.isArray(h.metrics)) {
-      return categories.map((c, i) => {
-        const r = { category: c, previous: {}, current: {}, change: {} };
-        for (const [metric, values] of Object.entries(h.metrics)) {
-          const [p, cur, chg] = values[i] || [];
-          Object.assign(r.previous, { [metric]: p });
-          Object.assign(r.current, { [metric]: cur });
-          Object.assign(r.change, { [metric]: chg });
-        }
-        return r;
-      });
+    const rows = new Map();
+    for (const cell of Array.isArray(result.heatmap) ? result.heatmap : []) {
+      if (!cell || typeof cell.category !== "string" || typeof cell.metric !== "string") continue;
+      if (!rows.has(cell.category)) {
+        rows.set(cell.category, { category: cell.category, previous: {}, current: {}, change: {} });
+      }
+      const row = rows.get(cell.category);
+      row.previous[cell.metric] = cell.previous;
+      row.current[cell.metric] = cell.current;
+      row.change[cell.metric] = cell.change;
     }
-    return [];
+    return [...rows.values()];
   }
 
-  function factors(result, which) {
-    const direct = result[`${which}_factors`] ?? result[which] ?? result.drift?.[which] ?? [];
-    return (Array.isArray(direct) ? direct : []).map((f) => (typeof f === "string" ? { title: f } : {
-      title: f.title || f.heading || f.name || f.text || JSON.stringify(f), category: f.category }));
+  function factors(result, status) {
+    return (Array.isArray(result.changes) ? result.changes : []).filter((c) => c && c.status === status);
+  }
+
+  const CATEGORY_LABELS = { geopolitical_trade: "Geopolitical & trade", products_technology: "Products & technology",
+    it_continuity: "IT & continuity", capital_liquidity: "Capital & liquidity", market_risk: "Market risk",
+    mergers_acquisitions: "Mergers & acquisitions", climate_esg: "Climate & ESG", pandemic_health: "Pandemic & health",
+    stock_governance: "Stock & governance", intellectual_property: "Intellectual property", human_capital: "Human capital" };
+
+  function label(category) {
+    if (CATEGORY_LABELS[category]) return CATEGORY_LABELS[category];
+    const text = String(category).replaceAll("_", " ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
   function riskDrift(result) {
     const parts = [];
-    const summary = typeof result.summary === "string" ? result.summary : result.executive_summary;
-    if (summary) parts.push(el("h3", { text: "Executive summary" }), el("p", { class: "summary-text", text: summary }));
+    if (result.executive_summary) {
+      parts.push(el("h3", { text: "Executive summary" }),
+        el("p", { class: "summary-text", id: "executive-summary", text: result.executive_summary }));
+    }
     const rows = heatmapRows(result);
     if (rows.length) {
       const available = METRICS.filter((m) => rows.some((r) => typeof r.change[m] === "number"));
-      const select = el("select", { id: "heatmap-metric" }, ...available.map((m) => el("option", { value: m, text: m })));
+      const select = el("select", { id: "heatmap-metric" },
+        ...available.map((m) => el("option", { value: m, text: METRIC_LABELS[m] || m, selected: m === DEFAULT_METRIC })));
       const holder = el("div", { id: "heatmap" });
       const draw = () => holder.replaceChildren(heatmap(rows, select.value));
       select.addEventListener("change", draw);
@@ -501,14 +501,32 @@
         el("p", { class: "legend" }, el("span", { class: "up", text: "risk increased" }),
           el("span", { class: "down", text: "risk decreased" }), el("span", { class: "same", text: "unchanged" })));
     }
+    const factorList = (items, id) => (items.length
+      ? el("ul", { id }, ...items.map((f) => el("li", { "data-category": f.category }, f.heading,
+        el("div", { class: "cat", text: label(f.category) }))))
+      : el("p", { id, class: "muted", text: "None." }));
     const added = factors(result, "new");
     const removed = factors(result, "removed");
-    const factorList = (items, id) => (items.length
-      ? el("ul", { id }, ...items.map((f) => el("li", {}, f.title, f.category ? el("div", { class: "cat", text: f.category }) : null)))
-      : el("p", { id, class: "muted", text: "None." }));
     parts.push(el("div", { class: "factors" },
       el("div", {}, el("h3", { text: `New factors (${added.length})` }), factorList(added, "new-factors")),
       el("div", {}, el("h3", { text: `Removed factors (${removed.length})` }), factorList(removed, "removed-factors"))));
+    const stats = (side) => result[side] || {};
+    const years = result.years || [];
+    if (result.previous && result.current) {
+      const row = (name, pick) => el("tr", {}, el("th", { scope: "row", text: name }),
+        el("td", { class: "num", text: fmt(pick(stats("previous"))) }),
+        el("td", { class: "num", text: fmt(pick(stats("current"))) }));
+      parts.push(el("h3", { text: "Item 1A" }), el("table", { class: "table section-stats" },
+        el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "" }),
+          el("th", { scope: "col", class: "num", text: `previous${years[1] ? ` (FY${years[1]})` : ""}` }),
+          el("th", { scope: "col", class: "num", text: `current${years[0] ? ` (FY${years[0]})` : ""}` }))),
+        el("tbody", {}, row("risk factors", (x) => x.factors), row("words", (x) => x.words),
+          row("net tone", (x) => x.tone && x.tone.net_tone))));
+    }
+    if (Array.isArray(result.recommendations) && result.recommendations.length) {
+      parts.push(el("h3", { text: "Recommendations" }),
+        el("ul", { class: "recommendations" }, ...result.recommendations.map((r) => el("li", { text: r }))));
+    }
     return parts;
   }
 
@@ -523,19 +541,19 @@
     };
     const columns = ["previous", "current", "change"];
     return el("table", { class: "heatmap", "data-metric": metric },
-      el("caption", { class: "sr-only", text: `Risk categories by ${metric}: previous, current and change` }),
+      el("caption", { class: "sr-only", text: `Risk categories by ${METRIC_LABELS[metric] || metric}: previous, current and change` }),
       el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "Category" }),
         ...columns.map((c) => el("th", { scope: "col", text: c })))),
       el("tbody", {}, ...rows.map((r) => {
         const [risk, colour] = shade(r.change[metric]);
         return el("tr", { "data-category": r.category, "data-risk": risk },
-          el("th", { scope: "row", text: r.category }),
+          el("th", { scope: "row", text: label(r.category) }),
           ...columns.map((column) => {
             const value = r[column][metric];
             const cell = el("td", {
               class: column, "data-category": r.category, "data-column": column,
               "data-value": value ?? "", "data-risk": risk,
-              title: `${r.category} · ${column} ${metric}: ${fmt(value)}`,
+              title: `${label(r.category)} · ${column} ${METRIC_LABELS[metric] || metric}: ${fmt(value)}`,
               text: column === "change" ? signed(value) : fmt(value),
             });
             // The change cell carries the full colour, the year columns a lighter wash of it.

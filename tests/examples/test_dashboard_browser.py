@@ -1,0 +1,224 @@
+"""The dashboard in a real headless Chromium, against the example app, real Redis and a worker.
+
+The browser submits a job through the form, follows it live over EventSource and renders the
+result; the page is saved to ``artifacts/dashboard.png``. Selenium is synchronous, so the
+browser is driven from a thread while this event loop serves the app and runs the worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gzip
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+from arq.worker import Worker
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from acquire.analysis.drift import analyze_risk_drift
+from acquire.jobs import registry
+from acquire.jobs.runtime import JobContext, JobSpec, Outcome
+from acquire.models import JobKind
+from acquire.settings import Settings
+from acquire.worker import build_worker_settings
+from examples.starlette_app import create_app
+
+from .browser import chromium
+from .conftest import API_KEYS, KEY_ACME, SECRET, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+NVDA_10K = ROOT / "tests/fixtures/sec/www.sec.gov/Archives/edgar/data/1045810"
+
+
+def _attrs(driver: WebDriver, css: str, name: str) -> list[str | None]:
+    return [node.get_attribute(name) for node in driver.find_elements(By.CSS_SELECTOR, css)]
+
+
+def _connect(driver: WebDriver, base: str) -> WebDriverWait[WebDriver]:
+    wait = WebDriverWait(driver, 45)
+    driver.get(f"{base}/")
+    driver.find_element(By.ID, "api-key").send_keys(KEY_ACME)
+    driver.find_element(By.CSS_SELECTOR, "#auth-form button").click()
+    wait.until(ec.text_to_be_present_in_element((By.ID, "auth-status"), "connected"))
+    return wait
+
+
+def _submit_sec_job_and_read_page(base: str) -> dict[str, object]:
+    with chromium() as driver:
+        wait = _connect(driver, base)
+        Select(driver.find_element(By.ID, "kind")).select_by_value("sec_filings")
+        companies = driver.find_element(By.ID, "sec-companies")
+        assert companies.is_displayed() and not driver.find_element(By.ID, "rd-ticker").is_displayed()
+        years = driver.find_element(By.ID, "sec-years")
+        years.clear()
+        years.send_keys("2024")
+        driver.find_element(By.ID, "submit-job").click()
+        wait.until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, '#job-detail[data-job-state="completed"]'))
+        )
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "table.filings tbody tr")))
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-sec.png"))
+        detail = driver.find_element(By.ID, "job-detail")
+        return {
+            "job_id": detail.get_attribute("data-job-id"),
+            "progress": driver.find_element(By.ID, "detail-progress").get_attribute("aria-valuenow"),
+            "events": _attrs(driver, "#detail-events li", "data-event"),
+            "filings": [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                        for tr in driver.find_elements(By.CSS_SELECTOR, "table.filings tbody tr")],
+            "rows": _attrs(driver, "#jobs-body tr", "data-job-state"),
+            "summary": {tr.get_attribute("data-key"): tr.find_element(By.TAG_NAME, "td").text
+                        for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")},
+        }  # fmt: skip
+
+
+async def test_sec_filings_job_submitted_and_followed_in_the_browser(
+    settings: Settings, redis: aioredis.Redis, live_worker: Worker
+) -> None:
+    app = create_app(settings, api_keys=API_KEYS, token_secret=SECRET)
+    async with serve(app) as base:
+        page = await asyncio.to_thread(_submit_sec_job_and_read_page, base)
+    status = await redis.keys("acquire:*")
+    assert status  # the job really went through Redis
+    assert page["progress"] == "100"
+    events = page["events"]
+    assert isinstance(events, list)
+    assert events[0] == "job_queued" and events[-1] == "job_completed"
+    assert {"job_started", "step_complete", "item_completed"} <= set(events)
+    filings = page["filings"]
+    assert isinstance(filings, list) and len(filings) == 1
+    assert filings[0][:3] == ["NVDA", "10-K", "2024"] and filings[0][-1] == "completed"
+    assert page["rows"] == ["completed"]
+    assert page["summary"] == {
+        "companies": "1",
+        "companies_completed": "1",
+        "filings": "1",
+        "filings_failed": "0",
+    }
+
+
+# ---- risk drift ------------------------------------------------------------------------------
+
+
+async def _risk_drift_stand_in(jc: JobContext, request: Any) -> Outcome:
+    """The risk_drift job's contract (result = the report's JSON) until the real job is registered."""
+    await jc.step("fetch_filings", 20)
+    previous = gzip.decompress((NVDA_10K / "000104581024000029/nvda-20240128.htm.gz").read_bytes())
+    current = gzip.decompress((NVDA_10K / "000104581025000023/nvda-20250126.htm.gz").read_bytes())
+    await jc.step("analyse", 60)
+    report = await asyncio.to_thread(analyze_risk_drift, previous, current)
+    return Outcome(result=report.model_dump(mode="json"), summary=dict(report.counts))
+
+
+def _specs() -> list[JobSpec]:
+    specs = registry.specs()
+    if not any(spec.kind == JobKind.RISK_DRIFT for spec in specs):
+        specs.append(JobSpec(kind=JobKind.RISK_DRIFT, run=_risk_drift_stand_in, analysis=True))
+    return specs
+
+
+@contextlib.asynccontextmanager
+async def _worker(settings: Settings) -> AsyncIterator[None]:
+    """Workers on both queues (they are the same queue unless ACQUIRE_ANALYSIS_QUEUE is set)."""
+    tasks, workers = [], []
+    for analysis in {False, settings.acquire_analysis_queue != settings.acquire_queue}:
+        cls = build_worker_settings(settings, analysis=analysis, specs=_specs(), extra_functions=[],
+                                    serve_metrics=False)  # fmt: skip
+        kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
+        worker = Worker(**{**kwargs, "burst": False, "handle_signals": False})
+        workers.append(worker)
+        tasks.append(asyncio.create_task(worker.async_run()))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task, worker in zip(tasks, workers, strict=True):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await worker.close()
+
+
+def _heatmap_cells(driver: WebDriver) -> dict[tuple[str, str], dict[str, str | None]]:
+    return {
+        (cell.get_attribute("data-category") or "", cell.get_attribute("data-column") or ""): {
+            "value": cell.get_attribute("data-value"), "risk": cell.get_attribute("data-risk"),
+            "text": cell.text,
+        }
+        for cell in driver.find_elements(By.CSS_SELECTOR, "#heatmap td[data-category]")
+    }  # fmt: skip
+
+
+def _submit_risk_drift_and_read_heatmap(base: str) -> dict[str, Any]:
+    with chromium() as driver:
+        driver.set_window_size(1400, 1500)
+        wait = _connect(driver, base)
+        kind = Select(driver.find_element(By.ID, "kind"))
+        assert kind.first_selected_option.get_attribute("value") == "risk_drift"  # the default
+        assert driver.find_element(By.ID, "rd-ticker").get_attribute("value") == "NVDA"
+        assert driver.find_element(By.ID, "rd-current").get_attribute("value") == "2025"
+        assert driver.find_element(By.ID, "rd-previous").get_attribute("value") == "2024"
+        driver.find_element(By.ID, "submit-job").click()
+        wait.until(
+            ec.presence_of_element_located((By.CSS_SELECTOR, '#job-detail[data-job-state="completed"]'))
+        )
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#heatmap table[data-metric="words"]')))
+        words = _heatmap_cells(driver)
+        Select(driver.find_element(By.ID, "heatmap-metric")).select_by_value("count")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#heatmap table[data-metric="count"]')))
+        count = _heatmap_cells(driver)
+        Select(driver.find_element(By.ID, "heatmap-metric")).select_by_value("words")
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, '#heatmap table[data-metric="words"]')))
+        removed = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#removed-factors li")]
+        new = driver.find_element(By.ID, "new-factors").text
+        summary = driver.find_element(By.ID, "executive-summary").text
+        events = [
+            li.get_attribute("data-event")
+            for li in driver.find_elements(By.CSS_SELECTOR, "#detail-events li")
+        ]
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.execute_script("document.getElementById('job-detail').scrollIntoView()")
+        driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        return {"words": words, "count": count, "removed": removed, "new": new, "summary": summary,
+                "events": events}  # fmt: skip
+
+
+async def test_risk_drift_job_shows_a_heatmap_in_the_browser(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    app = create_app(settings, api_keys=API_KEYS, token_secret=SECRET)
+    async with _worker(settings), serve(app) as base:
+        page = await asyncio.to_thread(_submit_risk_drift_and_read_heatmap, base)
+    assert page["events"][0] == "job_queued" and page["events"][-1] == "job_completed"
+    assert "step_complete" in page["events"]
+    words, count = page["words"], page["count"]
+    categories = {category for category, _ in words}
+    assert {"macroeconomic", "geopolitical_trade", "capital_liquidity"} <= categories
+    assert {column for _, column in words} == {"previous", "current", "change"}
+    assert len(words) == 3 * len(categories)
+    # Every row is consistent: change = current - previous, and the colour follows the change.
+    for category in categories:
+        previous, current, change = (float(words[category, c]["value"] or "nan") for c in
+                                     ("previous", "current", "change"))  # fmt: skip
+        assert change == current - previous
+        expected = "increased" if change > 0 else "decreased" if change < 0 else "unchanged"
+        assert {words[category, c]["risk"] for c in ("previous", "current", "change")} == {expected}
+    # Figures read from the two NVIDIA 10-Ks: Macroeconomic risk grew by 9 words (494 -> 503).
+    assert words["macroeconomic", "previous"]["value"] == "494"
+    assert words["macroeconomic", "current"]["value"] == "503"
+    assert words["macroeconomic", "change"] == {"value": "9", "risk": "increased", "text": "+9"}
+    # The one removed factor (indebtedness) left capital & liquidity with one factor fewer.
+    assert count["capital_liquidity", "change"]["value"] == "-1"
+    assert count["capital_liquidity", "change"]["risk"] == "decreased"
+    assert len(page["removed"]) == 1 and page["removed"][0].startswith(
+        "Our indebtedness could adversely affect"
+    )
+    assert page["new"] == "None."
+    assert page["summary"].startswith("Item 1A went from 24 risk factors")
