@@ -7,9 +7,13 @@ until the oldest entry leaves the window. Times come from Redis ``TIME``, so the
 clocks never matter. The invariant this gives is exact: no ``limit + 1`` grants ever fall in
 one window, for any window position, however many processes ask at once.
 
-A request is granted some time before it reaches the upstream, and that delay varies, so
-the window is widened by a small ``margin`` (default 30 ms): two grants a full window apart
-still arrive a full window apart unless their delays differ by more than the margin.
+A request is granted some time before it reaches the upstream, and that delay varies: a
+process may stall between the grant and the send (connection setup, a busy CPU). Two things
+keep the upstream's view within the limit: :meth:`RateLimiter.sent` (called by
+:func:`acquire.sources.http.fetch` once the request headers are on the socket) moves the
+grant's log entry to the real send time when the two differ by more than a few
+milliseconds, so later grants count from when the request really left; and the window is
+widened by a small ``margin`` (default 30 ms) for the remaining network and scheduling jitter.
 
 :meth:`RateLimiter.pause` stops the upstream's traffic fleet-wide (SEC's 10-minute block
 after its rate page): a key with a TTL (``keys.pause(name)``) that the script honours. A pause
@@ -24,6 +28,8 @@ import asyncio
 import math
 import random
 import secrets
+import time
+from contextvars import ContextVar
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -32,6 +38,10 @@ from acquire import keys
 from acquire.errors import RateLimitedError
 
 __all__ = ["RateLimiter"]
+
+# The current task's last grant: (log key, member, grant time in Redis µs, local monotonic).
+# A ContextVar because one limiter serves many concurrent tasks, each with its own request.
+_LAST_GRANT: ContextVar[tuple[str, str, int, float] | None] = ContextVar("acquire_last_grant", default=None)
 
 # Returns {1, grant_time_us} or {0, wait_us, paused (0/1)}.
 _ACQUIRE = """
@@ -67,7 +77,7 @@ return current
 class RateLimiter:
     """At most ``rate`` requests per second to the upstream ``name``, across the whole fleet.
 
-    Implements :class:`acquire.sources.http.Limiter`. ``rate`` becomes ``limit`` grants per
+    Implements :class:`acquire.sources.http.SendAwareLimiter`. ``rate`` becomes ``limit`` grants per
     window of ``limit / rate`` seconds (10 per 1 s for SEC, 2 per 1 s for Yahoo's default);
     rates below 1/s become one grant per ``1 / rate`` seconds.
     """
@@ -80,6 +90,7 @@ class RateLimiter:
         *,
         margin: float = 0.03,
         max_wait: float = 30.0,
+        restamp_after: float = 0.003,
     ) -> None:
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
@@ -91,6 +102,7 @@ class RateLimiter:
         #: The window the script enforces (seconds), margin included.
         self.window = self.limit / rate + margin
         self.max_wait = max_wait
+        self.restamp_after = restamp_after
         self._redis = redis
         self._log_key = keys.ratelimit(name)
         self._pause_key = keys.pause(name)
@@ -110,10 +122,12 @@ class RateLimiter:
         window_us = str(round(self.window * 1_000_000))
         limit = str(self.limit)
         while True:
+            member = secrets.token_hex(8)
             reply: list[Any] = await self._acquire(
-                keys=[self._log_key, self._pause_key], args=[limit, window_us, secrets.token_hex(8)]
+                keys=[self._log_key, self._pause_key], args=[limit, window_us, member]
             )
             if int(reply[0]) == 1:
+                _LAST_GRANT.set((self._log_key, member, int(reply[1]), time.monotonic()))
                 return int(reply[1]) / 1_000_000
             wait = max(0.0, int(reply[1]) / 1_000_000)
             if int(reply[2]) == 1 and wait > self.max_wait:
@@ -122,6 +136,21 @@ class RateLimiter:
                 )
             # A little jitter spreads the processes that all woke for the same freed slot.
             await asyncio.sleep(wait + random.uniform(0, 0.002))
+
+    async def sent(self) -> None:
+        """This task's last granted request was just sent: account it at the real send time.
+
+        Only costs a Redis call when the send lagged the grant by more than ``restamp_after``;
+        the entry only ever moves later, which can delay later grants, never hasten them.
+        """
+        grant = _LAST_GRANT.get()
+        if grant is None or grant[0] != self._log_key:
+            return
+        _LAST_GRANT.set(None)
+        log_key, member, granted_us, granted_local = grant
+        lag = time.monotonic() - granted_local
+        if lag > self.restamp_after:
+            await self._redis.zadd(log_key, {member: granted_us + round(lag * 1_000_000)}, xx=True)
 
     async def pause(self, seconds: float) -> None:
         """Stop all traffic to the upstream, fleet-wide, for at least ``seconds``."""

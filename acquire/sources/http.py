@@ -16,14 +16,14 @@ import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import httpx
 
 from acquire.errors import RateLimitedError, TransientError
 
-__all__ = ["Classifier", "Limiter", "create_client", "fetch", "retry_after_seconds"]
+__all__ = ["Classifier", "Limiter", "SendAwareLimiter", "create_client", "fetch", "retry_after_seconds"]
 
 log = logging.getLogger("acquire.http")
 
@@ -38,6 +38,19 @@ class Limiter(Protocol):
 
     async def pause(self, seconds: float) -> None:
         """Stop all traffic to the upstream for ``seconds`` (it throttled us)."""
+
+
+@runtime_checkable
+class SendAwareLimiter(Limiter, Protocol):
+    """A limiter that wants to know when a granted request actually left the process.
+
+    Between a grant and the bytes reaching the socket a process can stall (connection setup,
+    a busy CPU); :func:`fetch` calls :meth:`sent` from httpcore's trace hook once the request
+    headers are written, so the limiter can account the request at its real send time.
+    """
+
+    async def sent(self) -> None:
+        """The request this task was last granted has just been sent."""
 
 
 def create_client(
@@ -79,6 +92,15 @@ def default_classifier(response: httpx.Response) -> Exception | None:
     return None
 
 
+def _on_sent(limiter: SendAwareLimiter) -> Callable[[str, Mapping[str, Any]], Awaitable[None]]:
+    # httpcore awaits the trace callback inline, in the task that called fetch().
+    async def trace(event: str, info: Mapping[str, Any]) -> None:
+        if event.endswith("send_request_headers.complete"):
+            await limiter.sent()
+
+    return trace
+
+
 def _backoff(attempt: int, base: float, cap: float) -> float:
     # "Full jitter" (AWS architecture blog): spreads a fleet's retries instead of syncing them.
     return random.uniform(0, min(cap, base * 2**attempt))
@@ -107,11 +129,14 @@ async def fetch(
     :class:`~acquire.errors.TransientError` when retries are exhausted.
     """
     last: TransientError | None = None
+    extensions = {"trace": _on_sent(limiter)} if isinstance(limiter, SendAwareLimiter) else None
     for attempt in range(attempts):
         if limiter is not None:
             await limiter.acquire()
         try:
-            response = await client.request(method, url, headers=headers, params=params, content=content)
+            response = await client.request(
+                method, url, headers=headers, params=params, content=content, extensions=extensions
+            )
             await response.aread()
         except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
             last = TransientError(f"{type(exc).__name__} fetching {url}: {exc}")
