@@ -49,7 +49,9 @@ def cosine_similarity(a: list[str], b: list[str]) -> float:
     if len(ca) > len(cb):
         ca, cb = cb, ca
     dot = sum(n * cb[w] for w, n in ca.items() if w in cb)
-    norm = math.sqrt(sum(n * n for n in ca.values())) * math.sqrt(sum(n * n for n in cb.values()))
+    # One square root of the product of the (integer) squared norms: identical count vectors
+    # then give exactly 1.0 rather than 0.9999999999999998.
+    norm = math.sqrt(sum(n * n for n in ca.values()) * sum(n * n for n in cb.values()))
     return min(1.0, dot / norm)
 
 

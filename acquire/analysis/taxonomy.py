@@ -8,8 +8,8 @@ Rules, in full:
   :func:`acquire.analysis.text.words`.
 * A factor's score for a category is ``5 x`` the weights of the terms in its heading (the
   heading states the risk; the body elaborates and digresses) plus the weights of the terms
-  in its body, where each body term counts at most :data:`BODY_CAP` times, so one repeated
-  word cannot outvote the heading.
+  in its body, where each body term counts at most :data:`BODY_CAP` time(s): the breadth of a
+  body's vocabulary on a topic is evidence, a word repeated twenty times is not.
 * The highest score wins; ties go to the category listed first in :class:`RiskCategory`.
   A best score below :data:`MIN_SCORE` means ``other``.
 
@@ -30,7 +30,7 @@ from acquire.analysis.models import RiskCategory
 __all__ = ["BODY_CAP", "HEADING_WEIGHT", "MIN_SCORE", "RULES", "classify"]
 
 HEADING_WEIGHT = 5.0
-BODY_CAP = 2
+BODY_CAP = 1
 MIN_SCORE = 4.0
 
 _C = RiskCategory
@@ -76,7 +76,8 @@ RULES: dict[RiskCategory, dict[str, float]] = {
         "vulnerabilit*": 2, "security": 1,
     },
     _C.PRIVACY: {
-        "privacy": 3, "personal data": 3, "personal information": 3, "data protection": 3, "gdpr": 3,
+        "privacy": 3, "data privacy": 3, "personal data": 3, "personal information": 3,
+        "data protection": 3, "gdpr": 3,
         "ccpa": 3, "user data": 2, "data signals": 2, "consent": 1, "data": 1,
     },
     _C.IT_CONTINUITY: {

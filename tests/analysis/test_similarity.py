@@ -1,0 +1,72 @@
+"""The four Lazy Prices similarity measures on small, hand-computed examples."""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from acquire.analysis import similarity
+from acquire.analysis.similarity import (
+    cosine_similarity,
+    edit_similarity,
+    jaccard_similarity,
+    simple_similarity,
+)
+from acquire.analysis.text import normalised_text, sentences, words
+
+A = ["the", "cat", "sat", "on", "the", "mat"]
+B = ["the", "cat", "sat", "on", "a", "red", "mat"]
+
+
+def test_cosine() -> None:
+    # a: the 2, cat sat on mat 1; b: the cat sat on a red mat 1 each.
+    dot = 2 * 1 + 1 + 1 + 1 + 1
+    expected = dot / (math.sqrt(4 + 4) * math.sqrt(7))
+    assert math.isclose(cosine_similarity(A, B), expected)
+    assert cosine_similarity(A, list(reversed(A))) == 1.0
+    assert cosine_similarity(A, ["dog"]) == 0.0
+
+
+def test_jaccard() -> None:
+    # {the, cat, sat, on, mat} vs {the, cat, sat, on, a, red, mat}
+    assert jaccard_similarity(A, B) == 5 / 7
+
+
+def test_edit() -> None:
+    # the cat sat on [the -> a] [+red] mat: 2 edits over max length 7.
+    assert math.isclose(edit_similarity(A, B), 1 - 2 / 7)
+    assert edit_similarity(A, []) == 0.0
+
+
+def test_simple_is_diff_based_and_matches_difflib_here() -> None:
+    # LCS = the cat sat on mat (5); 2 * 5 / (6 + 7)
+    assert math.isclose(simple_similarity(A, B), 10 / 13)
+    assert math.isclose(simple_similarity(A, B), difflib.SequenceMatcher(None, A, B).ratio())
+
+
+def test_identical_and_empty() -> None:
+    same = similarity(A, list(A))
+    assert (same.cosine, same.jaccard, same.edit, same.simple) == (1.0, 1.0, 1.0, 1.0)
+    empty = similarity([], [])
+    assert (empty.cosine, empty.jaccard, empty.edit, empty.simple) == (1.0, 1.0, 1.0, 1.0)
+    one_sided = similarity(A, [])
+    assert (one_sided.cosine, one_sided.jaccard, one_sided.edit, one_sided.simple) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_order_sensitivity_differs_by_measure() -> None:
+    reordered = similarity(A, list(reversed(A)))
+    assert reordered.cosine == 1.0 and reordered.jaccard == 1.0
+    assert reordered.edit < 1.0 and reordered.simple < 1.0
+
+
+def test_words_and_sentences() -> None:
+    assert words("The Company\u2019s U.S. sales fell 5%\u2014sharply.") == [
+        "the", "company's", "u", "s", "sales", "fell", "sharply",
+    ]  # fmt: skip
+    assert normalised_text("Risks  related\u00a0to OUR  stock.") == "risks related to our stock"
+    assert sentences("We sell in the U.S. and abroad. Demand may fall! Will it? Yes.") == [
+        "We sell in the U.S. and abroad.",
+        "Demand may fall!",
+        "Will it?",
+        "Yes.",
+    ]

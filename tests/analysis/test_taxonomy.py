@@ -1,0 +1,47 @@
+"""Keyword-weighted category rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from acquire.analysis import RiskCategory, classify
+from acquire.analysis.taxonomy import RULES
+from acquire.analysis.text import words
+
+
+def test_taxonomy_has_21_categories_with_rules_for_all_but_other() -> None:
+    assert len(RiskCategory) == 21
+    assert set(RULES) == set(RiskCategory) - {RiskCategory.OTHER}
+
+
+@pytest.mark.parametrize(
+    ("heading", "category"),
+    [
+        ("We are exposed to fluctuations in currency exchange rates.", RiskCategory.MARKET_RISK),
+        ("Adverse economic conditions may harm our business.", RiskCategory.MACROECONOMIC),
+        (
+            "Competition could adversely impact our market share and financial results.",
+            RiskCategory.COMPETITION,
+        ),
+        ("Changes in tax laws could increase our effective tax rate.", RiskCategory.TAX),
+        ("Security breaches and cyber-attacks could disrupt our operations.", RiskCategory.CYBERSECURITY),
+        ("Climate change may have a long-term impact on our business.", RiskCategory.CLIMATE_ESG),
+        ("The trading price of our common stock is likely to be volatile.", RiskCategory.STOCK_GOVERNANCE),
+        ("We may not be able to successfully integrate our acquisitions.", RiskCategory.MERGERS_ACQUISITIONS),
+        ("Our indebtedness could adversely affect our financial position.", RiskCategory.CAPITAL_LIQUIDITY),
+        (
+            "If we are unable to protect our intellectual property, our brand may suffer.",
+            RiskCategory.INTELLECTUAL_PROPERTY,
+        ),
+        ("The COVID-19 pandemic could harm our business.", RiskCategory.PANDEMIC_HEALTH),
+        ("We depend on a small number of suppliers for key components.", RiskCategory.SUPPLY_CHAIN),
+    ],
+)
+def test_heading_decides(heading: str, category: RiskCategory) -> None:
+    assert classify(words(heading), []) is category
+
+
+def test_heading_outweighs_body_and_weak_evidence_is_other() -> None:
+    body = words("Our suppliers, foundries and component manufacturers may fail to deliver. " * 5)
+    assert classify(words("Changes in tax laws could hurt us."), body) is RiskCategory.TAX
+    assert classify(words("Things could go wrong."), words("Results may differ.")) is RiskCategory.OTHER
