@@ -19,7 +19,7 @@ from acquire.analysis.models import (
     SectionStats,
 )
 from acquire.analysis.report import SummaryRewriter, build_heatmap, executive_summary, recommendations
-from acquire.analysis.similarity import cosine_similarity, similarity
+from acquire.analysis.similarity import similarity, simple_similarity
 from acquire.analysis.text import round6, sentences, words
 
 __all__ = ["analyze_risk_drift", "analyze_sections"]
@@ -246,7 +246,7 @@ def _category_drift(old: _Side, new: _Side, lexicon: Lexicon | None) -> list[Cat
                 previous_negative=old_tone.negative,
                 current_negative=new_tone.negative,
                 negative_change=round6(new_tone.negative - old_tone.negative),
-                drift=round6(1.0 - cosine_similarity(old_tokens, new_tokens)) if before and after else 1.0,
+                drift=round6(1.0 - simple_similarity(old_tokens, new_tokens)) if before and after else 1.0,
             )
         )
     return rows

@@ -5,8 +5,9 @@ Procedure (deterministic; every tie is broken by position):
 1. **Unchanged.** Factors whose word tokens (heading and body; see
    :func:`acquire.analysis.text.words`) are equal are paired first, in order.
 2. **Modified.** Every remaining old x new pair gets a score combining body and heading
-   similarity, both tf-idf weighted cosines (idf over all factors of both years, so
-   boilerplate such as "could adversely affect our business" carries little weight)::
+   similarity, both tf-idf weighted cosines. The idf is ``log(N / df)`` over the headings and
+   bodies of the still unpaired factors of both years, so boilerplate such as "could
+   adversely affect our business" carries little or no weight::
 
        score = (1 - w) * body + w * heading,   w = 0.35 if both headings are specific else 0
 
@@ -173,7 +174,8 @@ def _greedy(
     for tokens in documents:
         frequency.update(set(tokens))
     total = len(documents)
-    idf = {w: math.log((1 + total) / (1 + n)) + 1.0 for w, n in frequency.items()}
+    # Plain log(N/df): a word in every factor (the, our, business) weighs nothing.
+    idf = {w: math.log(total / n) for w, n in frequency.items()}
 
     ob = {i: _vector(t, idf) for i, t in old_body.items()}
     nb = {j: _vector(t, idf) for j, t in new_body.items()}

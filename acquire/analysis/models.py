@@ -152,8 +152,11 @@ class SectionStats(BaseModel):
 class CategoryDrift(BaseModel):
     """Per-category figures for both years and their change (current - previous).
 
-    ``drift`` is 1 - cosine similarity of the category's text in the two years (0 = same
-    words in the same proportions, 1 = nothing in common or present in one year only).
+    ``drift`` is 1 - the diff-based "simple" similarity of the category's text in the two
+    years (its factors concatenated in document order): the share of words added or deleted.
+    0 means the same text; 1 means nothing in common, or the category exists in one year only.
+    (1 - cosine would hardly move: term-frequency vectors of long risk texts are dominated by
+    the same function words, so their cosine stays near 1 even after heavy rewriting.)
     """
 
     model_config = _FROZEN

@@ -31,11 +31,11 @@ __all__ = [
 ]
 
 HEATMAP_METRICS: tuple[str, ...] = ("count", "words", "tone", "drift")
-"""Heatmap metrics: factor count, word count, net tone, and drift (1 - cosine)."""
+"""Heatmap metrics: factor count, word count, net tone, and drift (1 - simple similarity)."""
 
 # A category moving by this much net tone, or a factor scoring below this simple
 # similarity, is worth a reader's attention.
-_TONE_SHIFT = 0.05
+_TONE_SHIFT = 0.1
 _HEAVY_EDIT = 0.75
 _LISTED = 5
 
@@ -151,7 +151,7 @@ def recommendations(
 
     Rules: every new factor (largest first); every removed factor; splits and merges; the
     most heavily edited factors (simple similarity below 0.75); categories whose net tone moved
-    by 0.05 or more; and categories that appeared or disappeared.
+    by 0.1 or more; and categories that appeared or disappeared.
     """
     words_of = {f.position: f.words for f in current_factors}
     items: list[str] = []

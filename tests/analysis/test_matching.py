@@ -113,7 +113,9 @@ def test_identical_generic_headings_alone_score_nothing() -> None:
 def test_specific_heading_helps_a_rewritten_body(monkeypatch: pytest.MonkeyPatch) -> None:
     heading = words(F[2][0])
     old = [FactorText(heading, words(F[2][1]))]
-    rewritten = "Criminal groups target our networks, and an intrusion could be costly for us."
+    rewritten = (
+        "Criminal groups target our networks with ransomware and phishing, and remediation is expensive."
+    )
     new = [FactorText(heading, words(rewritten)), FactorText(words(F[5][0]), words(F[5][1]))]
     matching = match_factors(old, new)
     assert matching.pairs == [(0, 0)]
