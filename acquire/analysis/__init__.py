@@ -21,7 +21,7 @@ from acquire.analysis.drift import analyze_risk_drift, analyze_sections
 from acquire.analysis.factors import split_risk_factors
 from acquire.analysis.item1a import Item1ANotFoundError, Item1ASection, extract_item1a
 from acquire.analysis.lexicon import Lexicon, default_lexicon, load_lm_master_dictionary, score_tone
-from acquire.analysis.matching import match_factors
+from acquire.analysis.matching import FactorText, Matching, match_factors
 from acquire.analysis.models import (
     CategoryDrift,
     ChangeStatus,
@@ -42,10 +42,12 @@ __all__ = [
     "CategoryDrift",
     "ChangeStatus",
     "FactorChange",
+    "FactorText",
     "HeatmapCell",
     "Item1ANotFoundError",
     "Item1ASection",
     "Lexicon",
+    "Matching",
     "RiskCategory",
     "RiskDriftReport",
     "RiskFactor",

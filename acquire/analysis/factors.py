@@ -100,7 +100,7 @@ def _candidates(blocks: Sequence[Block]) -> list[_Candidate]:
             bool(_CAPTION.match(heading))
             or (count <= _MAX_CAPTION_WORDS and not _SENTENCE_END.search(heading))
         )
-        found.append(_Candidate(index, heading, rest, block.lead_style[:3], caption))
+        found.append(_Candidate(index, heading, rest, block.lead_style, caption))
     return found
 
 

@@ -27,10 +27,10 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from acquire.analysis.models import ExtractionMethod
 from acquire.analysis.text import normalise_space
 
 __all__ = [
@@ -41,10 +41,8 @@ __all__ = [
     "extract_item1a",
 ]
 
-StyleKey = tuple[bool, bool, bool, str]
-"""A run's visual style: (bold, italic, underline, font-size as written)."""
-
-ExtractionMethod = Literal["toc-anchor", "heading", "plain-text"]
+StyleKey = tuple[bool, bool, bool]
+"""A run's emphasis: (bold, italic, underline)."""
 
 
 class Item1ANotFoundError(ValueError):
@@ -101,7 +99,6 @@ _NOT_BOLD = re.compile(r"font-weight\s*:\s*(?:normal|lighter|[1-5]00)", re.IGNOR
 _ITALIC = re.compile(r"font-style\s*:\s*(?:italic|oblique)", re.IGNORECASE)
 _NOT_ITALIC = re.compile(r"font-style\s*:\s*normal", re.IGNORECASE)
 _UNDERLINE = re.compile(r"text-decoration[^;]*underline", re.IGNORECASE)
-_SIZE = re.compile(r"font-size\s*:\s*([\d.]+\s*[a-z%]*)", re.IGNORECASE)
 _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 _LINK = re.compile(
     r"""<a\b[^>]*?\bhref\s*=\s*["']#([^"'>]+)["'][^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
@@ -300,7 +297,7 @@ def _html_blocks(tree: LexborHTMLParser) -> list[Block]:
     if root is None:
         return []
     builder = _BlockBuilder()
-    builder.walk(root, False, False, False, "")
+    builder.walk(root, False, False, False)
     builder.flush()
     return builder.blocks
 
@@ -314,18 +311,18 @@ class _BlockBuilder:
         self.blocks: list[Block] = []
         self.runs: list[tuple[str, StyleKey]] = []
 
-    def walk(self, node: LexborNode, bold: bool, italic: bool, underline: bool, size: str) -> None:
+    def walk(self, node: LexborNode, bold: bool, italic: bool, underline: bool) -> None:
         child = node.child
         while child is not None:
             tag = child.tag
             if tag == "-text":
                 content = child.text_content
                 if content:
-                    self.runs.append((content, (bold, italic, underline, size)))
+                    self.runs.append((content, (bold, italic, underline)))
             elif tag not in _SKIP_TAGS:
                 style = child.attributes.get("style") or ""
                 if not (style and _HIDDEN.search(style)):
-                    b, i, u, s = bold, italic, underline, size
+                    b, i, u = bold, italic, underline
                     if tag in ("b", "strong") or (style and _BOLD.search(style)):
                         b = True
                     elif style and _NOT_BOLD.search(style):
@@ -335,12 +332,10 @@ class _BlockBuilder:
                     elif style and _NOT_ITALIC.search(style):
                         i = False
                     u = u or tag == "u" or bool(style and _UNDERLINE.search(style))
-                    if style and (found := _SIZE.search(style)):
-                        s = found.group(1).replace(" ", "").lower()
                     is_block = tag in _BLOCK_TAGS
                     if is_block:
                         self.flush()
-                    self.walk(child, b, i, u, s)
+                    self.walk(child, b, i, u)
                     if is_block:
                         self.flush()
             child = child.next

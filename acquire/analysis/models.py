@@ -8,12 +8,14 @@ processes and hash seeds.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "CategoryDrift",
     "ChangeStatus",
+    "ExtractionMethod",
     "FactorChange",
     "HeatmapCell",
     "RiskCategory",
@@ -25,6 +27,9 @@ __all__ = [
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+ExtractionMethod = Literal["toc-anchor", "heading", "plain-text"]
+"""How Item 1A was located: TOC anchor links, heading search, or plain-text heading search."""
 
 
 class RiskCategory(StrEnum):
@@ -145,7 +150,7 @@ class SectionStats(BaseModel):
     factors: int
     words: int
     groups: list[str]
-    extraction: str = Field(description="how Item 1A was located: toc-anchor, heading or plain-text")
+    extraction: ExtractionMethod
     tone: ToneScores
 
 
