@@ -45,7 +45,7 @@ SUBMISSIONS = f"sec/data.sec.gov/submissions/CIK{CIK:010d}.json.gz"
 YEARS = list(range(2021, 2027))  # all in the recent filings: no older page needed
 
 
-def build_fixtures(root: Path, documents: int) -> list[str]:
+def build_fixtures(root: Path, documents: int) -> tuple[list[str], list[str]]:
     """NVIDIA's real submissions plus a small synthetic primary document per chosen filing."""
     source = default_fixtures_dir()
     for rel in (SUBMISSIONS, "sec/www.sec.gov/files/company_tickers.json.gz"):
@@ -61,20 +61,20 @@ def build_fixtures(root: Path, documents: int) -> list[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         body = (f"<html><body><h1>{filing.form} {filing.accession}</h1>" + "<p>filler</p>" * 2000).encode()
         path.write_bytes(gzip.compress(body))
-    return [f.accession for f in chosen]
+    return [f.accession for f in chosen], sorted({f.form for f in chosen})
 
 
-def worker(index: int, processes: int, settings_json: str, accessions: list[str], concurrency: int,
-           ready: Any, go: Event, out: Any) -> None:  # fmt: skip
+def worker(index: int, processes: int, settings_json: str, accessions: list[str], forms: list[str],
+           concurrency: int, ready: Any, go: Event, out: Any) -> None:  # fmt: skip
     settings = Settings.model_validate_json(settings_json)
     try:
-        out.put(asyncio.run(_work(index, processes, settings, accessions, concurrency, ready, go)))
+        out.put(asyncio.run(_work(index, processes, settings, accessions, forms, concurrency, ready, go)))
     except Exception as exc:  # report it: the parent must not wait for a result forever
         out.put({"documents": 0, "errors": [repr(exc)], "error_count": 1, "from_cache": 0, "seconds": 0.0})
 
 
-async def _work(index: int, processes: int, settings: Settings, accessions: list[str], concurrency: int,
-                ready: Any, go: Event) -> dict[str, Any]:  # fmt: skip
+async def _work(index: int, processes: int, settings: Settings, accessions: list[str], forms: list[str],
+                concurrency: int, ready: Any, go: Event) -> dict[str, Any]:  # fmt: skip
     redis = aioredis.Redis.from_url(settings.redis_url)
     limiter = RateLimiter(redis, "sec", settings.sec_max_rps)
     cache = RedisCache(redis, max_bytes=settings.sec_cache_max_bytes)
@@ -83,7 +83,6 @@ async def _work(index: int, processes: int, settings: Settings, accessions: list
         await asyncio.to_thread(go.wait)
         started = time.perf_counter()
         mine = set(accessions[index::processes])
-        forms = sorted({"10-K", "10-Q", "8-K", "4", "144", "SC 13G/A", "S-8", "DEF 14A", "3", "10-K/A"})
         filings = [f for f in await edgar.filings("NVDA", forms=forms, years=YEARS) if f.accession in mine]
         gate = asyncio.Semaphore(concurrency)
 
@@ -98,11 +97,13 @@ async def _work(index: int, processes: int, settings: Settings, accessions: list
             "from_cache": sum(1 for s in sources if s == "cache"), "seconds": time.perf_counter() - started}
 
 
-def run_fleet(settings: Settings, accessions: list[str], processes: int, concurrency: int) -> list[dict[str, Any]]:
+def run_fleet(settings: Settings, accessions: list[str], forms: list[str], processes: int,
+              concurrency: int) -> list[dict[str, Any]]:  # fmt: skip
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=worker, args=(i, processes, settings.model_dump_json(), accessions,
-                                              concurrency, ready, go, out)) for i in range(processes)]  # fmt: skip
+    config = settings.model_dump_json()
+    shared = (config, accessions, forms, concurrency, ready, go, out)
+    procs = [ctx.Process(target=worker, args=(i, processes, *shared)) for i in range(processes)]
     for p in procs:
         p.start()
     for _ in procs:
@@ -132,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="acquire-bench-") as tmp:
         root = Path(tmp) / "fixtures"
-        accessions = build_fixtures(root, args.documents)
+        accessions, forms = build_fixtures(root, args.documents)
         with EmbeddedRedis(Path(tmp) / "redis") as redis_server, \
                 ReplayServer(root, sec_max_rps=10, sec_block_seconds=600) as server:  # fmt: skip
             settings = Settings(
@@ -140,10 +141,10 @@ def main() -> None:
                 sec_www_base_url=f"{server.url}/www.sec.gov", sec_data_base_url=f"{server.url}/data.sec.gov",
                 sec_max_rps=10, sec_cache="redis", metrics_port=0,
             )  # fmt: skip
-            first = run_fleet(settings, accessions, args.processes, args.concurrency)
+            first = run_fleet(settings, accessions, forms, args.processes, args.concurrency)
             log = list(server.log)
             server.log.clear()
-            second = run_fleet(settings, accessions, args.processes, args.concurrency)
+            second = run_fleet(settings, accessions, forms, args.processes, args.concurrency)
             log2 = list(server.log)
     times = [r.at for r in log]
     span = max(times) - min(times) if len(times) > 1 else 0.0

@@ -7,13 +7,15 @@ import json
 import sys
 import textwrap
 
+import httpx
 import pytest
 import redis.asyncio as aioredis
 
 from acquire import keys
 from acquire.errors import RateLimitedError
 from acquire.ratelimit import RateLimiter
-from acquire.sources.http import Limiter
+from acquire.replay import Fault, ReplayServer
+from acquire.sources.http import Limiter, SendAwareLimiter, fetch
 
 
 def max_in_window(times: list[float], window: float = 1.0) -> int:
@@ -125,3 +127,40 @@ async def test_several_processes_share_one_budget(redis: aioredis.Redis, redis_u
     # The correctness property, from the grant times on Redis' clock: never more than `rate`
     # in any one-second window, and the budget was used fully (not needlessly conservative).
     assert max_in_window(grants, 1.0) == rate
+
+
+async def test_sent_moves_a_lagging_grant_to_its_send_time(redis: aioredis.Redis) -> None:
+    limiter = RateLimiter(redis, "lag", 10, restamp_after=-1)  # restamp even the smallest lag
+    granted = await limiter.acquire_at()
+    await limiter.sent()
+    ((member, score),) = await redis.zrange(keys.ratelimit("lag"), 0, -1, withscores=True)
+    assert score > granted * 1_000_000  # later, never earlier
+    await limiter.sent()  # a second call for the same grant changes nothing
+    assert await redis.zrange(keys.ratelimit("lag"), 0, -1, withscores=True) == [(member, score)]
+
+
+class CountingLimiter:
+    """Records the order of the limiter calls fetch() makes."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def acquire(self) -> None:
+        self.calls.append("acquire")
+
+    async def pause(self, seconds: float) -> None:
+        self.calls.append("pause")
+
+    async def sent(self) -> None:
+        self.calls.append("sent")
+
+
+async def test_fetch_reports_each_send_to_the_limiter(upstream: ReplayServer) -> None:
+    limiter = CountingLimiter()
+    assert isinstance(limiter, SendAwareLimiter)
+    upstream.inject(r"company_tickers", Fault(503, b"busy"))
+    url = f"{upstream.url}/www.sec.gov/files/company_tickers.json"
+    async with httpx.AsyncClient(headers={"User-Agent": "acquire tests tests@example.com"}) as client:
+        response = await fetch(client, url, limiter=limiter, backoff_base=0.001)
+    assert response.status_code == 200
+    assert limiter.calls == ["acquire", "sent", "acquire", "sent"]
