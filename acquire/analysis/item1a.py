@@ -110,35 +110,12 @@ _SGML_TYPE = re.compile(r"<TYPE>\s*([^\s<]+)", re.IGNORECASE)
 _SGML_TEXT = re.compile(r"<TEXT>(.*?)(?:</TEXT>|$)", re.IGNORECASE | re.DOTALL)
 _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
 
-_BLOCK_TAGS = frozenset(
-    {
-        "div",
-        "p",
-        "tr",
-        "li",
-        "ul",
-        "ol",
-        "table",
-        "br",
-        "hr",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "section",
-        "article",
-        "center",
-        "blockquote",
-        "dl",
-        "dt",
-        "dd",
-        "pre",
-        "body",
-        "page",
-    }
-)
+# fmt: off
+_BLOCK_TAGS = frozenset({
+    "div", "p", "tr", "li", "ul", "ol", "table", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
+    "section", "article", "center", "blockquote", "dl", "dt", "dd", "pre", "body", "page",
+})
+# fmt: on
 _SKIP_TAGS = frozenset({"script", "style", "head", "title", "ix:header", "-comment"})
 # A heading or a TOC row is short; a cross-reference sits in a long sentence.
 _MAX_HEADING_WORDS = 14
@@ -176,18 +153,25 @@ def _decode(raw: bytes) -> str:
 
 
 def _primary_from_submission(text: str) -> str:
-    """The 10-K document of a full submission (the first document when none is typed 10-K)."""
+    """The 10-K document inside a full submission's SGML envelopes.
+
+    Raises:
+        Item1ANotFoundError: when the submission holds no 10-K (10-K405, 10-KT, ...) document.
+    """
     documents = _SGML_DOCUMENT.findall(text)
     if not documents:
         return text
-    chosen = documents[0]
+    kinds: list[str] = []
     for body in documents:
         kind = _SGML_TYPE.search(body)
-        if kind and kind.group(1).upper().startswith("10-K"):
-            chosen = body
-            break
-    inner = _SGML_TEXT.search(chosen)
-    return inner.group(1) if inner else chosen
+        kinds.append(kind.group(1).upper() if kind else "?")
+        if kinds[-1].startswith("10-K"):
+            inner = _SGML_TEXT.search(body)
+            return inner.group(1) if inner else body
+    types = ", ".join(dict.fromkeys(kinds))
+    raise Item1ANotFoundError(
+        f"no Item 1A: the full submission has no 10-K document (document types: {types})"
+    )
 
 
 # --------------------------------------------------------------------------- anchors

@@ -113,8 +113,19 @@ def test_plain_text_full_submission() -> None:
 def test_eight_k_full_submission_has_no_item_1a() -> None:
     raw = load(APPLE_8K_TXT)
     assert raw.startswith(b"<SEC-DOCUMENT>")
-    with pytest.raises(Item1ANotFoundError, match="no Item 1A"):
+    with pytest.raises(Item1ANotFoundError, match=r"no Item 1A: .* no 10-K document .*types: 8-K, EX-1\.1"):
         extract_item1a(raw)
+
+
+def test_full_submission_with_an_html_10k_document() -> None:
+    envelope = (
+        "<SEC-DOCUMENT>0000000000-24-000002.txt : 20240201\n<DOCUMENT>\n<TYPE>EX-21\n<TEXT>\nSubsidiaries"
+        "\n</TEXT>\n</DOCUMENT>\n<DOCUMENT>\n<TYPE>10-K\n<SEQUENCE>1\n<TEXT>\n{html}\n</TEXT>\n</DOCUMENT>"
+        "\n</SEC-DOCUMENT>\n"
+    )
+    section = extract_item1a(envelope.format(html=build_10k(FACTORS)))
+    assert section.method == "toc-anchor"
+    assert [f.heading for f in split_risk_factors(section)] == [heading for heading, _ in FACTORS]
 
 
 def test_document_without_item_1a_raises() -> None:
