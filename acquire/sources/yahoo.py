@@ -42,7 +42,7 @@ import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from acquire import keys
-from acquire.errors import NotFoundError, PermanentError, TransientError
+from acquire.errors import NotFoundError, PermanentError, RateLimitedError, TransientError
 from acquire.settings import Settings
 from acquire.sources.http import Classifier, Limiter, create_client, default_classifier, fetch
 from acquire.sources.yahoo_models import (
@@ -545,7 +545,17 @@ class YahooClient:
 
     async def _cookie_from_cookie_url(self) -> _Jar:
         jar = _Jar()
-        jar.update(await self._fetch(self._cookie_url, classify=_lenient, headers={"Accept": _HTML_ACCEPT}))
+        try:
+            response = await self._fetch(
+                self._cookie_url, classify=_lenient, headers={"Accept": _HTML_ACCEPT}
+            )
+        except RateLimitedError:
+            raise
+        except TransientError as exc:
+            # fc.yahoo.com does not even resolve in some regions: the consent flow still works.
+            log.info("Yahoo cookie URL unreachable (%s)", exc)
+            return jar
+        jar.update(response)
         return jar
 
     async def _cookie_from_consent(self) -> _Jar:

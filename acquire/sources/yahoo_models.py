@@ -212,7 +212,8 @@ def parse_profile(symbol: str, modules: Mapping[str, Any]) -> CompanyProfile:
     quote_type = _module(modules, "quoteType")
     return CompanyProfile(
         symbol=symbol,
-        name=_text(price.get("longName")) or _text(quote_type.get("longName"))
+        name=_text(price.get("longName"))
+        or _text(quote_type.get("longName"))
         or _text(price.get("shortName")),
         sector=_text(profile.get("sector")),
         industry=_text(profile.get("industry")),

@@ -143,6 +143,16 @@ async def test_consent_redirect_chain_when_cookie_url_sets_no_cookie(strict: Rep
     assert "CFC=" not in cookie  # scoped to consent.yahoo.com only: not part of the session
 
 
+async def test_unreachable_cookie_url_falls_back_to_consent(strict: ReplayServer, yahoo: YahooClient) -> None:
+    strict.inject(r"^/fc\.yahoo\.com/", *[Fault(reset=True) for _ in range(3)])
+
+    profile = await yahoo.profile("AAPL")
+
+    assert profile.industry == "Consumer Electronics"
+    assert count(strict, "fc.yahoo.com") == 3  # the bounded retries, then the fallback
+    assert count(strict, "guce.yahoo.com", "/copyConsent") == 1
+
+
 async def test_no_session_anywhere_is_transient(strict: ReplayServer, yahoo: YahooClient) -> None:
     strict.inject(r"^/fc\.yahoo\.com/", Fault(404, b"Not Found"))
     strict.inject(r"^/finance\.yahoo\.com/", Fault(200, b"<html>no consent form here</html>"))
