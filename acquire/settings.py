@@ -107,6 +107,18 @@ class Settings(BaseModel):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
 
+    @field_validator("webhook_allow_hosts")
+    @classmethod
+    def _allow_list(cls, value: str) -> str:
+        from acquire.errors import ConfigurationError
+        from acquire.ssrf import AllowList
+
+        try:
+            AllowList.parse(value)  # a bad entry fails at startup, not at the first delivery
+        except ConfigurationError as exc:
+            raise ValueError(str(exc).removeprefix("WEBHOOK_ALLOW_HOSTS: ")) from None
+        return value
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read settings from ``environ`` (default ``os.environ``), failing loudly on bad input."""

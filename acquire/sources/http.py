@@ -77,8 +77,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+        pass
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # a malformed header is ignored, never a crash
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 def default_classifier(response: httpx.Response) -> Exception | None:

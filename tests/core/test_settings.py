@@ -38,6 +38,7 @@ def test_environment_values_are_parsed() -> None:
         ({"SEC_MAX_RPS": "40"}, "SEC_MAX_RPS"),
         ({"WORKER_CONCURENCY": "4"}, "did you mean WORKER_CONCURRENCY"),
         ({"SEC_USERAGENT": "x"}, "did you mean SEC_USER_AGENT"),
+        ({"WEBHOOK_ALLOW_HOSTS": "10.0.0.0/33"}, "WEBHOOK_ALLOW_HOSTS"),
     ],
 )
 def test_bad_settings_are_clear_startup_errors(env: dict[str, str], message: str) -> None:
