@@ -9,7 +9,8 @@ style is detected per document:
    blocks whose emphasised lead is a sentence of at least four words followed by plain text
    (run-in headings of older filings).
 2. Captions ("Risks Related to Our Industry", "General Risks") are recognised by wording, or
-   as short, unpunctuated emphasised lines; they become the ``group`` of the factors below.
+   as short, unpunctuated, Title Case emphasised lines; they become the ``group`` of the
+   factors below.
 3. The factor heading style is the most frequent (bold, italic, underline) combination among
    the remaining candidates of six or more words; only candidates in that style start
    factors, so an italic introduction or an emphasised phrase inside a body does not.
@@ -51,6 +52,7 @@ _SUMMARY = re.compile(
 _RISK_FACTORS_LINE = re.compile(r"^\W*risk\s+factors\W*$", re.IGNORECASE)
 _ITEM_HEADING = re.compile(r"^\W*item\s*1\s*a\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[.?!:]['\")\]]?$")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _BULLET = re.compile(r"^[\u2022\u25cf\u25aa\u2013\-*\u00b7o]\s")
 
 _MIN_HEADING_WORDS = 6
@@ -89,25 +91,40 @@ def _candidates(blocks: Sequence[Block]) -> list[_Candidate]:
         if not lead or block.lead_style is None or not any(ch.isalpha() for ch in lead):
             continue
         whole = len(lead) >= 0.9 * len(block.text)
-        heading = block.text if whole else lead
-        rest = "" if whole else block.text[len(lead) :].strip() if block.text.startswith(lead) else ""
-        if not whole and (len(lead.split()) < 4 or not _SENTENCE_END.search(lead)):
+        if whole:
+            heading, rest = block.text, ""
+        elif len(lead.split()) >= 4 and _SENTENCE_END.search(lead):
+            # A run-in heading: an emphasised sentence, then the body in plain text. The lead
+            # is a prefix of the text (both are normalised from the same runs).
+            heading, rest = lead, block.text[len(lead) :].strip()
+        else:
             continue
         count = len(heading.split())
         if count > _MAX_HEADING_WORDS:
             continue
         caption = whole and (
             bool(_CAPTION.match(heading))
-            or (count <= _MAX_CAPTION_WORDS and not _SENTENCE_END.search(heading))
+            or (count <= _MAX_CAPTION_WORDS and not _SENTENCE_END.search(heading) and _title_case(heading))
         )
         found.append(_Candidate(index, heading, rest, block.lead_style, caption))
     return found
 
 
+def _title_case(text: str) -> bool:
+    """Captions are Title Case ("Industry Risks"); unpunctuated sentence headings are not."""
+    long_words = [w for w in _WORD.findall(text) if len(w) >= 4]
+    return bool(long_words) and sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
+
+
 def _styled_starts(blocks: Sequence[Block], candidates: list[_Candidate]) -> list[_Candidate]:
     """Factor-start and caption candidates, in order, with the summary skipped."""
     skip = _summary_span(blocks, candidates)
-    usable = [c for c in candidates if not (skip[0] <= c.index < skip[1])]
+    # A bare "Risk Factors" line (NVIDIA repeats it after the summary) is no caption.
+    usable = [
+        c
+        for c in candidates
+        if not (skip[0] <= c.index < skip[1]) and not _RISK_FACTORS_LINE.match(c.heading)
+    ]
     styles = Counter(
         c.flags for c in usable if not c.caption and len(c.heading.split()) >= _MIN_HEADING_WORDS
     )

@@ -8,7 +8,7 @@ import pytest
 
 from acquire.analysis import RiskCategory, extract_item1a, split_risk_factors
 from acquire.analysis.models import RiskFactor
-from tests.analysis.helpers import FACTORS, build_10k, load
+from tests.analysis.helpers import FACTORS, SEC, build_10k, load
 
 # Hand counts. How they were counted: each document was opened in a browser and the Item 1A
 # section read from its heading to Item 1B; every risk-factor heading was counted, that is
@@ -161,3 +161,16 @@ def test_tag_based_emphasis_and_run_in_headings() -> None:
     factors = split_risk_factors(extract_item1a(html))
     assert [f.heading for f in factors] == [h for h, _ in FACTORS]
     assert [f.body for f in factors] == [b for _, b in FACTORS]
+
+
+def test_older_edgarizer_html() -> None:
+    # CARBO Ceramics FY2017 (2018 filing): <p>/<font> inline styles, <a name> anchors, bold
+    # italic headings without captions, one of them unpunctuated. Hand count: 20 bold-italic
+    # paragraphs between the introduction and Item 1B, counted in the browser.
+    path = "www.sec.gov/Archives/edgar/data/1009672/000156459018004771/crr-10k_20171231.htm.gz"
+    assert (SEC / path).is_file()
+    factors = split_risk_factors(extract_item1a(load(path)))
+    assert len(factors) == 20
+    assert factors[3].heading == "We face distribution and logistical challenges in our business"
+    assert factors[4].heading == "We operate in an increasingly competitive market."
+    assert all(f.group is None for f in factors)
