@@ -257,6 +257,8 @@ def _splits_and_merges(
     for i in sorted(pieces_of):
         pieces = list(pieces_of[i])
         partner = new_of.get(i)
+        if partner is not None and (i, partner) in result.unchanged:
+            continue  # the old factor survives verbatim; a new one merely borrows from it
         if partner is not None and share(new_grams[partner], old_grams[i]) >= MIN_DERIVED:
             pieces.append(partner)
         union = set().union(*(new_grams[j] for j in pieces))
@@ -271,6 +273,8 @@ def _splits_and_merges(
     for j in sorted(parts_of):
         parts = list(parts_of[j])
         partner = old_of.get(j)
+        if partner is not None and (partner, j) in result.unchanged:
+            continue
         if partner is not None and share(old_grams[partner], new_grams[j]) >= MIN_DERIVED:
             parts.append(partner)
         union = set().union(*(old_grams[i] for i in parts))

@@ -88,6 +88,12 @@ def test_split_and_merge_are_detected() -> None:
     assert merged.counts["merged"] == 1 and merged.counts["new"] == 0 and merged.counts["removed"] == 0
 
 
+def test_new_factor_quoting_an_unchanged_one_is_not_a_split() -> None:
+    quoting = ("Export rules could also limit our foundry options.", F[1][1])
+    report = _drift(F[:8], [*F[:8], quoting])
+    assert _non_unchanged(report) == [("new", [], [8])]
+
+
 def test_short_generic_heading_does_not_drive_a_match() -> None:
     other_body = (
         "Our distributors hold inventory on consignment and may return unsold units at any time. "
