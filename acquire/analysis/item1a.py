@@ -103,6 +103,7 @@ _HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
 _LINK = re.compile(
     r"""<a\b[^>]*?\bhref\s*=\s*["']#([^"'>]+)["'][^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
 )
+_LINK_HINT = re.compile(r"item|risk|unresolved|cyber|propert", re.IGNORECASE)
 _ID_ATTR = re.compile(r"""\b(?:id|name)\s*=\s*["']?$""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _SGML_DOCUMENT = re.compile(r"<DOCUMENT>(.*?)</DOCUMENT>", re.IGNORECASE | re.DOTALL)
@@ -182,6 +183,10 @@ def _from_anchors(text: str) -> Item1ASection | None:
     start_ids: list[str] = []
     end_ids: list[str] = []
     for found in _LINK.finditer(text):
+        # Most links are page back-links ("Table of Contents"); skip them before the costlier
+        # tag stripping and unescaping.
+        if not _LINK_HINT.search(found.group(2)):
+            continue
         target = html.unescape(found.group(1))
         label = _visible_text(found.group(2))
         if _START.match(label) or _RISK_FACTORS.match(label):
