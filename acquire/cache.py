@@ -156,8 +156,12 @@ class RedisCache:
         meta, blob = await self._redis.hmget(entry_key, ["meta", "body"])  # type: ignore[misc]
         if meta is None or blob is None:
             return None
+        try:
+            entry = CacheEntry.from_meta(json.loads(meta), await _decompress(blob))
+        except (ValueError, KeyError, zlib.error):
+            return None  # a damaged entry is a miss; the next put replaces it
         await self._redis.zadd(keys.cache(namespace, "_lru"), {entry_key: time.time()}, xx=True)
-        return CacheEntry.from_meta(json.loads(meta), await _decompress(blob))
+        return entry
 
     async def put(self, namespace: str, key: str, entry: CacheEntry) -> None:
         blob = await _compress(entry.body)

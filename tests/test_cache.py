@@ -120,3 +120,14 @@ async def test_cached_fetch_immutable_fresh_and_revalidated(
         assert stale.source == "revalidated" and stale.body == fresh1.body
     statuses = [r.status for r in upstream.requests_to("www.sec.gov", "/files")]
     assert statuses == [200, 304]  # the If-None-Match revalidation got a 304, not the body
+
+
+async def test_redis_damaged_entry_is_a_miss(redis: aioredis.Redis) -> None:
+    cache = RedisCache(redis, max_bytes=1_000_000)
+    await cache.put("sec", "u", entry("u", b"hello"))
+    (entry_key,) = [k for k in await redis.keys(keys.cache("sec", "*")) if b"_" not in k.rsplit(b":", 1)[1]]
+    await redis.hset(entry_key, "body", b"not zlib")
+    assert await cache.get("sec", "u") is None
+    await cache.put("sec", "u", entry("u", b"again"))
+    got = await cache.get("sec", "u")
+    assert got is not None and got.body == b"again"

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -285,8 +286,12 @@ def parse_submissions(data: Mapping[str, Any], *, www_base_url: str) -> Submissi
     filings = data.get("filings") or {}
     recent = filings.get("recent") or {}
     pages = [
-        PageRef(name=str(f["name"]), filing_count=f.get("filingCount"),
-                filing_from=_date(f.get("filingFrom")), filing_to=_date(f.get("filingTo")))
+        PageRef(
+            name=str(f["name"]),
+            filing_count=f.get("filingCount"),
+            filing_from=_date(f.get("filingFrom")),
+            filing_to=_date(f.get("filingTo")),
+        )
         for f in filings.get("files") or []
         if isinstance(f, Mapping) and f.get("name")
     ]
@@ -328,6 +333,7 @@ class EdgarClient:
         self.attempts = attempts
         self.backoff_base = backoff_base
         self._documents: dict[str, asyncio.Future[CachedResponse]] = {}
+        self._tickers: tuple[float, dict[str, CompanyRef]] | None = None
 
     async def aclose(self) -> None:
         if self._own_http:
@@ -360,7 +366,12 @@ class EdgarClient:
     # ---- companies -----------------------------------------------------------------------
 
     async def tickers(self) -> dict[str, CompanyRef]:
-        """SEC's ticker map, by upper-case ticker (``BRK-B`` also as ``BRK.B``)."""
+        """SEC's ticker map, by upper-case ticker (``BRK-B`` also as ``BRK.B``).
+
+        Parsed once per ``SEC_CACHE_TTL`` in this process (it is 10,000 rows).
+        """
+        if self._tickers is not None and time.monotonic() - self._tickers[0] < self.settings.sec_cache_ttl:
+            return self._tickers[1]
         data = await self.get_json(f"{self.www}/files/company_tickers.json")
         rows = data.values() if isinstance(data, Mapping) else data
         refs: dict[str, CompanyRef] = {}
@@ -373,6 +384,7 @@ class EdgarClient:
             assert ref.ticker is not None
             refs.setdefault(ref.ticker, ref)  # the first row is the company's primary listing
             refs.setdefault(ref.ticker.replace("-", "."), ref)
+        self._tickers = (time.monotonic(), refs)
         return refs
 
     async def resolve(self, company: str | int) -> CompanyRef:
