@@ -85,32 +85,88 @@ def _spec(name: Metric, label: str, tags: str, unit: str, period_type: Literal["
 CATALOGUE: Mapping[Metric, MetricSpec] = {
     s.name: s
     for s in (
-        _spec("revenue", "Revenue", "RevenueFromContractWithCustomerExcludingAssessedTax Revenues "
-              "SalesRevenueNet RevenueFromContractWithCustomerIncludingAssessedTax SalesRevenueGoodsNet "
-              "RevenuesNetOfInterestExpense", "USD", "duration"),
-        _spec("cost_of_revenue", "Cost of revenue", "CostOfRevenue CostOfGoodsAndServicesSold "
-              "CostOfGoodsSold CostOfGoodsAndServiceExcludingDepreciationDepletionAndAmortization",
-              "USD", "duration"),
+        _spec(
+            "revenue",
+            "Revenue",
+            "RevenueFromContractWithCustomerExcludingAssessedTax Revenues "
+            "SalesRevenueNet RevenueFromContractWithCustomerIncludingAssessedTax SalesRevenueGoodsNet "
+            "RevenuesNetOfInterestExpense",
+            "USD",
+            "duration",
+        ),
+        _spec(
+            "cost_of_revenue",
+            "Cost of revenue",
+            "CostOfRevenue CostOfGoodsAndServicesSold "
+            "CostOfGoodsSold CostOfGoodsAndServiceExcludingDepreciationDepletionAndAmortization",
+            "USD",
+            "duration",
+        ),
         _spec("gross_profit", "Gross profit", "GrossProfit", "USD", "duration"),
         _spec("operating_income", "Operating income", "OperatingIncomeLoss", "USD", "duration"),
-        _spec("net_income", "Net income", "NetIncomeLoss NetIncomeLossAvailableToCommonStockholdersBasic "
-              "ProfitLoss", "USD", "duration"),
-        _spec("eps_basic", "EPS (basic)", "EarningsPerShareBasic EarningsPerShareBasicAndDiluted",
-              "USD/shares", "duration", additive=False),
-        _spec("eps_diluted", "EPS (diluted)", "EarningsPerShareDiluted EarningsPerShareBasicAndDiluted",
-              "USD/shares", "duration", additive=False),
+        _spec(
+            "net_income",
+            "Net income",
+            "NetIncomeLoss NetIncomeLossAvailableToCommonStockholdersBasic ProfitLoss",
+            "USD",
+            "duration",
+        ),
+        _spec(
+            "eps_basic",
+            "EPS (basic)",
+            "EarningsPerShareBasic EarningsPerShareBasicAndDiluted",
+            "USD/shares",
+            "duration",
+            additive=False,
+        ),
+        _spec(
+            "eps_diluted",
+            "EPS (diluted)",
+            "EarningsPerShareDiluted EarningsPerShareBasicAndDiluted",
+            "USD/shares",
+            "duration",
+            additive=False,
+        ),
         _spec("total_assets", "Total assets", "Assets", "USD", "instant"),
         _spec("total_liabilities", "Total liabilities", "Liabilities", "USD", "instant"),
-        _spec("stockholders_equity", "Stockholders' equity", "StockholdersEquity "
-              "StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest", "USD", "instant"),
-        _spec("cash_and_equivalents", "Cash and cash equivalents", "CashAndCashEquivalentsAtCarryingValue "
-              "CashCashEquivalentsRestrictedCashAndRestrictedCashEquivalents Cash", "USD", "instant"),
-        _spec("operating_cash_flow", "Operating cash flow", "NetCashProvidedByUsedInOperatingActivities "
-              "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations", "USD", "duration"),
-        _spec("capital_expenditure", "Capital expenditure", "PaymentsToAcquirePropertyPlantAndEquipment "
-              "PaymentsToAcquireProductiveAssets", "USD", "duration"),
-        _spec("shares_outstanding", "Shares outstanding", "CommonStockSharesOutstanding "
-              "dei:EntityCommonStockSharesOutstanding", "shares", "instant", additive=False),
+        _spec(
+            "stockholders_equity",
+            "Stockholders' equity",
+            "StockholdersEquity StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest",
+            "USD",
+            "instant",
+        ),
+        _spec(
+            "cash_and_equivalents",
+            "Cash and cash equivalents",
+            "CashAndCashEquivalentsAtCarryingValue "
+            "CashCashEquivalentsRestrictedCashAndRestrictedCashEquivalents Cash",
+            "USD",
+            "instant",
+        ),
+        _spec(
+            "operating_cash_flow",
+            "Operating cash flow",
+            "NetCashProvidedByUsedInOperatingActivities "
+            "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations",
+            "USD",
+            "duration",
+        ),
+        _spec(
+            "capital_expenditure",
+            "Capital expenditure",
+            "PaymentsToAcquirePropertyPlantAndEquipment PaymentsToAcquireProductiveAssets",
+            "USD",
+            "duration",
+        ),
+        _spec(
+            "shares_outstanding",
+            "Shares outstanding",
+            "CommonStockSharesOutstanding dei:EntityCommonStockSharesOutstanding",
+            "shares",
+            "instant",
+            additive=False,
+        ),
     )
 }
 assert tuple(CATALOGUE) == METRICS, "the catalogue must cover exactly acquire.models.METRICS"
@@ -273,8 +329,13 @@ def _instant_year(c: _Candidate, year_ends: Mapping[int, date]) -> int | None:
     return None if year_ends else fiscal_year_of(c.end, annual=True)
 
 
-def _quarterly(spec: MetricSpec, cands: Sequence[_Candidate], years: set[int],
-               year_ends: Mapping[int, date], quarter_ends: set[date]) -> dict[tuple[int, int], MetricValue]:
+def _quarterly(
+    spec: MetricSpec,
+    cands: Sequence[_Candidate],
+    years: set[int],
+    year_ends: Mapping[int, date],
+    quarter_ends: set[date],
+) -> dict[tuple[int, int], MetricValue]:
     period_ends = quarter_ends | set(year_ends.values())
     groups: dict[tuple[int, int], list[_Candidate]] = {}
     for c in cands:
