@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from acquire.analysis.factors import split_risk_factors
@@ -56,22 +56,32 @@ def analyze_sections(
     *,
     lexicon: Lexicon | None = None,
     rewriter: SummaryRewriter | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RiskDriftReport:
-    """:func:`analyze_risk_drift` for already extracted sections."""
+    """:func:`analyze_risk_drift` for already extracted sections.
+
+    ``progress`` is called with each stage's name as it completes: ``"segment"``,
+    ``"score"``, ``"match"``, ``"summarise"`` (the job runtime turns them into events).
+    """
+    done = progress or (lambda stage: None)
     old_factors = split_risk_factors(previous, lexicon)
     new_factors = split_risk_factors(current, lexicon)
+    done("segment")
     old_section, new_section = words(previous.text), words(current.text)
     # Tokenise each factor once; matching, similarity and category figures all reuse it.
     old_texts, new_texts = _texts(old_factors), _texts(new_factors)
+    old_side, new_side = _Side(old_factors, old_texts), _Side(new_factors, new_texts)
+    categories = _category_drift(old_side, new_side, lexicon)
+    old_stats = _stats(previous, old_factors, old_section, lexicon)
+    new_stats = _stats(current, new_factors, new_section, lexicon)
+    done("score")
     matching = match_factors(old_texts, new_texts)
-    changes = _changes(_Side(old_factors, old_texts), _Side(new_factors, new_texts), matching)
+    changes = _changes(old_side, new_side, matching)
     counts = {status.value: 0 for status in ChangeStatus}
     for change in changes:
         counts[change.status.value] += 1
-    categories = _category_drift(_Side(old_factors, old_texts), _Side(new_factors, new_texts), lexicon)
-    old_stats = _stats(previous, old_factors, old_section, lexicon)
-    new_stats = _stats(current, new_factors, new_section, lexicon)
     section_similarity = similarity(old_section, new_section)
+    done("match")
     report = RiskDriftReport(
         previous=old_stats,
         current=new_stats,
@@ -89,6 +99,7 @@ def analyze_sections(
     )
     if rewriter is not None:
         report = report.model_copy(update={"rewritten_summary": rewriter.rewrite(report)})
+    done("summarise")
     return report
 
 

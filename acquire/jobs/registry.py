@@ -14,9 +14,9 @@ __all__ = ["extra_functions", "resources", "specs"]
 
 def specs() -> list[JobSpec]:
     """One :class:`JobSpec` per job kind."""
-    from acquire.jobs import sec, xbrl, yahoo
+    from acquire.jobs import risk_drift, sec, xbrl, yahoo
 
-    return [sec.SPEC, xbrl.SPEC, yahoo.SPEC]
+    return [sec.SPEC, xbrl.SPEC, yahoo.SPEC, risk_drift.SPEC]
 
 
 def resources() -> list[ResourceFactory]:

@@ -85,9 +85,9 @@ async def drain_with(
     return worker
 
 
-async def run_real_worker(settings: Settings) -> None:
+async def run_real_worker(settings: Settings, *, analysis: bool = False) -> None:
     """A burst worker with acquire's built-in job kinds and resources (real HTTP clients)."""
-    cls = build_worker_settings(settings, extra_functions=[], serve_metrics=False)
+    cls = build_worker_settings(settings, analysis=analysis, extra_functions=[], serve_metrics=False)
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
     worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
     try:
