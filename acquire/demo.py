@@ -32,7 +32,7 @@ from acquire.worker import build_worker_settings
 __all__ = ["DEMO_JOBS", "run_demo"]
 
 ORG = "demo"
-DEMO_API_KEY = "demo-key"
+DEMO_API_KEY = "demo-key-0123456789"
 DEMO_JOBS: list[dict[str, Any]] = [
     {"kind": "sec_filings", "companies": ["NVDA"], "form_types": ["10-K"], "years": [2024, 2025]},
     {"kind": "xbrl_facts", "companies": ["NVDA"], "years": [2024, 2025],
@@ -44,13 +44,13 @@ DEMO_JOBS: list[dict[str, Any]] = [
 
 
 def _free_port(preferred: int) -> int:
+    """``preferred`` if it is free, else any free port (0 asks for any)."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             sock.bind(("127.0.0.1", 0))
-            return int(sock.getsockname()[1])
+        return int(sock.getsockname()[1])
 
 
 @contextlib.asynccontextmanager
@@ -126,14 +126,16 @@ def _yahoo_lines(company: dict[str, Any]) -> list[str]:
 
 
 def _risk_lines(result: dict[str, Any]) -> list[str]:
-    summary = result.get("summary") or result.get("executive_summary")
-    lines = [str(summary)[:600]] if summary else []
-    for key in ("new", "removed", "modified"):
-        factors = result.get(key) or []
-        for factor in factors[:3]:
-            heading = factor.get("heading") if isinstance(factor, dict) else str(factor)
-            lines.append(f"{key}: {str(heading)[:100]}")
-    return lines
+    counts = result.get("counts") or {}
+    lines = [", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no factors"]
+    changes = result.get("changes") or []
+    for status in ("new", "removed"):
+        lines += [f"{status}: {c['heading'][:90]}" for c in changes if c.get("status") == status][:3]
+    modified = [c for c in changes if c.get("status") == "modified" and c.get("similarity")]
+    modified.sort(key=lambda c: c["similarity"]["simple"])
+    lines += [f"changed ({c['similarity']['simple']:.2f}): {c['heading'][:80]}" for c in modified[:3]]
+    summary = str(result.get("executive_summary") or "").splitlines()
+    return lines + summary[:1]
 
 
 async def _follow(client: AcquireClient, job: JobHandle, kind: str, row: int, rows: int, tty: bool) -> None:
