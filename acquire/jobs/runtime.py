@@ -19,33 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from arq.connections import ArqRedis
 from arq.worker import Retry
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from acquire import metrics
 from acquire.errors import NotFoundError, TransientError
+from acquire.jobs.context import JobContext, Skip, describe_error, now_utc
+from acquire.jobs.spec import Envelope, JobSpec, Outcome, Services, Spread
 from acquire.logs import job_context
-from acquire.models import (
-    EventType,
-    ItemState,
-    ItemStatus,
-    JobKind,
-    JobRequest,
-    JobState,
-    parse_request,
-)
+from acquire.models import EventType, ItemState, JobRequest, JobState, parse_request
 from acquire.settings import Settings
-from acquire.store import ItemCounts, JobStore, Transition
+from acquire.store import Transition
 
 __all__ = [
     "Envelope",
@@ -64,220 +54,10 @@ log = logging.getLogger("acquire.jobs")
 WEBHOOK_FUNCTION = "deliver_webhook"
 
 
-@dataclass
-class Services:
-    """What a worker builds once at startup and every job shares (clients, pools, store)."""
-
-    settings: Settings
-    redis: ArqRedis
-    store: JobStore
-    resources: dict[str, Any] = field(default_factory=dict)
-
-    def get(self, name: str) -> Any:
-        """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
-        try:
-            return self.resources[name]
-        except KeyError:
-            raise RuntimeError(f"worker resource {name!r} is not configured") from None
-
-
-class Envelope(BaseModel):
-    """The JSON payload of an acquire arq job."""
-
-    job_id: str
-    org: str
-    kind: JobKind
-    request: dict[str, Any]
-    item: str | None = None
-    item_payload: dict[str, Any] | None = None
-
-
-@dataclass
-class Outcome:
-    """What a job's ``run`` returns: its result and a short summary for the status record."""
-
-    result: Mapping[str, Any]
-    summary: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Spread:
-    """Returned by ``run`` after :meth:`JobContext.spread`: the item jobs will finish the job."""
-
-
-RunFn = Callable[["JobContext", Any], Awaitable[Outcome | Spread]]
-RunItemFn = Callable[["JobContext", Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
-AssembleFn = Callable[[JobRequest, list[ItemStatus]], Outcome]
-
-
-def _default_assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
-    done = [i for i in items if i.state == ItemState.COMPLETED]
-    return Outcome(
-        result={"items": [i.model_dump(mode="json") for i in items]},
-        summary={"items": len(items), "completed": len(done)},
-    )
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One job kind: its steps, and optionally its per-item steps when it spreads out."""
-
-    kind: JobKind
-    run: RunFn
-    run_item: RunItemFn | None = None
-    assemble: AssembleFn = _default_assemble
-    analysis: bool = False  # runs on the analysis queue with the analysis time limits
-
-    def timeouts(self, settings: Settings) -> tuple[float, float]:
-        """(soft, hard) limits in seconds. The soft limit fires first so the job can report it."""
-        if self.analysis:
-            hard = settings.acquire_analysis_timeout
-            return min(settings.acquire_analysis_soft_timeout, hard * 0.95), hard
-        hard = settings.acquire_job_timeout
-        return hard * 0.9, hard
-
-    def queue(self, settings: Settings) -> str:
-        return settings.acquire_analysis_queue if self.analysis else settings.acquire_queue
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _backoff(attempt: int, settings: Settings) -> float:
     # Exponential with "equal jitter": at least half the step, so retries never bunch at zero.
     step = min(settings.acquire_retry_max, settings.acquire_retry_base * 2.0 ** (attempt - 1))
     return step / 2 + random.uniform(0, step / 2)
-
-
-def _describe(exc: BaseException) -> tuple[str, str]:
-    return type(exc).__name__, str(exc) or repr(exc)
-
-
-class _Skip(BaseException):
-    """The job is already final (a duplicate delivery) or expired: stop without writing.
-
-    A ``BaseException`` so that a job's own ``except Exception`` cannot swallow it.
-    """
-
-
-#: A job still running after this long has its ``job_started`` written on its own; a faster
-#: one writes start and end in one round trip (the queue-overhead benchmark's main saving).
-START_FLUSH_DELAY = 0.02
-
-
-class JobContext:
-    """Handed to a job's ``run``: progress reporting, items, topics and shared services."""
-
-    def __init__(
-        self, services: Services, envelope: Envelope, attempt: int, queue: str,
-        start: Transition | None = None,
-    ) -> None:  # fmt: skip
-        self.services = services
-        self.queue = queue
-        self.settings = services.settings
-        self.store = services.store
-        self.job_id = envelope.job_id
-        self.org = envelope.org
-        self.kind = envelope.kind
-        self.attempt = attempt
-        self._envelope = envelope
-        #: Item counters as of this process's last item update (saves a read at the end).
-        self.counts = ItemCounts(0, 0, 0, counted=False)
-        self._start = start
-        self._start_task: asyncio.Task[int] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        if start is not None:
-            self._timer = asyncio.get_running_loop().call_later(START_FLUSH_DELAY, self._flush_start)
-
-    # ---- the deferred start --------------------------------------------------------------
-
-    def _flush_start(self) -> None:
-        if self._start is not None and self._start_task is None:
-            self._start_task = asyncio.ensure_future(self._write_start(self._start))
-
-    async def _write_start(self, start: Transition) -> int:
-        return await self.store.apply(self.org, self.job_id, [start])
-
-    async def started(self) -> None:
-        """Make sure ``job_started`` is written before anything else about this attempt."""
-        if self._start is None:
-            return
-        self._flush_start()
-        assert self._start_task is not None
-        applied = await self._start_task
-        if applied != 1:
-            raise _Skip("expired" if applied < 0 else "already final")
-
-    async def pending_start(self) -> list[Transition]:
-        """At the end of the attempt: the start transition if it was never written."""
-        if self._timer is not None:
-            self._timer.cancel()
-        if self._start is None:
-            return []
-        if self._start_task is not None:
-            await self.started()
-            self._start = None
-            return []
-        start, self._start = self._start, None
-        return [start]
-
-    # ---- what jobs call ------------------------------------------------------------------
-
-    async def step(self, name: str, progress: int) -> None:
-        """Report a finished step; emitted once per step even if the job is retried."""
-        await self.started()
-        await self.store.transition(
-            self.org, self.job_id, {"step": name, "progress": max(0, min(100, progress))},
-            event=EventType.STEP_COMPLETE, data={"step": name, "progress": progress},
-            dedupe=f"step:{name}",
-        )  # fmt: skip
-
-    async def set_total(self, total: int) -> None:
-        await self.started()
-        await self.store.transition(self.org, self.job_id, {"items_total": total})
-
-    async def item(
-        self, key: str, state: ItemState, *, data: Mapping[str, Any] | None = None,
-        error: BaseException | str | None = None,
-    ) -> None:  # fmt: skip
-        """Record one item's outcome (counted once, whatever retries happen)."""
-        await self.started()
-        error_type = message = None
-        if isinstance(error, BaseException):
-            error_type, message = _describe(error)
-        elif error is not None:
-            message = error
-        self.counts = await self.store.set_item(
-            self.org, self.job_id,
-            ItemStatus(key=key, state=state, error=message, error_type=error_type,
-                       data=dict(data or {}), updated_at=_now()),
-        )  # fmt: skip
-
-    async def publish(self, topic: str, data: Mapping[str, Any]) -> None:
-        """Append a result to a message-bus stream (at least once; ``job_id`` + ``item`` dedupe)."""
-        await self.started()
-        await self.services.redis.xadd(
-            topic,
-            {"org": self.org, "job_id": self.job_id, "kind": self.kind.value,
-             "data": json.dumps(data, separators=(",", ":"), default=str)},
-            maxlen=self.settings.acquire_topic_maxlen, approximate=True,
-        )  # fmt: skip
-
-    async def spread(self, items: Sequence[tuple[str, dict[str, Any]]]) -> Spread:
-        """Run one arq job per item, spread over every worker; they finish this job together.
-
-        Item job ids are derived from the job id, so a re-run of this job after a crash does
-        not enqueue the items twice.
-        """
-        await self.set_total(len(items))
-        for index, (key, payload) in enumerate(items):
-            envelope = self._envelope.model_copy(update={"item": key, "item_payload": payload})
-            await self.services.redis.enqueue_job(
-                f"{self.kind.value}_item", envelope.model_dump(mode="json"),
-                _job_id=f"{self.job_id}.{index}", _queue_name=self.queue,
-            )  # fmt: skip
-        return Spread()
 
 
 Task = Callable[..., Awaitable[Any]]
@@ -322,17 +102,21 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
         return {"state": "rejected"}
     services, envelope, request = opened
     attempt = int(ctx.get("job_try", 1))
-    start = Transition(
-        {"state": JobState.RUNNING, "started_at": _now(), "attempts": attempt, "error": "", "error_type": ""},
-        EventType.JOB_STARTED, {"attempt": attempt},
-    )  # fmt: skip
+    running = {
+        "state": JobState.RUNNING,
+        "started_at": now_utc(),
+        "attempts": attempt,
+        "error": "",
+        "error_type": "",
+    }
+    start = Transition(running, EventType.JOB_STARTED, {"attempt": attempt})
     jc = JobContext(services, envelope, attempt, spec.queue(services.settings), start)
     metrics.CURRENT_JOBS.inc()
     started = time.perf_counter()
     try:
         async with asyncio.timeout(soft) as deadline:
             outcome = await spec.run(jc, request)
-    except _Skip as skip:
+    except Skip as skip:
         log.info("skipping job %s: %s", envelope.job_id, skip)
         return {"state": "skipped"}
     except TransientError as exc:
@@ -417,7 +201,7 @@ async def _retry_or_fail(jc: JobContext, spec: JobSpec, exc: TransientError) -> 
     if jc.attempt >= settings.acquire_max_tries:
         return await _fail(jc, exc)
     delay = exc.retry_after if exc.retry_after is not None else _backoff(jc.attempt, settings)
-    error_type, message = _describe(exc)
+    error_type, message = describe_error(exc)
     retrying = Transition(
         {"state": JobState.RETRYING, "error": message, "error_type": error_type}, EventType.JOB_RETRYING,
         {"attempt": jc.attempt, "retry_in": round(delay, 3), "error": message}, dedupe=f"retry:{jc.attempt}",
@@ -433,16 +217,16 @@ async def _cancelled(jc: JobContext) -> None:
         {"attempt": jc.attempt, "error": "worker stopped during the job; it will run again"},
         dedupe=f"cancel:{jc.attempt}",
     )  # fmt: skip
-    with contextlib.suppress(_Skip):
+    with contextlib.suppress(Skip):
         await jc.store.apply(jc.org, jc.job_id, [*await jc.pending_start(), retrying])
 
 
 async def _fail(jc: JobContext, exc: BaseException) -> dict[str, Any]:
-    error = _describe(exc)
+    error = describe_error(exc)
     log.warning("job %s failed: %s: %s", jc.job_id, *error)
     try:
         pre = await jc.pending_start()
-    except _Skip:
+    except Skip:
         return {"state": "skipped"}
     await _finish(jc.services, jc._envelope, JobState.FAILED, error=error, pre=pre)
     return {"state": JobState.FAILED.value, "error_type": error[0], "error": error[1]}
@@ -454,7 +238,7 @@ async def _finish(
     pre: Sequence[Transition] = (),
 ) -> None:  # fmt: skip
     """Move the job to its final state, once; count it; enqueue its webhook."""
-    fields: dict[str, Any] = {"state": state, "finished_at": _now(), "summary": dict(summary or {})}
+    fields: dict[str, Any] = {"state": state, "finished_at": now_utc(), "summary": dict(summary or {})}
     data: dict[str, Any] = {"state": state.value, "summary": dict(summary or {})}
     if state != JobState.FAILED:
         fields["progress"] = 100
