@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from acquire.models import METRICS, Metric
 from acquire.sources.edgar import ANNUAL_FORMS, EdgarClient, fiscal_year_of
+from acquire.sources.xbrl_catalogue import CATALOGUE, MetricSpec
 
 __all__ = [
     "CATALOGUE",
@@ -59,117 +60,6 @@ _QUARTERLY_FORMS = frozenset({"10-Q", "10-Q/A"}) | ANNUAL_FORMS
 _ANNUAL_DAYS = range(350, 381)
 _QUARTER_DAYS = range(80, 101)
 _COVER_WINDOW = timedelta(days=120)  # cover-page facts are dated a few weeks after the period
-
-
-class MetricSpec(BaseModel):
-    """How one standardised metric is found in XBRL facts."""
-
-    model_config = ConfigDict(frozen=True)
-
-    name: Metric
-    label: str
-    tags: tuple[str, ...] = Field(description='Candidate "taxonomy:Tag" names, preferred first.')
-    units: tuple[str, ...]
-    period_type: Literal["duration", "instant"]
-    additive: bool = Field(True, description="Quarters sum to the year (false for per-share values).")
-
-
-def _spec(name: Metric, label: str, tags: str, unit: str, period_type: Literal["duration", "instant"],
-          additive: bool = True) -> MetricSpec:  # fmt: skip
-    qualified = tuple(t if ":" in t else f"us-gaap:{t}" for t in tags.split())
-    return MetricSpec(name=name, label=label, tags=qualified, units=(unit,), period_type=period_type,
-                      additive=additive)  # fmt: skip
-
-
-#: The standardised metrics, exactly the names of :data:`acquire.models.METRICS`.
-CATALOGUE: Mapping[Metric, MetricSpec] = {
-    s.name: s
-    for s in (
-        _spec(
-            "revenue",
-            "Revenue",
-            "RevenueFromContractWithCustomerExcludingAssessedTax Revenues "
-            "SalesRevenueNet RevenueFromContractWithCustomerIncludingAssessedTax SalesRevenueGoodsNet "
-            "RevenuesNetOfInterestExpense",
-            "USD",
-            "duration",
-        ),
-        _spec(
-            "cost_of_revenue",
-            "Cost of revenue",
-            "CostOfRevenue CostOfGoodsAndServicesSold "
-            "CostOfGoodsSold CostOfGoodsAndServiceExcludingDepreciationDepletionAndAmortization",
-            "USD",
-            "duration",
-        ),
-        _spec("gross_profit", "Gross profit", "GrossProfit", "USD", "duration"),
-        _spec("operating_income", "Operating income", "OperatingIncomeLoss", "USD", "duration"),
-        _spec(
-            "net_income",
-            "Net income",
-            "NetIncomeLoss NetIncomeLossAvailableToCommonStockholdersBasic ProfitLoss",
-            "USD",
-            "duration",
-        ),
-        _spec(
-            "eps_basic",
-            "EPS (basic)",
-            "EarningsPerShareBasic EarningsPerShareBasicAndDiluted",
-            "USD/shares",
-            "duration",
-            additive=False,
-        ),
-        _spec(
-            "eps_diluted",
-            "EPS (diluted)",
-            "EarningsPerShareDiluted EarningsPerShareBasicAndDiluted",
-            "USD/shares",
-            "duration",
-            additive=False,
-        ),
-        _spec("total_assets", "Total assets", "Assets", "USD", "instant"),
-        _spec("total_liabilities", "Total liabilities", "Liabilities", "USD", "instant"),
-        _spec(
-            "stockholders_equity",
-            "Stockholders' equity",
-            "StockholdersEquity StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest",
-            "USD",
-            "instant",
-        ),
-        _spec(
-            "cash_and_equivalents",
-            "Cash and cash equivalents",
-            "CashAndCashEquivalentsAtCarryingValue "
-            "CashCashEquivalentsRestrictedCashAndRestrictedCashEquivalents Cash",
-            "USD",
-            "instant",
-        ),
-        _spec(
-            "operating_cash_flow",
-            "Operating cash flow",
-            "NetCashProvidedByUsedInOperatingActivities "
-            "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations",
-            "USD",
-            "duration",
-        ),
-        _spec(
-            "capital_expenditure",
-            "Capital expenditure",
-            "PaymentsToAcquirePropertyPlantAndEquipment PaymentsToAcquireProductiveAssets",
-            "USD",
-            "duration",
-        ),
-        _spec(
-            "shares_outstanding",
-            "Shares outstanding",
-            "CommonStockSharesOutstanding dei:EntityCommonStockSharesOutstanding",
-            "shares",
-            "instant",
-            additive=False,
-        ),
-    )
-}
-assert tuple(CATALOGUE) == METRICS, "the catalogue must cover exactly acquire.models.METRICS"
 
 
 class MetricValue(BaseModel):
