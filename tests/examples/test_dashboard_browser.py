@@ -58,6 +58,11 @@ def _submit_sec_job_and_read_page(base: str) -> dict[str, object]:
         assert companies.is_displayed() and not driver.find_element(By.ID, "rd-ticker").is_displayed()
         years = driver.find_element(By.ID, "sec-years")
         years.clear()
+        years.send_keys("1900")
+        driver.find_element(By.ID, "submit-job").click()  # refused by the API: shown, naming the field
+        wait.until(ec.visibility_of_element_located((By.ID, "form-errors")))
+        refusal = driver.find_element(By.ID, "form-errors").text
+        years.clear()
         years.send_keys("2024")
         driver.find_element(By.ID, "submit-job").click()
         wait.until(
@@ -68,6 +73,7 @@ def _submit_sec_job_and_read_page(base: str) -> dict[str, object]:
         driver.save_screenshot(str(ARTIFACTS / "dashboard-sec.png"))
         detail = driver.find_element(By.ID, "job-detail")
         return {
+            "refusal": refusal,
             "job_id": detail.get_attribute("data-job-id"),
             "progress": driver.find_element(By.ID, "detail-progress").get_attribute("aria-valuenow"),
             "events": _attrs(driver, "#detail-events li", "data-event"),
@@ -87,6 +93,7 @@ async def test_sec_filings_job_submitted_and_followed_in_the_browser(
         page = await asyncio.to_thread(_submit_sec_job_and_read_page, base)
     status = await redis.keys("acquire:*")
     assert status  # the job really went through Redis
+    assert "years.0: year must be between 1993" in str(page["refusal"])
     assert page["progress"] == "100"
     events = page["events"]
     assert isinstance(events, list)

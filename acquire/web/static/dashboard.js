@@ -29,6 +29,7 @@
   // has no direction (it is always >= 0), so more drift is shown as more attention-worthy.
   const RISK_SIGN = { count: 1, words: 1, tone: -1, drift: 1 };
   const MAX_EVENTS = 300;
+  const RECONNECT_MS = 2000; // before following again with a fresh token (never a tight loop)
 
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -202,7 +203,9 @@
       // is still running, follow again from the last event with a fresh token.
       if (source.readyState !== EventSource.CLOSED) return;
       state.streams.delete(jobId);
-      refreshJob(jobId).then((job) => { if (job && !FINAL.has(job.state)) follow(jobId); });
+      refreshJob(jobId).then((job) => {
+        if (job && !FINAL.has(job.state)) setTimeout(() => follow(jobId), RECONNECT_MS);
+      });
     };
   }
 
