@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,10 +20,6 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-from acquire.analysis.drift import analyze_risk_drift
-from acquire.jobs import registry
-from acquire.jobs.runtime import JobContext, JobSpec, Outcome
-from acquire.models import JobKind
 from acquire.settings import Settings
 from acquire.worker import build_worker_settings
 from examples.starlette_app import create_app
@@ -34,7 +29,6 @@ from .conftest import API_KEYS, KEY_ACME, SECRET, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
-NVDA_10K = ROOT / "tests/fixtures/sec/www.sec.gov/Archives/edgar/data/1045810"
 
 
 def _attrs(driver: WebDriver, css: str, name: str) -> list[str | None]:
@@ -114,29 +108,12 @@ async def test_sec_filings_job_submitted_and_followed_in_the_browser(
 # ---- risk drift ------------------------------------------------------------------------------
 
 
-async def _risk_drift_stand_in(jc: JobContext, request: Any) -> Outcome:
-    """The risk_drift job's contract (result = the report's JSON) until the real job is registered."""
-    await jc.step("fetch_filings", 20)
-    previous = gzip.decompress((NVDA_10K / "000104581024000029/nvda-20240128.htm.gz").read_bytes())
-    current = gzip.decompress((NVDA_10K / "000104581025000023/nvda-20250126.htm.gz").read_bytes())
-    await jc.step("analyse", 60)
-    report = await asyncio.to_thread(analyze_risk_drift, previous, current)
-    return Outcome(result=report.model_dump(mode="json"), summary=dict(report.counts))
-
-
-def _specs() -> list[JobSpec]:
-    specs = registry.specs()
-    if not any(spec.kind == JobKind.RISK_DRIFT for spec in specs):
-        specs.append(JobSpec(kind=JobKind.RISK_DRIFT, run=_risk_drift_stand_in, analysis=True))
-    return specs
-
-
 @contextlib.asynccontextmanager
 async def _worker(settings: Settings) -> AsyncIterator[None]:
     """Workers on both queues (they are the same queue unless ACQUIRE_ANALYSIS_QUEUE is set)."""
     tasks, workers = [], []
     for analysis in {False, settings.acquire_analysis_queue != settings.acquire_queue}:
-        cls = build_worker_settings(settings, analysis=analysis, specs=_specs(), extra_functions=[],
+        cls = build_worker_settings(settings, analysis=analysis, extra_functions=[],
                                     serve_metrics=False)  # fmt: skip
         kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
         worker = Worker(**{**kwargs, "burst": False, "handle_signals": False})
@@ -193,8 +170,10 @@ def _submit_risk_drift_and_read_heatmap(base: str) -> dict[str, Any]:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.execute_script("document.getElementById('job-detail').scrollIntoView()")
         driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+        job_summary = {tr.get_attribute("data-key"): tr.find_element(By.TAG_NAME, "td").text
+                       for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")}  # fmt: skip
         return {"words": words, "count": count, "removed": removed, "new": new, "summary": summary,
-                "events": events}  # fmt: skip
+                "events": events, "job_summary": job_summary}  # fmt: skip
 
 
 async def test_risk_drift_job_shows_a_heatmap_in_the_browser(
@@ -229,3 +208,5 @@ async def test_risk_drift_job_shows_a_heatmap_in_the_browser(
     )
     assert page["new"] == "None."
     assert page["summary"].startswith("Item 1A went from 24 risk factors")
+    assert page["job_summary"]["counts · removed"] == "1"
+    assert page["job_summary"]["factors · previous"] == "24"

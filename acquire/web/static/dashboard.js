@@ -400,7 +400,17 @@
   }
 
   function keyValueTable(obj, caption) {
-    const rows = Object.entries(obj || {}).filter(([, v]) => typeof v !== "object" || v === null || Array.isArray(v));
+    // One level of nesting is flattened ({"counts": {"new": 1}} -> "counts · new"); deeper is left out.
+    const rows = [];
+    for (const [k, v] of Object.entries(obj || {})) {
+      if (v && typeof v === "object" && !Array.isArray(v)) {
+        for (const [k2, v2] of Object.entries(v)) {
+          if (typeof v2 !== "object" || v2 === null || Array.isArray(v2)) rows.push([`${k} · ${k2}`, v2]);
+        }
+      } else {
+        rows.push([k, v]);
+      }
+    }
     if (!rows.length) return null;
     return el("table", { class: "table summary-table" },
       caption ? el("caption", { class: "sr-only", text: caption }) : null,
@@ -514,7 +524,7 @@
       el("div", {}, el("h3", { text: `New factors (${added.length})` }), factorList(added, "new-factors")),
       el("div", {}, el("h3", { text: `Removed factors (${removed.length})` }), factorList(removed, "removed-factors"))));
     const stats = (side) => result[side] || {};
-    const years = result.years || [];
+    const years = Array.isArray(result.years) ? result.years : [result.years?.current, result.years?.previous];
     if (result.previous && result.current) {
       const row = (name, pick) => el("tr", {}, el("th", { scope: "row", text: name }),
         el("td", { class: "num", text: fmt(pick(stats("previous"))) }),
