@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping
@@ -239,6 +238,7 @@ class EventFanout:
         self._reader: aioredis.Redis | None = None
         self._task: asyncio.Task[None] | None = None
         self._reads = self._events = self._dropped = 0
+        self._closing = False
 
     # ---- subscribing -----------------------------------------------------------------------
 
@@ -292,6 +292,8 @@ class EventFanout:
     # ---- the reader ------------------------------------------------------------------------
 
     def _ensure_running(self) -> None:
+        if self._closing:
+            raise RuntimeError("the event fan-out is closed")
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run(), name="acquire-sse-fanout")
 
@@ -311,11 +313,13 @@ class EventFanout:
         self._reader = self._open_reader()
         delay = _ERROR_BACKOFF[0]
         try:
-            while True:
+            while not self._closing:
                 try:
                     await self._read_once()
                     delay = _ERROR_BACKOFF[0]
                 except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+                    if self._closing:
+                        break
                     # Cursors are ids, so nothing is lost: the next read resumes where this stopped.
                     log.warning("SSE fan-out read failed (%s); retrying in %.2f s", exc, delay)
                     await asyncio.sleep(delay)
@@ -375,12 +379,20 @@ class EventFanout:
 
     async def aclose(self) -> None:
         """Stop the reader and end every subscription (their SSE streams close)."""
+        self._closing = True
         task, self._task = self._task, None
         for stream in list(self._streams.values()):
             for sub in list(stream.subscribers):
                 sub._end()
         self._streams.clear()
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=1.0)
+        if not done and self._reader is not None:
+            # redis-py can swallow a cancellation that lands inside a blocking read; closing
+            # the socket under it ends the read for sure, and the loop sees it is closing.
+            await self._reader.connection_pool.disconnect(inuse_connections=True)
+            await asyncio.wait({task}, timeout=5.0)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("SSE fan-out reader ended with %r", task.exception())
