@@ -7,6 +7,9 @@ series to a host application's default registry.
 
 from __future__ import annotations
 
+from functools import lru_cache
+from typing import NamedTuple
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 __all__ = [
@@ -17,6 +20,8 @@ __all__ = [
     "JOB_RETRIES",
     "QUEUE_DEPTH",
     "REGISTRY",
+    "KindMetrics",
+    "for_kind",
     "serve",
 ]
 
@@ -40,6 +45,24 @@ JOB_DURATION = Histogram(
 )
 CURRENT_JOBS = Gauge("worker_current_jobs", "Jobs running in this process.", registry=REGISTRY)
 QUEUE_DEPTH = Gauge("worker_queue_depth", "Jobs waiting in an arq queue.", ["queue"], registry=REGISTRY)
+
+
+class KindMetrics(NamedTuple):
+    """The labelled series of one job kind, bound once (``labels()`` costs a lock per call)."""
+
+    total: Counter
+    failures: Counter
+    retries: Counter
+    duration: Histogram
+
+
+@lru_cache(maxsize=64)
+def for_kind(source: str) -> KindMetrics:
+    """The series of job kind ``source``."""
+    return KindMetrics(
+        JOBS_TOTAL.labels(source), JOB_FAILURES.labels(source), JOB_RETRIES.labels(source),
+        JOB_DURATION.labels(source),
+    )  # fmt: skip
 
 
 def serve(port: int) -> None:

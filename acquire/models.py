@@ -20,6 +20,7 @@ from pydantic import (
     HttpUrl,
     StringConstraints,
     TypeAdapter,
+    ValidationError,
     field_validator,
     model_validator,
 )
@@ -233,10 +234,13 @@ def parse_request(data: Any) -> JobRequest:
     """
     if isinstance(data, str | bytes):
         data = _JSON_ADAPTER.validate_json(data)
-    if isinstance(data, dict):
-        # Check the discriminator on its own first so an unknown kind is reported as `kind`.
-        _Kind.model_validate({"kind": data.get("kind")})
-    return _REQUEST_ADAPTER.validate_python(data)
+    try:
+        return _REQUEST_ADAPTER.validate_python(data)
+    except ValidationError:
+        if isinstance(data, dict):
+            # An unknown kind fails the union without naming a field: report it as `kind`.
+            _Kind.model_validate({"kind": data.get("kind")})
+        raise
 
 
 _JSON_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)

@@ -27,7 +27,7 @@ Verify the **raw** request body (before any JSON parsing) and reject what fails:
     async def acquire_hook(request: Request) -> Response:
         body = await request.body()
         try:
-            event = verify(body, request.headers, os.environ["ACQUIRE_WEBHOOK_SECRET"])
+            event = verify(body, request.headers, os.environ["WEBHOOK_SECRET"])
         except WebhookVerificationError:
             return Response(status_code=400)
         if await already_seen(request.headers["webhook-id"]):  # retries repeat the id

@@ -4,7 +4,8 @@
 
 (a) raw arq with arq's defaults (pickle, 0.5 s poll), (b) raw arq with acquire's worker
 settings (JSON, acquire's poll delay and concurrency), (c) acquire's full job wrapper (status
-record, events, items, metrics). Each runs an in-process burst worker against an embedded
+record, events, metrics). All three run the same payload (the envelope acquire's client
+enqueues) through a function that does nothing, so (c) - (b) is the wrapper's cost alone. Each runs an in-process burst worker against an embedded
 redis-server over a unix socket; enqueueing is not timed. Prints one final JSON line.
 """
 
@@ -21,10 +22,10 @@ from arq.connections import RedisSettings
 from arq.worker import Worker
 
 from acquire import serialization
-from acquire.client import AcquireClient
+from acquire.client import AcquireClient, new_job_id
 from acquire.embedded import EmbeddedRedis
 from acquire.jobs.runtime import JobContext, JobSpec, Outcome
-from acquire.models import JobKind
+from acquire.models import JobKind, parse_request
 from acquire.settings import Settings
 from acquire.worker import build_worker_settings
 
@@ -44,8 +45,10 @@ async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> float:
         rs, job_serializer=serializer, job_deserializer=worker_kwargs.get("job_deserializer")
     )
     await pool.flushdb()
-    for i in range(jobs):
-        await pool.enqueue_job("noop", {"i": i})
+    for _ in range(jobs):
+        # The same payload acquire's client enqueues, so only the wrapper's work differs.
+        payload = {"job_id": new_job_id(), "org": "bench", "kind": "sec_filings", "request": REQUEST_DUMP}
+        await pool.enqueue_job("noop", payload)
     worker = Worker([noop], redis_settings=rs, burst=True, handle_signals=False, **worker_kwargs)
     start = time.perf_counter()
     await worker.async_run()
@@ -56,14 +59,17 @@ async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> float:
     return elapsed
 
 
+REQUEST = {"kind": "sec_filings", "companies": ["NVDA"], "years": [2024]}
+REQUEST_DUMP = parse_request(REQUEST).model_dump(mode="json")
+
+
 async def run_acquire(settings: Settings, jobs: int) -> float:
     spec = JobSpec(kind=JobKind.SEC_FILINGS, run=acquire_noop)
     cls = build_worker_settings(settings, specs=[spec], resources=[], extra_functions=[], serve_metrics=False)
     client = await AcquireClient.connect(settings)
     await client.redis.flushdb()
-    request = {"kind": "sec_filings", "companies": ["NVDA"], "years": [2024]}
     for _ in range(jobs):
-        await client.submit("bench", request)
+        await client.submit("bench", REQUEST)
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
     worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
     start = time.perf_counter()

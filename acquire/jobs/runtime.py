@@ -132,7 +132,7 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
         return await _fail(jc, exc)
     finally:
         metrics.CURRENT_JOBS.dec()
-        metrics.JOB_DURATION.labels(spec.kind.value).observe(time.perf_counter() - started)
+        metrics.for_kind(spec.kind.value).duration.observe(time.perf_counter() - started)
     if isinstance(outcome, Spread):
         return {"state": "spread"}
     state = _final_state(jc.counts.done, jc.counts.failed, jc.counts.total)
@@ -156,7 +156,7 @@ async def _run_item(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: floa
         await jc.item(key, ItemState.NOT_FOUND, error=exc)
     except TransientError as exc:
         if attempt < services.settings.acquire_max_tries:
-            metrics.JOB_RETRIES.labels(spec.kind.value).inc()
+            metrics.for_kind(spec.kind.value).retries.inc()
             raise Retry(defer=exc.retry_after or _backoff(attempt, services.settings)) from exc
         await jc.item(key, ItemState.FAILED, error=exc)
     except asyncio.CancelledError:
@@ -207,7 +207,7 @@ async def _retry_or_fail(jc: JobContext, spec: JobSpec, exc: TransientError) -> 
         {"attempt": jc.attempt, "retry_in": round(delay, 3), "error": message}, dedupe=f"retry:{jc.attempt}",
     )  # fmt: skip
     await jc.store.apply(jc.org, jc.job_id, [*await jc.pending_start(), retrying])
-    metrics.JOB_RETRIES.labels(spec.kind.value).inc()
+    metrics.for_kind(spec.kind.value).retries.inc()
     raise Retry(defer=delay) from exc
 
 
@@ -251,9 +251,9 @@ async def _finish(
     if applied != 1:
         return
     source = envelope.kind.value
-    metrics.JOBS_TOTAL.labels(source).inc()
+    metrics.for_kind(source).total.inc()
     if state != JobState.COMPLETED:
-        metrics.JOB_FAILURES.labels(source).inc()
+        metrics.for_kind(source).failures.inc()
     if envelope.request.get("callback_url"):
         # A fixed arq job id makes the webhook single even if two item jobs finish together.
         await services.redis.enqueue_job(

@@ -1,7 +1,7 @@
 """The drop-in Starlette router: submit jobs, read them, follow their events over SSE.
 
 >>> router = create_router(client, authorize=api_key_authorizer({"k" * 32: "acme"}),
-...                        token_secret=os.environ["ACQUIRE_TOKEN_SECRET"])
+...                        token_secret=os.environ["EVENTS_TOKEN_SECRET"])
 >>> app.mount("/acquire", router)           # Starlette or FastAPI
 >>> # on shutdown: await router.aclose()
 
