@@ -36,6 +36,14 @@ WEB_NAME = "bench-web"
 FANOUT_NAME = "acquire-sse-fanout"
 
 
+def _use_uvloop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    uvloop.install()
+
+
 def _raise_fd_limit() -> None:
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -162,7 +170,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     except httpx.TransportError:
                         await asyncio.sleep(0.05)
                 followers = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-                    [*me, "--follow", "--port", str(port), "--clients", str(args.clients), *jobs],
+                    # "--" first: a job id may start with "-"
+                    [*me, "--follow", "--port", str(port), "--clients", str(args.clients), "--", *jobs],
                     stdout=subprocess.PIPE, text=True,
                 )  # fmt: skip
                 assert followers.stdout is not None
@@ -244,6 +253,7 @@ def main() -> None:
     if args.serve:
         serve(args.redis, args.port)
     elif args.follow:
+        _use_uvloop()  # the measuring clients should not be the bottleneck they measure
         asyncio.run(clients_main(args.port, args.job_ids, args.clients))
     else:
         print(json.dumps(asyncio.run(run(args))))

@@ -46,7 +46,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import ValidationError
-from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette import ServerSentEvent
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -58,6 +58,7 @@ from acquire.errors import JobNotFound
 from acquire.events import decode_entry, valid_stream_id
 from acquire.models import JobStatus, parse_request, validate_org
 from acquire.web.auth import InvalidToken, TokenSigner
+from acquire.web.responses import GuardedEventSourceResponse
 from acquire.web.sse import EventFanout, StreamEvent
 
 __all__ = ["COOKIE_NAME", "AcquireRouter", "Authorize", "create_router"]
@@ -334,9 +335,9 @@ class _Api:
         if status.state.final and not page:
             # Everything, including the final event, was delivered: 204 makes browsers stop retrying.
             return Response(status_code=204)
-        return EventSourceResponse(
+        return GuardedEventSourceResponse(
             self._stream(org, job_id, status, after, page), ping=self.ping_seconds,
-            send_timeout=_SEND_TIMEOUT,
+            stall_timeout=_SEND_TIMEOUT,
         )  # fmt: skip
 
     async def _range(self, org: str, job_id: str, after: str) -> list[StreamEvent]:
