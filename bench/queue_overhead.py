@@ -5,8 +5,9 @@
 (a) raw arq with arq's defaults (pickle, 0.5 s poll), (b) raw arq with acquire's worker
 settings (JSON, acquire's poll delay and concurrency), (c) acquire's full job wrapper (status
 record, events, metrics). All three run the same payload (the envelope acquire's client
-enqueues) through a function that does nothing, so (c) - (b) is the wrapper's cost alone. Each runs an in-process burst worker against an embedded
-redis-server over a unix socket; enqueueing is not timed. Prints one final JSON line.
+enqueues) through a function that does nothing, so (c) - (b) is the wrapper's cost alone.
+Each runs an in-process burst worker against an embedded redis-server over a unix socket;
+enqueueing is not timed. Prints one final JSON line.
 """
 
 from __future__ import annotations
