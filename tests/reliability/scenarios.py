@@ -1,0 +1,228 @@
+"""The fleet scenarios (worker crash, graceful shutdown, upstream chaos), sized by the caller.
+
+Each scenario starts its own worker processes against the given Redis and replay server,
+runs to the end and returns a report (a plain dict) that the tests assert on and
+``bench/reliability.py`` prints. Nothing here sleeps to synchronise: progress is awaited
+through job event streams and process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from arq.constants import in_progress_key_prefix, result_key_prefix
+
+from acquire import serialization
+from acquire.client import AcquireClient, JobHandle
+from acquire.models import EventType, JobRequest, YahooRequest
+from acquire.replay import Fault, ReplayServer
+from acquire.settings import Settings
+
+from .fleet import Fleet, audit_jobs, await_all, fleet_env, max_in_window, mixed_requests, now, submit_all
+
+__all__ = ["chaos_fault_maker", "run_chaos", "run_crash", "run_shutdown"]
+
+ORG = "acme"
+#: arq job ids of the reconciler cron (its markers and next run are not jobs of ours).
+_CRON = b"acquire_reconcile:"
+
+
+async def _in_flight(client: AcquireClient) -> int:
+    """arq jobs being run right now (the reconciler cron's own marker aside)."""
+    names = await client.redis.keys(in_progress_key_prefix + "*")
+    return sum(1 for name in names if not name.startswith(in_progress_key_prefix.encode() + _CRON))
+
+
+async def _redelivered(client: AcquireClient) -> int:
+    """arq jobs (jobs and item jobs) that finished on a second or later delivery."""
+    count = 0
+    async for key in client.redis.scan_iter(match=result_key_prefix + "*", count=500):
+        raw = await client.redis.get(key)
+        if raw is None:
+            continue
+        data = serialization.deserialize(raw)
+        count += int(data.get("t", 1)) > 1 and _CRON not in key
+    return count
+
+
+async def _first_event(handle: JobHandle, event: EventType) -> None:
+    async for item in handle.events():
+        if item.event == event:
+            return
+
+
+def _reference_mismatches(statuses: Sequence[Any]) -> list[str]:
+    """Jobs of a kind whose summary differs from the first job of that kind."""
+    reference: dict[str, Any] = {}
+    mismatches = []
+    for status in statuses:
+        ref = reference.setdefault(status.kind.value, status.summary)
+        if status.summary != ref:
+            mismatches.append(f"{status.job_id}: {status.summary} != {ref}")
+    return mismatches
+
+
+async def warm_up(client: AcquireClient) -> None:
+    """One job of each kind first, so the fleet's cache holds the documents and JSON.
+
+    With the small time limits these scenarios need, a cold start (every worker fetching the
+    same ticker map and 10-Ks through the 10 req/s budget at once) would be the slowest part.
+    """
+    await await_all(await submit_all(client, "warmup", mixed_requests(2)), timeout=120)
+
+
+async def run_crash(settings: Settings, log_dir: Path, *, jobs: int = 200, workers: int = 3) -> dict[str, Any]:
+    """SIGKILL one of ``workers`` processes once a quarter of ``jobs`` are done."""
+    async with await AcquireClient.connect(settings) as client:
+        with Fleet(fleet_env(settings), log_dir) as fleet:
+            fleet.start(workers)
+            await warm_up(client)
+            started = now()
+            handles = await submit_all(client, ORG, mixed_requests(jobs))
+            await await_all(handles[: max(1, jobs // 4)], timeout=180)
+            in_flight = await _in_flight(client)
+            fleet.signal(0, signal.SIGKILL)
+            killed_at = now()
+            statuses = await await_all(handles, timeout=300)
+            all_final = now() - killed_at
+            await _drained(client, settings.acquire_queue, timeout=240)
+            recovery = now() - killed_at
+            total = now() - started
+            exit_code = fleet.wait(0, timeout=10)
+        audit = await audit_jobs(client, handles)
+        redelivered = await _redelivered(client)
+        mismatches = _reference_mismatches(statuses)
+    return {
+        **audit.as_dict(),
+        "killed_exit_code": exit_code,
+        "in_flight_at_kill": in_flight,
+        "redelivered": redelivered,
+        "summary_mismatches": len(mismatches),
+        "item_errors": dict(audit.item_errors),
+        "all_final_s": round(all_final, 2),
+        "recovery_s": round(recovery, 2),
+        "total_s": round(total, 2),
+        "problems": (audit.duplicates + mismatches)[:10],
+    }
+
+
+async def _drained(client: AcquireClient, queue: str, timeout: float) -> None:
+    """Until the queue holds no job (a killed worker's jobs stay there until run again).
+
+    arq publishes nothing when a job's in-progress key expires, so this polls Redis.
+    """
+    async with asyncio.timeout(timeout):
+        while await _queued(client, queue) or await _in_flight(client):
+            await asyncio.sleep(0.2)
+
+
+async def _queued(client: AcquireClient, queue: str) -> int:
+    """Jobs waiting in ``queue`` (the reconciler cron's next run, queued ahead, aside)."""
+    return sum(1 for name in await client.redis.zrange(queue, 0, -1) if not name.startswith(_CRON))
+
+
+async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> dict[str, Any]:
+    """SIGTERM a worker mid-jobs twice: with a short grace (jobs re-queued) and a long one.
+
+    Jobs are slowed by a low SEC rate budget and no cache, so several are in flight when the
+    signal arrives. A replacement worker then completes whatever the stopped one left.
+    """
+    slow = {"SEC_CACHE": "none", "SEC_MAX_RPS": "5", "ACQUIRE_JOB_TIMEOUT": "120"}
+    report: dict[str, Any] = {}
+    async with await AcquireClient.connect(settings) as client:
+        with Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="1"), log_dir / "short") as short, \
+                Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="60"), log_dir / "long") as long:  # fmt: skip
+            all_handles: list[JobHandle] = []
+            for name, fleet in (("short_grace", short), ("long_grace", long)):
+                fleet.start(1)
+                handles = await submit_all(client, ORG, mixed_requests(jobs))
+                all_handles += handles
+                await _first_event(handles[0], EventType.ITEM_COMPLETED)
+                in_flight = await _in_flight(client)
+                fleet.signal(0, signal.SIGTERM)
+                signalled = now()
+                exit_code = await asyncio.to_thread(fleet.wait, 0, 120)
+                stop_s = now() - signalled
+                fleet.start(1)  # the restarted worker
+                await await_all(handles, timeout=240)
+                audit = await audit_jobs(client, handles)
+                cancelled = await _cancelled_jobs(client, handles)
+                report[name] = {**audit.as_dict(), "in_flight_at_signal": in_flight, "exit_code": exit_code,
+                                "stop_s": round(stop_s, 2), "requeued": cancelled,
+                                "problems": audit.duplicates[:10]}  # fmt: skip
+            report["lost"] = sum(report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace"))
+    return report
+
+
+async def _cancelled_jobs(client: AcquireClient, handles: Sequence[JobHandle]) -> int:
+    """Jobs whose run was cancelled by a worker stop and re-queued (their event says so)."""
+    count = 0
+    for handle in handles:
+        async for event in handle.events():
+            if event.event == EventType.JOB_RETRYING and "worker stopped" in str(event.data.get("error")):
+                count += 1
+                break
+    return count
+
+
+def chaos_fault_maker(rate_page: bytes) -> Callable[[], Fault]:
+    """Faults in rotation: 5xx, resets, truncated bodies, invalid JSON, SEC's rate-limit page."""
+    faults = itertools.cycle([
+        lambda: Fault(status=500),
+        lambda: Fault(status=503, body=b"Service Unavailable"),
+        lambda: Fault(reset=True),
+        lambda: Fault(status=200, body=b'{"filings": {"recent": ' + b"0" * 4000 + b"}}", truncate=100,
+                      headers={"content-type": "application/json"}),
+        lambda: Fault(status=502, body=b"<html>Bad Gateway</html>"),
+        lambda: Fault(status=403, body=rate_page, headers={"content-type": "text/html"}),
+    ])  # fmt: skip
+    return lambda: next(faults)()
+
+
+def chaos_requests(count: int) -> list[JobRequest]:
+    """The crash mix plus a Yahoo job in every fifth slot."""
+    requests = mixed_requests(count)
+    yahoo = YahooRequest(companies=["AAPL"], parts=["profile", "metrics"])
+    return [yahoo if n % 5 == 4 else r for n, r in enumerate(requests)]
+
+
+async def run_chaos(
+    settings: Settings, upstream: ReplayServer, log_dir: Path, *, jobs: int = 60, workers: int = 3,
+    rate: float = 0.2, seed: int = 7,
+) -> dict[str, Any]:  # fmt: skip
+    """Every job against an upstream failing ``rate`` of its answers; a 10 req/s SEC throttle."""
+    rate_page = (upstream.root / "sec/errors/rate-exceeded.html.gz").read_bytes()
+    import gzip
+
+    upstream.clear()
+    upstream.chaos(rate, chaos_fault_maker(gzip.decompress(rate_page)), seed=seed)
+    env = fleet_env(
+        settings, SEC_CACHE="redis", SEC_CACHE_TTL="0", SEC_BLOCK_SECONDS="1", ACQUIRE_JOB_TIMEOUT="60",
+        ACQUIRE_MAX_TRIES="6", YAHOO_MAX_RPS="20",
+    )  # fmt: skip
+    async with await AcquireClient.connect(settings) as client:
+        with Fleet(env, log_dir) as fleet:
+            fleet.start(workers)
+            started = now()
+            handles = await submit_all(client, ORG, chaos_requests(jobs))
+            await await_all(handles, timeout=300)
+            elapsed = now() - started
+        log = list(upstream.log)
+        upstream.clear()
+        audit = await audit_jobs(client, handles)
+    faults = sum(1 for r in log if r.status != 200 and r.status != 304)
+    return {
+        **audit.as_dict(),
+        "requests": len(log),
+        "faulted_answers": faults,
+        "max_rps_window": max_in_window(log),
+        "throttled": sum(1 for r in log if r.status == 403),
+        "item_errors": dict(audit.item_errors),
+        "elapsed_s": round(elapsed, 2),
+        "problems": audit.duplicates[:10],
+    }
