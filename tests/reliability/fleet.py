@@ -75,6 +75,7 @@ class Fleet:
     def __init__(self, env: Mapping[str, str], log_dir: Path) -> None:
         self.env = dict(env)
         self.log_dir = log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
         self._logs: list[IO[bytes]] = []
 

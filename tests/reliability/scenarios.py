@@ -9,6 +9,7 @@ through job event streams and process exits.
 from __future__ import annotations
 
 import asyncio
+import gzip
 import itertools
 import signal
 from collections.abc import Callable, Sequence
@@ -19,8 +20,8 @@ from arq.constants import in_progress_key_prefix, result_key_prefix
 
 from acquire import serialization
 from acquire.client import AcquireClient, JobHandle
-from acquire.models import EventType, JobRequest, YahooRequest
-from acquire.replay import Fault, ReplayServer
+from acquire.models import EventType, JobRequest, SecFilingsRequest, YahooRequest
+from acquire.replay import SEC_HOSTS, Fault, ReplayServer
 from acquire.settings import Settings
 
 from .fleet import Fleet, audit_jobs, await_all, fleet_env, max_in_window, mixed_requests, now, submit_all
@@ -151,15 +152,17 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 fleet.start(1)  # the restarted worker
                 await await_all(handles, timeout=240)
                 audit = await audit_jobs(client, handles)
-                cancelled = await _cancelled_jobs(client, handles)
+                # Cancelled jobs and item jobs are re-queued by arq and run again (job_try 2).
+                redelivered = await _redelivered(client) - sum(r.get("redelivered", 0) for r in report.values())
                 report[name] = {**audit.as_dict(), "in_flight_at_signal": in_flight, "exit_code": exit_code,
-                                "stop_s": round(stop_s, 2), "requeued": cancelled,
+                                "stop_s": round(stop_s, 2), "redelivered": redelivered,
+                                "cancel_events": await _cancelled_jobs(handles),
                                 "problems": audit.duplicates[:10]}  # fmt: skip
             report["lost"] = sum(report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace"))
     return report
 
 
-async def _cancelled_jobs(client: AcquireClient, handles: Sequence[JobHandle]) -> int:
+async def _cancelled_jobs(handles: Sequence[JobHandle]) -> int:
     """Jobs whose run was cancelled by a worker stop and re-queued (their event says so)."""
     count = 0
     for handle in handles:
@@ -170,8 +173,11 @@ async def _cancelled_jobs(client: AcquireClient, handles: Sequence[JobHandle]) -
     return count
 
 
-def chaos_fault_maker(rate_page: bytes) -> Callable[[], Fault]:
-    """Faults in rotation: 5xx, resets, truncated bodies, invalid JSON, SEC's rate-limit page."""
+def chaos_fault_maker() -> Callable[[], Fault]:
+    """Transient faults in rotation: 5xx, connection resets and truncated bodies.
+
+    SEC's client timeout (30 s) is not configurable, so a timeout is played as a reset.
+    """
     faults = itertools.cycle([
         lambda: Fault(status=500),
         lambda: Fault(status=503, body=b"Service Unavailable"),
@@ -179,50 +185,78 @@ def chaos_fault_maker(rate_page: bytes) -> Callable[[], Fault]:
         lambda: Fault(status=200, body=b'{"filings": {"recent": ' + b"0" * 4000 + b"}}", truncate=100,
                       headers={"content-type": "application/json"}),
         lambda: Fault(status=502, body=b"<html>Bad Gateway</html>"),
-        lambda: Fault(status=403, body=rate_page, headers={"content-type": "text/html"}),
     ])  # fmt: skip
     return lambda: next(faults)()
 
 
+#: A ticker SEC does not know: a permanent fault, reported on its item.
+UNKNOWN = "ZZZZQ"
+
+
 def chaos_requests(count: int) -> list[JobRequest]:
-    """The crash mix plus a Yahoo job in every fifth slot."""
+    """The crash mix, with a Yahoo job in every fifth slot and an unknown company in every
+    seventh (its item must end ``not_found``, the job ``partially_failed``)."""
     requests = mixed_requests(count)
     yahoo = YahooRequest(companies=["AAPL"], parts=["profile", "metrics"])
-    return [yahoo if n % 5 == 4 else r for n, r in enumerate(requests)]
+    unknown = SecFilingsRequest(companies=["NVDA", UNKNOWN], form_types=["10-K"], years=[2024])
+    return [yahoo if n % 5 == 4 else unknown if n % 7 == 6 else r for n, r in enumerate(requests)]
 
 
 async def run_chaos(
     settings: Settings, upstream: ReplayServer, log_dir: Path, *, jobs: int = 60, workers: int = 3,
-    rate: float = 0.2, seed: int = 7,
+    rate: float = 0.2, seed: int = 7, rate_pages: int = 3,
 ) -> dict[str, Any]:  # fmt: skip
-    """Every job against an upstream failing ``rate`` of its answers; a 10 req/s SEC throttle."""
-    rate_page = (upstream.root / "sec/errors/rate-exceeded.html.gz").read_bytes()
-    import gzip
-
+    """Every job against an upstream failing ``rate`` of its answers, plus ``rate_pages`` of
+    SEC's rate-limit pages; ``upstream`` should throttle SEC at 10 req/s (``sec_max_rps``)."""
+    rate_page = gzip.decompress((upstream.root / "sec/errors/rate-exceeded.html.gz").read_bytes())
     upstream.clear()
-    upstream.chaos(rate, chaos_fault_maker(gzip.decompress(rate_page)), seed=seed)
+    upstream.chaos(rate, chaos_fault_maker(), seed=seed)
+    page = Fault(status=403, body=rate_page, headers={"content-type": "text/html"})
+    upstream.inject(r"^/(www|data)\.sec\.gov/", *[page] * rate_pages)
     env = fleet_env(
-        settings, SEC_CACHE="redis", SEC_CACHE_TTL="0", SEC_BLOCK_SECONDS="1", ACQUIRE_JOB_TIMEOUT="60",
-        ACQUIRE_MAX_TRIES="6", YAHOO_MAX_RPS="20",
+        settings, SEC_CACHE="redis", SEC_CACHE_TTL="0", SEC_BLOCK_SECONDS="1", ACQUIRE_JOB_TIMEOUT="90",
+        ACQUIRE_MAX_TRIES="8", YAHOO_MAX_RPS="20",
     )  # fmt: skip
+    requests = chaos_requests(jobs)
     async with await AcquireClient.connect(settings) as client:
         with Fleet(env, log_dir) as fleet:
             fleet.start(workers)
             started = now()
-            handles = await submit_all(client, ORG, chaos_requests(jobs))
+            handles = await submit_all(client, ORG, requests)
             await await_all(handles, timeout=300)
             elapsed = now() - started
         log = list(upstream.log)
         upstream.clear()
         audit = await audit_jobs(client, handles)
-    faults = sum(1 for r in log if r.status != 200 and r.status != 304)
+        redelivered = await _redelivered(client)
+        wrong = await _wrong_outcomes(handles, requests)
     return {
         **audit.as_dict(),
         "requests": len(log),
-        "faulted_answers": faults,
+        "faulted_answers": sum(1 for r in log if r.status not in (200, 304)),
         "max_rps_window": max_in_window(log),
-        "throttled": sum(1 for r in log if r.status == 403),
+        # SEC rate pages served beyond the injected ones: the stand-in's own 10 req/s throttle fired.
+        "throttle_blocks": sum(1 for r in log if r.status == 403 and r.host in SEC_HOSTS) - rate_pages,
+        "item_redeliveries": redelivered,
         "item_errors": dict(audit.item_errors),
+        "wrong_outcomes": len(wrong),
         "elapsed_s": round(elapsed, 2),
-        "problems": audit.duplicates[:10],
+        "problems": (audit.duplicates + wrong)[:10],
     }
+
+
+async def _wrong_outcomes(handles: Sequence[JobHandle], requests: Sequence[JobRequest]) -> list[str]:
+    """Jobs that did not end as their request deserves: completed, or for a request naming the
+    unknown company, partially failed with only that company ``not_found``."""
+    wrong = []
+    for handle, request in zip(handles, requests, strict=True):
+        status = await handle.status()
+        companies = getattr(request, "companies", [])
+        expected = "partially_failed" if UNKNOWN in companies else "completed"
+        bad_items = [(i.key, i.state.value, i.error) for i in await handle.items() if i.state.value != "completed"]
+        expected_items = [(UNKNOWN, "not_found")] if UNKNOWN in companies else []
+        if status.state.value != expected or [(k, s) for k, s, _ in bad_items] != expected_items:
+            wrong.append(f"{handle.job_id} {status.state.value}: {bad_items}")
+        elif bad_items and not bad_items[0][2]:
+            wrong.append(f"{handle.job_id}: item {UNKNOWN} failed without an error message")
+    return wrong
