@@ -1,0 +1,125 @@
+"""Reliability of a worker fleet: crash, graceful shutdown, upstream chaos, hostile input, tenancy.
+
+    python bench/reliability.py
+
+Starts its own embedded Redis and EDGAR/Yahoo stand-ins (``ReplayServer``) and real
+``arq acquire.WorkerSettings`` processes, then runs the scenarios of ``tests/reliability``
+at full size:
+
+- crash: 200 SEC/XBRL jobs on 3 workers, one SIGKILLed after a quarter are done; every job
+  final, nothing duplicated; ``recovery_s`` runs from the kill until the queue is drained
+  (the killed worker's jobs re-run once arq's in-progress marker expires);
+- shutdown: SIGTERM with a 1 s grace (running jobs re-queued) and a 60 s grace (they finish);
+- chaos: 60 jobs against ~20% 5xx/reset/truncated answers plus SEC rate-limit pages and a
+  10 req/s SEC throttle; ``max_rps_window`` is the densest second of the server's log;
+- hostile: the router answers 300 random hostile requests without a 5xx;
+- tenancy: cross-org reads of every read path; ``tenancy_leaks`` must be 0.
+
+``ACQUIRE_BENCH_QUICK=1`` runs smaller sizes. Prints one final JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from acquire.client import AcquireClient  # noqa: E402
+from acquire.embedded import EmbeddedRedis  # noqa: E402
+from acquire.models import SecFilingsRequest  # noqa: E402
+from acquire.replay import ReplayServer  # noqa: E402
+from acquire.settings import Settings  # noqa: E402
+from tests.reliability.fleet import await_all, fleet_env  # noqa: E402
+from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown  # noqa: E402
+from tests.reliability.tenancy import count_leaks  # noqa: E402
+
+QUICK = os.environ.get("ACQUIRE_BENCH_QUICK") == "1"
+
+
+def _settings(redis_url: str, server: ReplayServer) -> Settings:
+    return Settings(
+        redis_url=redis_url, sec_user_agent="acquire bench bench@example.com",
+        sec_www_base_url=f"{server.url}/www.sec.gov", sec_data_base_url=f"{server.url}/data.sec.gov",
+        yahoo_base_url=f"{server.url}/query2.finance.yahoo.com", yahoo_cookie_url=f"{server.url}/fc.yahoo.com",
+        metrics_port=0,
+    )  # fmt: skip
+
+
+async def _flush(settings: Settings) -> None:
+    async with await AcquireClient.connect(settings) as client:
+        await client.redis.flushdb()
+
+
+async def _tenancy(settings: Settings) -> int:
+    from tests.reliability.fleet import Fleet
+
+    async with await AcquireClient.connect(settings) as client:
+        request = SecFilingsRequest(companies=["NVDA"], years=[2024])
+        own = {org: await client.submit(org, request) for org in ("acme", "globex", "initech")}
+        with Fleet(fleet_env(settings), Path(tempfile.mkdtemp(prefix="acquire-tenancy-"))) as fleet:
+            fleet.start(1)
+            await await_all(list(own.values()), timeout=120)
+        _, leaks = await count_leaks(client, list(own.values()), own)
+    return len(leaks)
+
+
+async def _hostile(settings: Settings) -> dict[str, Any]:
+    import random
+
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from acquire.web import api_key_authorizer, create_router
+
+    key = "k" * 32
+    rng = random.Random(3)
+    async with await AcquireClient.connect(settings) as client:
+        router = create_router(client, api_key_authorizer({key: "acme"}), token_secret="s" * 32)
+        app = Starlette(routes=[Mount("/acquire", router)])
+        codes: dict[str, int] = {}
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t/acquire") as http:
+            for _ in range(300):
+                job_id = "".join(rng.choice("Aa0_-.%/?#") for _ in range(rng.randint(0, 30))) or "x"
+                path = rng.choice(["/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/result", f"/jobs/{job_id}/events"])
+                body = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
+                response = await http.request(rng.choice(["GET", "POST"]), path, content=body,
+                                              headers={"X-API-Key": rng.choice([key, "bad"])})  # fmt: skip
+                codes[str(response.status_code)] = codes.get(str(response.status_code), 0) + 1
+        await router.aclose()
+    return {"requests": 300, "server_errors": sum(n for c, n in codes.items() if c.startswith("5")), "codes": codes}
+
+
+def _slim(report: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in report.items() if k != "problems"}
+
+
+async def main() -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="acquire-reliability-"))
+    out: dict[str, Any] = {}
+    with EmbeddedRedis(work / "redis") as redis_server, ReplayServer() as replay, \
+            ReplayServer(sec_max_rps=10, sec_block_seconds=2) as throttled:  # fmt: skip
+        settings = _settings(redis_server.url, replay)
+        await _flush(settings)
+        out["crash"] = _slim(await run_crash(settings, work / "crash", jobs=60 if QUICK else 200))
+        await _flush(settings)
+        out["shutdown"] = {k: _slim(v) if isinstance(v, dict) else v
+                           for k, v in (await run_shutdown(settings, work / "shutdown", jobs=10)).items()}  # fmt: skip
+        await _flush(settings)
+        chaos_settings = _settings(redis_server.url, throttled)
+        out["chaos"] = _slim(await run_chaos(chaos_settings, throttled, work / "chaos", jobs=30 if QUICK else 60))
+        await _flush(settings)
+        out["hostile"] = await _hostile(settings)
+        await _flush(settings)
+        out["tenancy_leaks"] = await _tenancy(settings)
+    return out
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main()), separators=(",", ":")))
