@@ -30,14 +30,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from acquire.client import AcquireClient  # noqa: E402
-from acquire.embedded import EmbeddedRedis  # noqa: E402
-from acquire.models import SecFilingsRequest  # noqa: E402
-from acquire.replay import ReplayServer  # noqa: E402
-from acquire.settings import Settings  # noqa: E402
-from tests.reliability.fleet import await_all, fleet_env  # noqa: E402
-from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown  # noqa: E402
-from tests.reliability.tenancy import count_leaks  # noqa: E402
+from acquire.client import AcquireClient
+from acquire.embedded import EmbeddedRedis
+from acquire.models import SecFilingsRequest
+from acquire.replay import ReplayServer
+from acquire.settings import Settings
+from tests.reliability.fleet import await_all, fleet_env
+from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown
+from tests.reliability.tenancy import count_leaks
 
 QUICK = os.environ.get("ACQUIRE_BENCH_QUICK") == "1"
 
@@ -46,7 +46,8 @@ def _settings(redis_url: str, server: ReplayServer) -> Settings:
     return Settings(
         redis_url=redis_url, sec_user_agent="acquire bench bench@example.com",
         sec_www_base_url=f"{server.url}/www.sec.gov", sec_data_base_url=f"{server.url}/data.sec.gov",
-        yahoo_base_url=f"{server.url}/query2.finance.yahoo.com", yahoo_cookie_url=f"{server.url}/fc.yahoo.com",
+        yahoo_base_url=f"{server.url}/query2.finance.yahoo.com",
+        yahoo_cookie_url=f"{server.url}/fc.yahoo.com",
         metrics_port=0,
     )  # fmt: skip
 
@@ -84,16 +85,24 @@ async def _hostile(settings: Settings) -> dict[str, Any]:
         router = create_router(client, api_key_authorizer({key: "acme"}), token_secret="s" * 32)
         app = Starlette(routes=[Mount("/acquire", router)])
         codes: dict[str, int] = {}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t/acquire") as http:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://t/acquire"
+        ) as http:
             for _ in range(300):
                 job_id = "".join(rng.choice("Aa0_-.%/?#") for _ in range(rng.randint(0, 30))) or "x"
-                path = rng.choice(["/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/result", f"/jobs/{job_id}/events"])
+                path = rng.choice(
+                    ["/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/result", f"/jobs/{job_id}/events"]
+                )
                 body = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
                 response = await http.request(rng.choice(["GET", "POST"]), path, content=body,
                                               headers={"X-API-Key": rng.choice([key, "bad"])})  # fmt: skip
                 codes[str(response.status_code)] = codes.get(str(response.status_code), 0) + 1
         await router.aclose()
-    return {"requests": 300, "server_errors": sum(n for c, n in codes.items() if c.startswith("5")), "codes": codes}
+    return {
+        "requests": 300,
+        "server_errors": sum(n for c, n in codes.items() if c.startswith("5")),
+        "codes": codes,
+    }
 
 
 def _slim(report: dict[str, Any]) -> dict[str, Any]:
@@ -109,11 +118,13 @@ async def main() -> dict[str, Any]:
         await _flush(settings)
         out["crash"] = _slim(await run_crash(settings, work / "crash", jobs=60 if QUICK else 200))
         await _flush(settings)
-        out["shutdown"] = {k: _slim(v) if isinstance(v, dict) else v
-                           for k, v in (await run_shutdown(settings, work / "shutdown", jobs=10)).items()}  # fmt: skip
+        shutdown = await run_shutdown(settings, work / "shutdown", jobs=10)
+        out["shutdown"] = {k: _slim(v) if isinstance(v, dict) else v for k, v in shutdown.items()}
         await _flush(settings)
         chaos_settings = _settings(redis_server.url, throttled)
-        out["chaos"] = _slim(await run_chaos(chaos_settings, throttled, work / "chaos", jobs=30 if QUICK else 60))
+        out["chaos"] = _slim(
+            await run_chaos(chaos_settings, throttled, work / "chaos", jobs=30 if QUICK else 60)
+        )
         await _flush(settings)
         out["hostile"] = await _hostile(settings)
         await _flush(settings)

@@ -85,7 +85,7 @@ class Fleet:
         for _ in range(count):
             index = len(self.procs)
             log = (self.log_dir / f"worker-{index}.log").open("wb")
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            proc = subprocess.Popen(
                 [sys.executable, "-m", "arq", "acquire.WorkerSettings"],
                 env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )  # fmt: skip
@@ -137,7 +137,7 @@ async def submit_all(client: AcquireClient, org: str, requests: Sequence[JobRequ
     return [await client.submit(org, request) for request in requests]
 
 
-async def await_all(handles: Sequence[JobHandle], timeout: float) -> list[JobStatus]:
+async def await_all(handles: Sequence[JobHandle], timeout: float) -> list[JobStatus]:  # noqa: ASYNC109
     """Every job's final status, following event streams (bounded concurrency)."""
     gate = asyncio.Semaphore(50)
 
@@ -163,7 +163,8 @@ class Audit:
 
     def as_dict(self) -> dict[str, Any]:
         return {"jobs": self.jobs, "final": self.final, "states": dict(self.states),
-                "duplicates": len(self.duplicates), "reruns": self.reruns, "retries": self.retries}  # fmt: skip
+                "duplicates": len(self.duplicates), "reruns": self.reruns,
+                "retries": self.retries}  # fmt: skip
 
 
 async def _events(client: AcquireClient, handle: JobHandle) -> list[tuple[str, dict[str, Any]]]:
@@ -201,9 +202,15 @@ async def audit_jobs(client: AcquireClient, handles: Sequence[JobHandle]) -> Aud
         if terminal != 1:
             audit.duplicates.append(f"{handle.job_id}: {terminal} terminal events")
         steps = Counter(data.get("step") for name, data in events if name == "step_complete")
-        audit.duplicates += [f"{handle.job_id}: step {s} reported {n} times" for s, n in steps.items() if n > 1]
-        items = Counter(data.get("item") for name, data in events if name in ("item_completed", "item_failed"))
-        audit.duplicates += [f"{handle.job_id}: item {i} reported {n} times" for i, n in items.items() if n > 1]
+        audit.duplicates += [
+            f"{handle.job_id}: step {s} reported {n} times" for s, n in steps.items() if n > 1
+        ]
+        items = Counter(
+            data.get("item") for name, data in events if name in ("item_completed", "item_failed")
+        )
+        audit.duplicates += [
+            f"{handle.job_id}: item {i} reported {n} times" for i, n in items.items() if n > 1
+        ]
         audit.reruns += names["job_started"] > 1
         audit.retries += names["job_retrying"]
         audit.duplicates += _result_duplicates(handle.job_id, await handle.result())

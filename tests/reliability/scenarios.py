@@ -77,7 +77,9 @@ async def warm_up(client: AcquireClient) -> None:
     await await_all(await submit_all(client, "warmup", mixed_requests(2)), timeout=120)
 
 
-async def run_crash(settings: Settings, log_dir: Path, *, jobs: int = 200, workers: int = 3) -> dict[str, Any]:
+async def run_crash(
+    settings: Settings, log_dir: Path, *, jobs: int = 200, workers: int = 3
+) -> dict[str, Any]:
     """SIGKILL one of ``workers`` processes once a quarter of ``jobs`` are done."""
     async with await AcquireClient.connect(settings) as client:
         with Fleet(fleet_env(settings), log_dir) as fleet:
@@ -112,13 +114,13 @@ async def run_crash(settings: Settings, log_dir: Path, *, jobs: int = 200, worke
     }
 
 
-async def _drained(client: AcquireClient, queue: str, timeout: float) -> None:
+async def _drained(client: AcquireClient, queue: str, timeout: float) -> None:  # noqa: ASYNC109
     """Until the queue holds no job (a killed worker's jobs stay there until run again).
 
     arq publishes nothing when a job's in-progress key expires, so this polls Redis.
     """
     async with asyncio.timeout(timeout):
-        while await _queued(client, queue) or await _in_flight(client):
+        while await _queued(client, queue) or await _in_flight(client):  # noqa: ASYNC110
             await asyncio.sleep(0.2)
 
 
@@ -137,7 +139,8 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
     report: dict[str, Any] = {}
     async with await AcquireClient.connect(settings) as client:
         with Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="1"), log_dir / "short") as short, \
-                Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="60"), log_dir / "long") as long:  # fmt: skip
+                Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="60"),
+                      log_dir / "long") as long:  # fmt: skip
             all_handles: list[JobHandle] = []
             for name, fleet in (("short_grace", short), ("long_grace", long)):
                 fleet.start(1)
@@ -153,12 +156,16 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 await await_all(handles, timeout=240)
                 audit = await audit_jobs(client, handles)
                 # Cancelled jobs and item jobs are re-queued by arq and run again (job_try 2).
-                redelivered = await _redelivered(client) - sum(r.get("redelivered", 0) for r in report.values())
+                redelivered = await _redelivered(client) - sum(
+                    r.get("redelivered", 0) for r in report.values()
+                )
                 report[name] = {**audit.as_dict(), "in_flight_at_signal": in_flight, "exit_code": exit_code,
                                 "stop_s": round(stop_s, 2), "redelivered": redelivered,
                                 "cancel_events": await _cancelled_jobs(handles),
                                 "problems": audit.duplicates[:10]}  # fmt: skip
-            report["lost"] = sum(report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace"))
+            report["lost"] = sum(
+                report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace")
+            )
     return report
 
 
@@ -178,14 +185,15 @@ def chaos_fault_maker() -> Callable[[], Fault]:
 
     SEC's client timeout (30 s) is not configurable, so a timeout is played as a reset.
     """
-    faults = itertools.cycle([
+    makers: list[Callable[[], Fault]] = [
         lambda: Fault(status=500),
         lambda: Fault(status=503, body=b"Service Unavailable"),
         lambda: Fault(reset=True),
         lambda: Fault(status=200, body=b'{"filings": {"recent": ' + b"0" * 4000 + b"}}", truncate=100,
                       headers={"content-type": "application/json"}),
         lambda: Fault(status=502, body=b"<html>Bad Gateway</html>"),
-    ])  # fmt: skip
+    ]  # fmt: skip
+    faults = itertools.cycle(makers)
     return lambda: next(faults)()
 
 
@@ -253,7 +261,9 @@ async def _wrong_outcomes(handles: Sequence[JobHandle], requests: Sequence[JobRe
         status = await handle.status()
         companies = getattr(request, "companies", [])
         expected = "partially_failed" if UNKNOWN in companies else "completed"
-        bad_items = [(i.key, i.state.value, i.error) for i in await handle.items() if i.state.value != "completed"]
+        bad_items = [
+            (i.key, i.state.value, i.error) for i in await handle.items() if i.state.value != "completed"
+        ]
         expected_items = [(UNKNOWN, "not_found")] if UNKNOWN in companies else []
         if status.state.value != expected or [(k, s) for k, s, _ in bad_items] != expected_items:
             wrong.append(f"{handle.job_id} {status.state.value}: {bad_items}")

@@ -74,11 +74,15 @@ async def count_leaks(
 ) -> tuple[int, list[str]]:
     """Try every read path of every victim job as every other org (``intruders``: org -> one of
     its own jobs, whose token it uses). Returns (attempts, leaks)."""
-    router = create_router(client, api_key_authorizer({k: org for org, k in KEYS.items()}), token_secret=_SECRET)
+    router = create_router(
+        client, api_key_authorizer({k: org for org, k in KEYS.items()}), token_secret=_SECRET
+    )
     app = Starlette(routes=[Mount("/acquire", router)])
     leaks: list[str] = []
     attempts = 0
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test/acquire") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://test/acquire"
+    ) as http:
         tokens = {}
         for org, own in intruders.items():
             minted = await http.post(f"/jobs/{own.job_id}/token", headers={"X-API-Key": KEYS[org]})

@@ -30,7 +30,8 @@ def throttled() -> Iterator[ReplayServer]:
 def _pointed_at(settings: Settings, server: ReplayServer) -> Settings:
     return settings.model_copy(update={
         "sec_www_base_url": f"{server.url}/www.sec.gov", "sec_data_base_url": f"{server.url}/data.sec.gov",
-        "yahoo_base_url": f"{server.url}/query2.finance.yahoo.com", "yahoo_cookie_url": f"{server.url}/fc.yahoo.com",
+        "yahoo_base_url": f"{server.url}/query2.finance.yahoo.com",
+        "yahoo_cookie_url": f"{server.url}/fc.yahoo.com",
     })  # fmt: skip
 
 
@@ -62,7 +63,9 @@ async def test_invalid_json_answer_is_retried_not_cached(
 ) -> None:
     upstream.inject(
         r"/data\.sec\.gov/submissions/CIK0001045810\.json",
-        Fault(status=200, body=b'{"cik": "1045810", "filings": ', headers={"content-type": "application/json"}),
+        Fault(
+            status=200, body=b'{"cik": "1045810", "filings": ', headers={"content-type": "application/json"}
+        ),
     )
     async with await AcquireClient.connect(settings) as client:
         job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))

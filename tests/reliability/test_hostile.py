@@ -19,7 +19,9 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 from arq.jobs import Job
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.routing import Mount
@@ -94,7 +96,8 @@ def hostile_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes]:
         ("GET", f"/jobs/{job_id}/events"), ("POST", f"/jobs/{job_id}/token"), ("DELETE", f"/jobs/{job_id}"),
     ]))  # fmt: skip
     query = draw(st.sampled_from(["", "?limit=", "?limit=-1", "?limit=99999999999999999999", "?limit=5",
-                                  "?token=v1.a.b", "?last_event_id=abc", f"?token={quote(draw(_header_text))}"]))  # fmt: skip
+                                  "?token=v1.a.b", "?last_event_id=abc",
+                                  f"?token={quote(draw(_header_text))}"]))  # fmt: skip
     headers = {"X-API-Key": draw(st.sampled_from([KEY, "", "wrong" * 8]) | _header_text)}
     for name in draw(st.lists(st.sampled_from(["content-type", "idempotency-key", "last-event-id",
                                               "authorization", "cookie"]), max_size=3)):  # fmt: skip
@@ -136,7 +139,9 @@ def test_router_never_answers_500_nor_writes_on_rejection(
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
         assert response.status_code < 500, (method, path, headers, body, response.text)
         if response.status_code >= 400:
-            assert set(await raw.keys("*")) == before, f"{method} {path} wrote to Redis and answered {response.status_code}"
+            assert set(await raw.keys("*")) == before, (
+                f"{method} {path} wrote to Redis and answered {response.status_code}"
+            )
 
     @HYPOTHESIS
     @given(request=hostile_requests())
@@ -158,7 +163,8 @@ def test_router_never_answers_500_nor_writes_on_rejection(
 _argv_words = st.sampled_from([
     "submit", "status", "result", "watch", "--org", "acme", "-x", "--json", "{}", "[1]", "{\"kind\": 1}",
     "sec_filings", "xbrl_facts", "yahoo", "risk_drift", "--companies", "NVDA", "A:B", "--years", "2024",
-    "abc", "--ticker", "--metrics", "--parts", "--form-types", "--callback-url", "http://[::1", "--idempotency-key",
+    "abc", "--ticker", "--metrics", "--parts", "--form-types", "--callback-url", "http://[::1",
+    "--idempotency-key",
     "a b", "--", "", "\x00", "AAAAAAAAAAAAAAAAAAAAAA", "../../etc/passwd",
 ]) | st.text(max_size=12)  # fmt: skip
 
@@ -207,8 +213,12 @@ async def test_worker_process_never_runs_pickle_or_garbage(
         "evil": pickle.dumps({"t": 1, "f": "sec_filings", "a": [Exploit()], "k": {}, "et": 1}),
         "junk": b"\x00\xffnot json",
         "nojson": b'{"t": 1, "f": "sec_filings", "a": [',
-        "badenv": serialization.serialize({"t": 1, "f": "sec_filings", "a": [{"job_id": 1}], "k": {}, "et": 1}),
-        "badfunc": serialization.serialize({"t": 1, "f": "os.system", "a": ["touch " + str(marker)], "k": {}}),
+        "badenv": serialization.serialize(
+            {"t": 1, "f": "sec_filings", "a": [{"job_id": 1}], "k": {}, "et": 1}
+        ),
+        "badfunc": serialization.serialize(
+            {"t": 1, "f": "os.system", "a": ["touch " + str(marker)], "k": {}}
+        ),
     }
     for job_id, payload in poison.items():
         await redis.set(f"arq:job:{job_id}", payload)
