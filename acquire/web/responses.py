@@ -29,6 +29,11 @@ class GuardedEventSourceResponse(EventSourceResponse):
         self.stall_timeout = stall_timeout
         self.stalled = False
 
+    async def _send_with_timeout(self, send: Send, message: Message) -> None:
+        # sse-starlette wraps each send in a cancel scope even without a timeout; the watchdog
+        # in __call__ already covers stalls, so send directly (the hot path at 10k sends/s).
+        await send(message)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loop = asyncio.get_running_loop()
         pending_since: float | None = None
