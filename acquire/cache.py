@@ -25,7 +25,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ import httpx
 import redis.asyncio as aioredis
 
 from acquire import keys
+from acquire.errors import TransientError
 from acquire.settings import Settings
 from acquire.sources.http import Classifier, Limiter, default_classifier, fetch
 
@@ -295,6 +296,7 @@ async def cached_fetch(
     attempts: int = 3,
     backoff_base: float = 0.5,
     headers: Mapping[str, str] | None = None,
+    validate: Callable[[bytes], bool] | None = None,
 ) -> CachedResponse:
     """GET ``url`` through ``cache``: ``max_age=None`` for immutable resources (see module doc)."""
     entry = await cache.get(namespace, url)
@@ -312,5 +314,8 @@ async def cached_fetch(
         return CachedResponse(url, entry.body, "revalidated", entry.etag, entry.content_type)
     etag = response.headers.get("etag")
     ctype = response.headers.get("content-type")
+    if validate is not None and not validate(response.content):
+        # Never cache a body the caller cannot use: every retry would read it back.
+        raise TransientError(f"unusable response body from {url}")
     await cache.put(namespace, url, CacheEntry(url, response.content, time.time(), etag, ctype))
     return CachedResponse(url, response.content, "network", etag, ctype)

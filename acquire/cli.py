@@ -237,7 +237,10 @@ def _validation_message(exc: ValidationError) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``acquire`` console script."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # argparse printed its one-line usage error (or --help)
+        return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     commands = {"submit": cmd_submit, "watch": cmd_watch, "status": cmd_status, "result": cmd_result,
                 "demo": cmd_demo}  # fmt: skip
     try:

@@ -166,6 +166,8 @@ class ReplayServer:
             await send({"type": "lifespan.shutdown.complete"})
             return
         request = Request(scope, receive)
+        # Stamped on arrival: the rate a fleet produced is measured by when requests came in.
+        request.state.arrived = time.monotonic()
         host, _, path = request.url.path.lstrip("/").partition("/")
         path = "/" + path
         ua = request.headers.get("user-agent", "")
@@ -195,7 +197,7 @@ class ReplayServer:
 
     def _record(self, request: Request, host: str, path: str, status: int, ua: str) -> None:
         with self._lock:
-            self.log.append(LoggedRequest(time.monotonic(), request.method, host, path,
+            self.log.append(LoggedRequest(request.state.arrived, request.method, host, path,
                                           request.url.query, status, ua))  # fmt: skip
 
     def _next_fault(self, target: str) -> Fault | None:

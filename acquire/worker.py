@@ -88,12 +88,17 @@ def build_worker_settings(
     queue = settings.acquire_analysis_queue if analysis else settings.acquire_queue
     # arq must not give up before the runtime does, or a job would end without a final status.
     arq_max_tries = settings.acquire_max_tries + 3
+    # Only the kinds routed to this queue: arq keeps every job's in-progress marker for the
+    # longest timeout it knows + 10 s, which is how long a killed worker's jobs wait for
+    # another worker, so fetch workers must not inherit risk drift's 600 s.
+    here = [spec for spec in specs if spec.queue(settings) == queue]
     functions = [
         func(cast(Any, coroutine), name=name, timeout=hard, max_tries=arq_max_tries)
-        for spec in specs
+        for spec in here
         for name, coroutine, hard in make_tasks(spec, settings)
     ]
-    functions += extras
+    if not analysis or queue == settings.acquire_queue:
+        functions += extras  # webhook delivery runs on the acquisition queue
     by_kind = {spec.kind: spec for spec in specs}
 
     async def reconcile_jobs(ctx: dict[str, Any]) -> dict[str, int]:
@@ -133,7 +138,16 @@ def build_worker_settings(
     attributes: dict[str, Any] = {
         "functions": functions,
         # Every 30 s one worker of the fleet (arq's unique cron) finishes jobs arq ended alone.
-        "cron_jobs": [cron(reconcile_jobs, name="acquire_reconcile", second={0, 30}, timeout=60)],
+        # Its timeout stays at or below the jobs': arq keeps every job's in-progress marker for
+        # the longest function timeout + 10 s, which is how long a killed worker's jobs wait.
+        "cron_jobs": [
+            cron(
+                reconcile_jobs,
+                name="acquire_reconcile",
+                second={0, 30},
+                timeout=min(60, settings.acquire_job_timeout),
+            )
+        ],
         "queue_name": queue,
         "redis_settings": redis_settings(settings),
         "on_startup": on_startup,

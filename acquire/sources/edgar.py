@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -165,17 +166,23 @@ class EdgarClient:
 
     # ---- transport -----------------------------------------------------------------------
 
-    async def get(self, url: str, *, max_age: float | None) -> CachedResponse:
-        """GET an SEC URL through the limiter and the cache (``max_age=None``: immutable)."""
+    async def get(
+        self, url: str, *, max_age: float | None, validate: Callable[[bytes], bool] | None = None
+    ) -> CachedResponse:
+        """GET an SEC URL through the limiter and the cache (``max_age=None``: immutable).
+
+        ``validate`` rejects a 200 body the caller cannot use (never cached, retried).
+        """
         return await cached_fetch(
             self._http, url, cache=self.cache, namespace=CACHE_NAMESPACE, max_age=max_age,
             classify=self.classify, limiter=self.limiter, attempts=self.attempts,
-            backoff_base=self.backoff_base, headers={"User-Agent": self.user_agent},
+            backoff_base=self.backoff_base, headers={"User-Agent": self.user_agent}, validate=validate,
         )  # fmt: skip
 
     async def get_json(self, url: str, *, max_age: float | None = None) -> Any:
         """A JSON resource (cached ``SEC_CACHE_TTL`` seconds unless ``max_age`` says otherwise)."""
-        response = await self.get(url, max_age=self.settings.sec_cache_ttl if max_age is None else max_age)
+        ttl = self.settings.sec_cache_ttl if max_age is None else max_age
+        response = await self.get(url, max_age=ttl, validate=_is_json)
         try:
             return response.json()
         except ValueError as exc:
@@ -302,3 +309,11 @@ class EdgarClient:
             if isinstance(r, BaseException) and not isinstance(r, Exception):
                 raise r  # cancellation and the like are not per-item failures
         return [r for r in results if isinstance(r, FilingDocument | Exception)]
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        json.loads(body)
+    except ValueError:
+        return False
+    return True

@@ -52,12 +52,6 @@ async def test_every_job_ends_right_under_upstream_chaos(
     assert report["throttle_blocks"] == 0, report
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="acquire/cache.py:315 caches a 200 whose body is not JSON; EdgarClient.get_json "
-    "(acquire/sources/edgar.py:362) then raises TransientError on every retry from the cached "
-    "body until SEC_CACHE_TTL passes, so one bad answer fails the company for an hour",
-)
 async def test_invalid_json_answer_is_retried_not_cached(
     settings: Settings, redis: aioredis.Redis, upstream: ReplayServer
 ) -> None:
