@@ -77,6 +77,7 @@ class Settings(BaseModel):
     sec_max_rps: PositiveFloat = Field(10.0, le=10.0, description="Fleet-wide SEC requests/second.")
     sec_www_base_url: str = "https://www.sec.gov"
     sec_data_base_url: str = "https://data.sec.gov"
+    sec_timeout: PositiveFloat = Field(30.0, le=600, description="Seconds per SEC request.")
     sec_block_seconds: PositiveFloat = Field(600.0, description="Pause after a rate-limit page.")
     sec_cache: Literal["redis", "directory", "none"] = "redis"
     sec_cache_max_bytes: int = Field(512 * 1024 * 1024, ge=0, description="Bound of the cache.")

@@ -86,9 +86,13 @@ def validate_user_agent(user_agent: str) -> str:
     return value
 
 
-def create_sec_http_client(settings: Settings, *, timeout: float = 30.0) -> httpx.AsyncClient:
-    """The worker's SEC ``httpx.AsyncClient`` (validates ``SEC_USER_AGENT`` first)."""
-    return create_client(user_agent=validate_user_agent(settings.sec_user_agent), timeout=timeout,
+def create_sec_http_client(settings: Settings, *, timeout: float | None = None) -> httpx.AsyncClient:
+    """The worker's SEC ``httpx.AsyncClient`` (validates ``SEC_USER_AGENT`` first).
+
+    ``timeout`` defaults to ``SEC_TIMEOUT``.
+    """
+    return create_client(user_agent=validate_user_agent(settings.sec_user_agent),
+                         timeout=settings.sec_timeout if timeout is None else timeout,
                          headers={"Accept-Encoding": "gzip, deflate"})  # fmt: skip
 
 
