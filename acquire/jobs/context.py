@@ -50,7 +50,7 @@ class JobContext:
         self.org = envelope.org
         self.kind = envelope.kind
         self.attempt = attempt
-        self._envelope = envelope
+        self.envelope = envelope
         #: Item counters as of this process's last item update (saves a read at the end).
         self.counts = ItemCounts(0, 0, 0, counted=False)
         self._start = start
@@ -141,7 +141,7 @@ class JobContext:
         """
         await self.set_total(len(items))
         for index, (key, payload) in enumerate(items):
-            envelope = self._envelope.model_copy(update={"item": key, "item_payload": payload})
+            envelope = self.envelope.model_copy(update={"item": key, "item_payload": payload})
             await self.services.redis.enqueue_job(
                 f"{self.kind.value}_item", envelope.model_dump(mode="json"),
                 _job_id=f"{self.job_id}.{index}", _queue_name=self.queue,

@@ -228,7 +228,7 @@ async def _fail(jc: JobContext, exc: BaseException) -> dict[str, Any]:
         pre = await jc.pending_start()
     except Skip:
         return {"state": "skipped"}
-    await _finish(jc.services, jc._envelope, JobState.FAILED, error=error, pre=pre)
+    await _finish(jc.services, jc.envelope, JobState.FAILED, error=error, pre=pre)
     return {"state": JobState.FAILED.value, "error_type": error[0], "error": error[1]}
 
 
