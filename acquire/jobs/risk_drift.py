@@ -88,4 +88,4 @@ async def run(jc: JobContext, request: RiskDriftRequest) -> Outcome:
     )
 
 
-SPEC = JobSpec(kind=JobKind.RISK_DRIFT, run=run, analysis=True)
+SPEC = JobSpec(kind=JobKind.RISK_DRIFT, run=run)

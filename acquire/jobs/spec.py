@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 
-from acquire.models import ItemState, ItemStatus, JobKind, JobRequest
+from acquire.models import ANALYSIS_KINDS, ItemState, ItemStatus, JobKind, JobRequest
 from acquire.settings import Settings
 from acquire.store import JobStore
 
@@ -81,7 +81,14 @@ class JobSpec:
     run: RunFn
     run_item: RunItemFn | None = None
     assemble: AssembleFn = _default_assemble
-    analysis: bool = False  # runs on the analysis queue with the analysis time limits
+
+    @property
+    def analysis(self) -> bool:
+        """Analysis kinds run on the analysis queue with the analysis time limits.
+
+        Derived from :data:`acquire.models.ANALYSIS_KINDS`, which the client routes by too.
+        """
+        return self.kind in ANALYSIS_KINDS
 
     def timeouts(self, settings: Settings) -> tuple[float, float]:
         """(soft, hard) limits in seconds. The soft limit fires first so the job can report it."""
