@@ -154,6 +154,14 @@ def _encode_fields(fields: Mapping[str, Any]) -> list[str]:
     return flat
 
 
+def _decode_status(raw: Mapping[bytes, bytes]) -> JobStatus:
+    values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    for name in _JSON_FIELDS:
+        if name in values:
+            values[name] = json.loads(values[name])
+    return JobStatus.model_validate(values)
+
+
 class JobStore:
     """Reads and writes job records. Every read takes the caller's org: there is no way to
     read a job without naming the org it belongs to, so one tenant cannot see another's."""
@@ -278,11 +286,7 @@ class JobStore:
         raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job(org, job_id)))
         if not raw:
             raise JobNotFound(job_id)
-        values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
-        for name in _JSON_FIELDS:
-            if name in values:
-                values[name] = json.loads(values[name])
-        return JobStatus.model_validate(values)
+        return _decode_status(raw)
 
     async def get_items(self, org: str, job_id: str) -> list[ItemStatus]:
         raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job_items(org, job_id)))
@@ -305,10 +309,8 @@ class JobStore:
     async def list_jobs(self, org: str, limit: int = 50) -> list[JobStatus]:
         """The org's most recent jobs, newest first (expired ones are skipped)."""
         ids = await self.redis.zrevrange(keys.org_jobs(org), 0, max(0, limit - 1))
-        jobs = []
-        for raw_id in ids:
-            try:
-                jobs.append(await self.get_status(org, raw_id.decode()))
-            except JobNotFound:
-                continue
-        return jobs
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for raw_id in ids:
+                pipe.hgetall(keys.job(org, raw_id.decode()))
+            records: list[dict[bytes, bytes]] = await pipe.execute()
+        return [_decode_status(raw) for raw in records if raw]
