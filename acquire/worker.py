@@ -18,6 +18,10 @@ from typing import Any, cast
 
 from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
+from redis.asyncio.retry import Retry
+from redis.backoff import EqualJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acquire import metrics, serialization
 from acquire.jobs.runtime import JobSpec, Services, make_tasks
@@ -34,10 +38,26 @@ ResourceFactory = Callable[[Services], AbstractAsyncContextManager[None]]
 
 _QUEUE_DEPTH_INTERVAL = 5.0
 
+#: How a command rides out a Redis restart or failover: up to 20 reconnection attempts with
+#: jittered exponential backoff from 50 ms to 2 s, about 16-31 s in all.
+_RETRY_ATTEMPTS = 20
+_RETRY_BACKOFF = (2.0, 0.05)  # (cap, base) in seconds
+
 
 def redis_settings(settings: Settings) -> RedisSettings:
-    """arq's connection settings for ``REDIS_URL`` (redis://, rediss:// or unix://)."""
-    return RedisSettings.from_dsn(settings.redis_url)
+    """arq's connection settings for ``REDIS_URL`` (redis://, rediss:// or unix://).
+
+    Commands that fail on a dropped connection are retried on a fresh one for a while. Without
+    that, a Redis restart raised ``ConnectionError`` out of arq's poll loop and every worker
+    process exited, and the job code running at that moment failed its jobs on a Redis error.
+    The retried commands are our own Lua scripts and arq's, which are safe to repeat (status
+    transitions are de-duplicated by the store); a reply lost after Redis applied the command
+    is the one case where a plain ``XADD`` could be repeated.
+    """
+    base = RedisSettings.from_dsn(settings.redis_url)
+    base.retry = Retry(EqualJitterBackoff(*_RETRY_BACKOFF), _RETRY_ATTEMPTS)
+    base.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError]
+    return base
 
 
 def default_specs() -> list[JobSpec]:
