@@ -14,6 +14,12 @@ at full size:
   10 req/s SEC throttle; ``max_rps_window`` is the densest second of the server's log;
 - hostile: the router answers 300 random hostile requests without a 5xx;
 - tenancy: cross-org reads of every read path; ``tenancy_leaks`` must be 0.
+- redis_restart: 30 jobs on 2 workers with the router and 10 resuming SSE clients; Redis (its
+  own AOF data dir) is stopped for 2 s mid-run and started again, once SIGKILLed with
+  ``appendfsync always`` (strict: ``lost`` and ``sse.mismatched_jobs`` must be 0) and once
+  stopped gracefully with ``everysec`` (SIGTERM flushes the AOF, so also 0);
+- soak: 10,000 small jobs (2,000 quick) on 2 workers, each streamed to one of 100 SSE clients;
+  ``lost`` 0 and worker/web RSS growth (MB, after a warm-up pass) are the leak check.
 
 ``ACQUIRE_BENCH_QUICK=1`` runs smaller sizes. Prints one final JSON line.
 """
@@ -36,6 +42,7 @@ from acquire.models import SecFilingsRequest
 from acquire.replay import ReplayServer
 from acquire.settings import Settings
 from tests.reliability.fleet import await_all, fleet_env
+from tests.reliability.restart import run_redis_restart, run_soak
 from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown
 from tests.reliability.tenancy import count_leaks
 
@@ -129,6 +136,14 @@ async def main() -> dict[str, Any]:
         out["hostile"] = await _hostile(settings)
         await _flush(settings)
         out["tenancy_leaks"] = await _tenancy(settings)
+        out["redis_restart"] = {
+            "kill_fsync_always": _slim(await run_redis_restart(work / "restart-kill", replay)),
+            "graceful_everysec": _slim(
+                await run_redis_restart(work / "restart-stop", replay, kill=False, fsync_always=False)
+            ),
+        }
+        await _flush(settings)
+        out["soak"] = _slim(await run_soak(settings, work / "soak", jobs=2000 if QUICK else 10_000))
     return out
 
 

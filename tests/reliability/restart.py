@@ -250,7 +250,7 @@ async def _set_fsync(client: AcquireClient, always: bool) -> None:
 
 async def run_redis_restart(
     work: Path, replay: ReplayServer, *, jobs: int = 30, followers: int = 10, kill: bool = True,
-    fsync_always: bool = True,
+    fsync_always: bool = True, down_s: float = 2.0,
 ) -> dict[str, Any]:  # fmt: skip
     """Stop Redis (SIGKILL with ``kill``, else SIGTERM) once the first job is done, start it
     again on the same data directory and socket, and let 2 workers, the router and
@@ -259,6 +259,7 @@ async def run_redis_restart(
     Jobs are slowed (no cache, SEC at 10 req/s) so several are in flight at the restart. With
     ``fsync_always`` every acknowledged write is on disk, so "nothing lost" is strict; with
     ``everysec`` and a SIGKILL up to ~1 s of acknowledged writes may vanish (see the test).
+    Redis stays down for ``down_s`` seconds, as a real restart or failover would.
     """
     server = EmbeddedRedis(work / "redis", appendonly=True).start()
     settings = _settings(server.url, replay)
@@ -279,6 +280,7 @@ async def run_redis_restart(
                 in_flight = await _in_flight(client)
                 stopped = now()
                 server.stop(kill=kill)
+                await asyncio.sleep(down_s)  # the outage itself, not a synchronisation
                 server.start()
                 restart_s = now() - stopped
                 await _set_fsync(client, fsync_always)
