@@ -18,10 +18,12 @@ from typing import Any, cast
 
 from arq import cron, func
 from arq.connections import ArqRedis, RedisSettings
+from arq.worker import Worker
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import WatchError
 
 from acquire import metrics, serialization
 from acquire.jobs.runtime import JobSpec, Services, make_tasks
@@ -102,6 +104,7 @@ def build_worker_settings(
     tests and host applications may pass their own.
     """
     settings = settings or get_settings()
+    _guard_job_pickup()
     specs = default_specs() if specs is None else list(specs)
     factories = default_resources() if resources is None else list(resources)
     extras = default_extra_functions(settings) if extra_functions is None else list(extra_functions)
@@ -186,6 +189,35 @@ def build_worker_settings(
     }
     name = "AnalysisWorkerSettings" if analysis else "WorkerSettings"
     return type(name, (), attributes)
+
+
+def _guard_job_pickup() -> None:
+    """Keep arq's poll loop alive when Redis drops the connection while it picks up a job.
+
+    arq 0.28's ``Worker.start_jobs`` takes a concurrency slot, then WATCHes the job's
+    in-progress key and reads it. When the connection dies after the WATCH, redis-py cannot
+    retry (the watch is gone) and raises ``WatchError``; arq only catches that around EXEC, so
+    it escaped the poll loop and the worker process exited (seen in the Redis-restart
+    scenario), and the slot was never given back. Here the slot is released and the rest of
+    the batch left for the next poll, when arq reads the queue again. Upstream fix: catch
+    ``WatchError``/``ConnectionError`` over the whole WATCH block in ``start_jobs``.
+    Idempotent; patches arq's class once per process (only worker processes build settings).
+    """
+    if getattr(Worker.start_jobs, "_acquire_guarded", False):
+        return
+    original = Worker.start_jobs
+
+    async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
+        try:
+            await original(self, job_ids)
+        except (WatchError, RedisConnectionError, RedisTimeoutError) as exc:
+            # Every path of arq's loop releases its slot except the one that raised: exactly one.
+            self.job_counter -= 1
+            self.sem.release()
+            log.warning("Redis connection lost while picking up a job (%s); retrying at the next poll", exc)
+
+    start_jobs._acquire_guarded = True  # type: ignore[attr-defined]
+    Worker.start_jobs = start_jobs  # type: ignore[method-assign]
 
 
 _metrics_started: set[int] = set()

@@ -14,17 +14,24 @@ lost while their status record survived.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
-from arq.connections import create_pool
+import redis.asyncio as aioredis
+from arq.connections import ArqRedis, create_pool
+from arq.constants import in_progress_key_prefix
+from arq.worker import Worker
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from acquire import serialization
 from acquire.embedded import EmbeddedRedis
 from acquire.replay import ReplayServer
 from acquire.settings import Settings
-from acquire.worker import redis_settings
+from acquire.worker import build_worker_settings, redis_settings
 
 from .restart import run_redis_restart
 
@@ -53,6 +60,53 @@ async def test_a_command_issued_while_redis_is_down_succeeds_once_it_is_back(tmp
     finally:
         await pool.aclose()
         server.stop()
+
+
+class _KillAfterWatch(Pipeline):
+    """A pipeline whose connection the server kills right after its WATCH (a restart's timing)."""
+
+    killer: aioredis.Redis
+
+    async def watch(self, *names: Any) -> Any:  # type: ignore[override]
+        reply = await super().watch(*names)
+        assert self.connection is not None
+        await self.connection.send_command("CLIENT", "ID")
+        own_id = await self.connection.read_response()
+        await self.killer.client_kill_filter(_id=own_id)
+        return reply
+
+
+async def test_worker_poll_survives_a_connection_lost_between_watch_and_exec(
+    settings: Settings, redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    # Before the guard, arq's start_jobs let redis-py's WatchError escape the poll loop: the
+    # worker process exited and the concurrency slot it had taken was never released.
+    cls = build_worker_settings(settings, serve_metrics=False)
+    kwargs: dict[str, Any] = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
+    pool: ArqRedis = await create_pool(
+        redis_settings(settings), job_serializer=serialization.serialize,
+        job_deserializer=serialization.deserialize, default_queue_name=settings.acquire_queue,
+    )  # fmt: skip
+    worker = Worker(**kwargs, redis_pool=pool, handle_signals=False)
+    await pool.enqueue_job("sec_filings", {"job_id": "j"}, _job_id="pickup-job")
+
+    def pipeline(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:
+        pipe = _KillAfterWatch(pool.connection_pool, pool.response_callbacks, transaction, shard_hint)
+        pipe.killer = redis
+        return pipe
+
+    monkeypatch.setattr(pool, "pipeline", pipeline)
+    try:
+        with caplog.at_level(logging.WARNING, logger="acquire.worker"):
+            await worker.start_jobs([b"pickup-job"])  # raised WatchError before the guard
+        assert "Redis connection lost while picking up a job" in caplog.text
+        assert worker.job_counter == 0 and not worker.tasks  # the slot was given back
+        assert not worker.sem.locked()
+        assert not await redis.exists(in_progress_key_prefix + "pickup-job")  # free for the next poll
+        assert await redis.zscore(settings.acquire_queue, "pickup-job") is not None
+    finally:
+        await pool.aclose()
 
 
 @pytest.mark.slow
