@@ -292,7 +292,10 @@ async def run_redis_restart(
                     "workers": sum(p.poll() is None for p in fleet.procs),
                     "web": web.proc.poll() is None,
                 }
-                worker_errors = sum(fleet.log(i).count("Traceback") for i in range(len(fleet.procs)))
+                logs = [fleet.log(i) for i in range(len(fleet.procs))]
+                worker_errors = sum(log.count("Traceback") for log in logs)
+                # Pickups that lost their connection mid-WATCH (acquire.worker._guard_job_pickup).
+                guarded = sum(log.count("lost while picking up a job") for log in logs)
             audit = await audit_jobs(client, handles)
             mismatches = await stream_mismatches(client, handles, sse.received)
     finally:
@@ -306,6 +309,7 @@ async def run_redis_restart(
         "restart_s": round(restart_s, 2),
         "alive": alive,
         "worker_tracebacks": worker_errors,
+        "guarded_pickups": guarded,
         "sse": {
             "clients": followers,
             "connects": sse.connects,
