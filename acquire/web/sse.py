@@ -284,10 +284,17 @@ class EventFanout:
         if self._woken:  # one wake-up entry is enough until the reader has seen it
             return
         self._woken = True
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._wake_key, {"w": "1"}, maxlen=16, approximate=True)
-            pipe.expire(self._wake_key, _WAKE_TTL)
-            await pipe.execute()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._wake_key, {"w": "1"}, maxlen=16, approximate=True)
+                pipe.expire(self._wake_key, _WAKE_TTL)
+                await pipe.execute()
+        except BaseException:
+            # The entry may never have reached Redis (e.g. it was restarting). Left set, the flag
+            # would skip every later wake-up, since only the reader seeing an entry clears it: each
+            # newly followed job would then wait out a whole BLOCK before its first event.
+            self._woken = False
+            raise
 
     # ---- the reader ------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ lost while their status record survived.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
@@ -27,10 +28,14 @@ from arq.worker import Worker
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from acquire import serialization
+from acquire import keys, serialization
+from acquire.client import new_job_id
 from acquire.embedded import EmbeddedRedis
+from acquire.events import encode_event
+from acquire.models import EventType
 from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.web.sse import EventFanout
 from acquire.worker import build_worker_settings, redis_settings
 
 from .restart import run_redis_restart
@@ -122,3 +127,39 @@ async def test_fleet_router_and_sse_clients_ride_out_a_redis_restart(
     # Every follower got every event of its job exactly once, in order, across reconnections.
     assert report["sse"]["mismatched_jobs"] == 0, report["problems"]
     assert report["sse"]["resumes"] > 0, report
+
+
+async def test_fanout_still_wakes_for_new_jobs_after_a_wake_up_failed(tmp_path: Path) -> None:
+    # A subscribe during a Redis outage failed to write its wake-up entry; the fan-out used to
+    # believe a wake-up was pending forever, so the next new job's events waited for the
+    # reader's BLOCK to time out (here 10 minutes) instead of arriving at once.
+    server = EmbeddedRedis(tmp_path / "redis", appendonly=True).start()
+    client = aioredis.Redis.from_url(server.url)  # no retries: the outage fails the wake-up at once
+    fanout = EventFanout(client, block_ms=600_000)
+    try:
+        server.stop()
+        with pytest.raises(RedisConnectionError):
+            await fanout.subscribe("acme", new_job_id())
+        server.start()
+        await _reader_blocked(client)  # the reader is back, blocked in XREAD without the new job
+        job_id = new_job_id()
+        async with await fanout.subscribe("acme", job_id) as sub:
+            stream = keys.job_events("acme", job_id)
+            await client.xadd(stream, encode_event(EventType.JOB_STARTED))
+            async with asyncio.timeout(30):  # a failure guard, far below the 600 s BLOCK
+                item = await sub.get()
+        assert item is not None and item.event.event == EventType.JOB_STARTED
+    finally:
+        await fanout.aclose()
+        await client.aclose()
+        server.stop()
+
+
+async def _reader_blocked(client: aioredis.Redis) -> None:
+    """Until the fan-out's reader connection is blocked in XREAD (Redis has no event for it)."""
+    async with asyncio.timeout(30):
+        while not any(  # noqa: ASYNC110
+            c.get("name") == "acquire-sse-fanout" and "b" in c.get("flags", "")
+            for c in await client.client_list()
+        ):
+            await asyncio.sleep(0.02)
