@@ -52,13 +52,16 @@ def redis_settings(settings: Settings) -> RedisSettings:
     Commands that fail on a dropped connection are retried on a fresh one for a while. Without
     that, a Redis restart raised ``ConnectionError`` out of arq's poll loop and every worker
     process exited, and the job code running at that moment failed its jobs on a Redis error.
-    The retried commands are our own Lua scripts and arq's, which are safe to repeat (status
-    transitions are de-duplicated by the store); a reply lost after Redis applied the command
-    is the one case where a plain ``XADD`` could be repeated.
+    Repeating a command is safe for the store's scripts (a final state is set once, an item
+    counted once, retry/step events de-duplicated); a reply lost after Redis applied a command
+    is the one case where a plain write could run twice. A WATCHed transaction is not retried
+    by redis-py (it raises ``WatchError``); see :func:`_guard_job_pickup`.
     """
     base = RedisSettings.from_dsn(settings.redis_url)
     base.retry = Retry(EqualJitterBackoff(*_RETRY_BACKOFF), _RETRY_ATTEMPTS)
-    base.retry_on_error = [RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError]
+    # OSError too: connecting raises it unwrapped, e.g. FileNotFoundError for a unix socket a
+    # stopping Redis removed, and redis-py retries a failed connect only on the listed types.
+    base.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
     return base
 
 
