@@ -256,9 +256,9 @@ async def run_redis_restart(
     again on the same data directory and socket, and let 2 workers, the router and
     ``followers`` SSE clients carry on.
 
-    Jobs are slowed (no cache, SEC at 10 req/s) so several are in flight at the restart. With
-    ``fsync_always`` every acknowledged write is on disk, so "nothing lost" is strict; with
-    ``everysec`` and a SIGKILL up to ~1 s of acknowledged writes may vanish (see the test).
+    Jobs are slowed (no cache, SEC at 10 req/s) so several are in flight at the restart. Redis
+    writes the AOF before replying, so a killed Redis process loses nothing either way; with
+    ``fsync_always`` that also holds for a machine failure (see ``test_redis_restart``).
     Redis stays down for ``down_s`` seconds, as a real restart or failover would.
     """
     server = EmbeddedRedis(work / "redis", appendonly=True).start()

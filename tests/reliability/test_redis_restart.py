@@ -1,15 +1,16 @@
 """Scenario 3: Redis restarts (same data directory and socket) under a running fleet.
 
-What "no job lost" means. Redis runs with ``appendonly yes``. With ``appendfsync always``
-(set by the scenario) every acknowledged write is on disk before the reply, so even a SIGKILL
-loses nothing: every submitted job must reach a final status, and every SSE client must
-receive every event of the job's stream exactly once. With the default ``everysec`` a
-SIGKILL (or a power cut) can drop up to ~1 s of acknowledged writes, including a job just
-submitted (its status record and its queue entry both vanish, so nothing in the system can
-know it existed) or events already streamed to browsers; a graceful SIGTERM stop flushes the
-AOF and loses nothing. Deployments that need the strict guarantee use ``always`` (or a replica
-with ``WAIT``); the reconciler (``ACQUIRE_RECONCILE_AFTER``) covers jobs whose arq entry was
-lost while their status record survived.
+What "no job lost" means. Redis runs with ``appendonly yes`` and writes each command to the
+AOF (the kernel's page cache) before it replies, so a Redis process that dies, even by
+SIGKILL, loses no acknowledged write: every submitted job must reach a final status and every
+SSE client must receive every event of its job's stream exactly once. That is what these tests
+assert, for a SIGKILL with ``appendfsync always`` and a SIGTERM with ``everysec`` (a SIGKILL
+with ``everysec``, tried by hand, lost nothing too). What ``everysec`` does not cover is the
+machine itself failing (power cut, kernel crash): up to ~1 s of acknowledged writes may then
+vanish, including a job just submitted (its status record and queue entry both gone, so nothing
+can know it existed) or events already streamed to browsers. Deployments that need the strict
+guarantee across machine failures use ``always`` (or a replica with ``WAIT``). The reconciler
+(``ACQUIRE_RECONCILE_AFTER``) finishes jobs whose arq entry was lost while their record survived.
 """
 
 from __future__ import annotations
