@@ -22,7 +22,7 @@ from typing import Any
 from arq.connections import ArqRedis, create_pool
 
 from acquire import serialization
-from acquire.errors import JobNotFound
+from acquire.errors import JobNotFound, TransientError
 from acquire.events import EventReader
 from acquire.models import (
     ANALYSIS_KINDS,
@@ -162,15 +162,19 @@ class AcquireClient:
         )
         envelope = {"job_id": job_id, "org": org, "kind": parsed.kind.value, "request": status.request}
         try:
-            job = await self.redis.enqueue_job(parsed.kind.value, envelope, _job_id=job_id, _queue_name=queue)
+            # arq answers None both for an existing id and for a connection lost between its
+            # WATCH and EXEC; ids are random, so None means the latter: try once more.
+            for _ in range(2):
+                job = await self.redis.enqueue_job(
+                    parsed.kind.value, envelope, _job_id=job_id, _queue_name=queue
+                )
+                if job is not None:
+                    return JobHandle(self, org, job_id)
+            raise TransientError("Redis was unavailable while enqueueing the job; submit it again")
         except BaseException:
             # Never leave a status record for a job that is not on the queue.
             await asyncio.shield(self.store.delete(org, job_id, idempotency_key=idempotency_key))
             raise
-        if job is None:  # pragma: no cover - ids are random, a clash means a bug
-            await self.store.delete(org, job_id, idempotency_key=idempotency_key)
-            raise RuntimeError(f"job id {job_id} already exists in the queue")
-        return JobHandle(self, org, job_id)
 
     async def list_jobs(self, org: str, limit: int = 50) -> list[JobStatus]:
         """The organisation's most recent jobs, newest first."""

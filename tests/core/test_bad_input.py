@@ -70,3 +70,19 @@ async def test_invalid_request_never_reaches_redis(settings: Settings, redis: ai
         with pytest.raises(ValueError, match="idempotency_key"):
             await client.submit("acme", GOOD, idempotency_key="a:b")
     assert await redis.dbsize() == 0
+
+
+async def test_enqueue_refused_by_arq_leaves_nothing_behind(
+    settings: Settings, redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from acquire import client as client_module
+    from acquire.errors import TransientError
+
+    fixed = "Z" * 22
+    monkeypatch.setattr(client_module, "new_job_id", lambda: fixed)
+    await redis.set(f"arq:result:{fixed}", b"{}")  # arq refuses an id it already has a result for
+    async with await AcquireClient.connect(settings) as client:
+        with pytest.raises(TransientError, match="submit it again"):
+            await client.submit("acme", GOOD, idempotency_key="order-1")
+    # no status record, event stream, index entry or idempotency key is left
+    assert [k.decode() for k in await redis.keys("*")] == [f"arq:result:{fixed}"]
