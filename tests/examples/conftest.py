@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
-import uvicorn
 from arq.worker import Worker
 from starlette.types import ASGIApp
 
 from acquire.settings import Settings
 from acquire.worker import build_worker_settings
+from tests.web.support import serve as serve_on_loopback
 
 KEY_ACME = "acme-key-0123456789abcdef"
 KEY_GLOBEX = "globex-key-0123456789abcdef"
@@ -22,25 +21,9 @@ API_KEYS = {KEY_ACME: "acme", KEY_GLOBEX: "globex"}
 SECRET = "example-tests-secret-0123456789abcdef"
 
 
-@contextlib.asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
-    """Run ``app`` under uvicorn on a loopback port, lifespan included; yields the base URL.
-
-    The socket listens before uvicorn starts, so clients may connect at once: the kernel
-    queues them until startup (the app's lifespan) has finished.
-    """
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+def serve(app: ASGIApp) -> contextlib.AbstractAsyncContextManager[str]:
+    """Run ``app`` under uvicorn on a loopback port with its lifespan; yields the base URL."""
+    return serve_on_loopback(app, lifespan="on")
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import uvicorn
@@ -25,7 +25,7 @@ SECRET = "test-secret-0123456789abcdef0123456789"
 
 
 @contextlib.asynccontextmanager
-async def serve(app: ASGIApp) -> AsyncIterator[str]:
+async def serve(app: ASGIApp, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
     """Run ``app`` under uvicorn on a loopback port in this event loop; yields the base URL.
 
     The listening socket is bound and listening before uvicorn starts, so clients can connect
@@ -36,7 +36,7 @@ async def serve(app: ASGIApp) -> AsyncIterator[str]:
     sock.bind(("127.0.0.1", 0))
     sock.listen(1024)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", timeout_graceful_shutdown=5)
+    config = uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
