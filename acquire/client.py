@@ -93,12 +93,7 @@ class AcquireClient:
     def __init__(self, redis: ArqRedis, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
         self.redis = redis
-        self.store = JobStore(
-            redis,
-            ttl=self.settings.acquire_result_ttl,
-            events_maxlen=self.settings.acquire_events_maxlen,
-            index_max=self.settings.acquire_jobs_index_max,
-        )
+        self.store = JobStore.from_settings(redis, self.settings)
         self.events = EventReader(redis)
 
     @classmethod

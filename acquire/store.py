@@ -21,6 +21,7 @@ from acquire import keys
 from acquire.errors import JobNotFinished, JobNotFound
 from acquire.events import encode_event
 from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus
+from acquire.settings import Settings
 
 __all__ = ["ItemCounts", "JobStore", "Transition"]
 
@@ -175,6 +176,16 @@ class JobStore:
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
         self._item = redis.register_script(_ITEM)
+
+    @classmethod
+    def from_settings(cls, redis: aioredis.Redis, settings: Settings) -> JobStore:
+        """A store with the TTL, stream length and index size of ``settings``."""
+        return cls(
+            redis,
+            ttl=settings.acquire_result_ttl,
+            events_maxlen=settings.acquire_events_maxlen,
+            index_max=settings.acquire_jobs_index_max,
+        )
 
     # ---- writes --------------------------------------------------------------------------
 

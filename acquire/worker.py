@@ -136,12 +136,7 @@ def build_worker_settings(
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)
         redis: ArqRedis = ctx["redis"]
-        store = JobStore(
-            redis,
-            ttl=settings.acquire_result_ttl,
-            events_maxlen=settings.acquire_events_maxlen,
-            index_max=settings.acquire_jobs_index_max,
-        )
+        store = JobStore.from_settings(redis, settings)
         services = Services(settings=settings, redis=redis, store=store)
         stack = AsyncExitStack()
         for factory in factories:
