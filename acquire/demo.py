@@ -69,10 +69,7 @@ async def _environment() -> AsyncIterator[Settings]:
         yield Settings(
             redis_url=redis_url,
             sec_user_agent="acquire demo demo@example.com",
-            sec_www_base_url=f"{replay.url}/www.sec.gov",
-            sec_data_base_url=f"{replay.url}/data.sec.gov",
-            yahoo_base_url=f"{replay.url}/query2.finance.yahoo.com",
-            yahoo_cookie_url=f"{replay.url}/fc.yahoo.com",
+            **replay.settings_overrides(),
             metrics_port=0,
             logging_level="WARNING",
             acquire_data_dir=tempfile.mkdtemp(prefix="acquire-demo-data-"),

@@ -152,6 +152,15 @@ class ReplayServer:
             self._sec_window.clear()
             self._sec_blocked_until = 0.0
 
+    def settings_overrides(self) -> dict[str, str]:
+        """The :class:`~acquire.settings.Settings` fields that point the clients at this server."""
+        return {
+            "sec_www_base_url": f"{self.url}/www.sec.gov",
+            "sec_data_base_url": f"{self.url}/data.sec.gov",
+            "yahoo_base_url": f"{self.url}/query2.finance.yahoo.com",
+            "yahoo_cookie_url": f"{self.url}/fc.yahoo.com",
+        }
+
     def requests_to(self, host: str, path_prefix: str = "/") -> list[LoggedRequest]:
         return [r for r in self.log if r.host == host and r.path.startswith(path_prefix)]
 

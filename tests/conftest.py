@@ -59,10 +59,7 @@ def settings(redis_url: str, replay: ReplayServer) -> Settings:
     return Settings(
         redis_url=redis_url,
         sec_user_agent="acquire tests tests@example.com",
-        sec_www_base_url=f"{replay.url}/www.sec.gov",
-        sec_data_base_url=f"{replay.url}/data.sec.gov",
-        yahoo_base_url=f"{replay.url}/query2.finance.yahoo.com",
-        yahoo_cookie_url=f"{replay.url}/fc.yahoo.com",
+        **replay.settings_overrides(),
         metrics_port=0,
         acquire_retry_base=0.05,
         acquire_retry_max=0.2,
