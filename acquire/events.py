@@ -19,7 +19,7 @@ import redis.asyncio as aioredis
 from acquire import keys
 from acquire.models import EventType, JobEvent
 
-__all__ = ["EventReader", "decode_entry", "encode_event", "valid_stream_id"]
+__all__ = ["EventReader", "decode_entry", "dumps", "encode_event", "valid_stream_id"]
 
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
@@ -29,13 +29,13 @@ def valid_stream_id(value: str) -> bool:
     return value == "0" or bool(_STREAM_ID.fullmatch(value))
 
 
+#: Compact JSON for stream entries and status fields (one encoder: this runs on every write).
+dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+
+
 def encode_event(event: EventType, data: Mapping[str, Any] | None = None) -> dict[str, str]:
     """The stream entry fields for an event."""
-    return {
-        "event": event.value,
-        "at": datetime.now(UTC).isoformat(),
-        "data": json.dumps(dict(data or {}), separators=(",", ":"), default=str),
-    }
+    return {"event": event.value, "at": datetime.now(UTC).isoformat(), "data": dumps(data) if data else "{}"}
 
 
 def decode_entry(job_id: str, entry_id: bytes | str, fields: Mapping[bytes | str, bytes | str]) -> JobEvent:

@@ -7,6 +7,7 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:{org}:job:{id}:result     string  result JSON
     acquire:{org}:job:{id}:events     stream  progress events (JobEvent)
     acquire:{org}:job:{id}:webhooks   list    webhook delivery attempts
+    acquire:{org}:job:{id}:seen       set     dedupe tokens of events appended once
     acquire:{org}:jobs                zset    job ids by creation time (recent jobs)
     acquire:{org}:idem:{key}          string  idempotency key -> job id
     acquire:active                    zset    "{org}/{id}" of unfinished jobs, for the reconciler
@@ -22,10 +23,12 @@ Everything under ``acquire:{org}:`` expires with the job's result TTL. arq's own
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 __all__ = [
     "ID_PATTERN",
     "ORG_PATTERN",
+    "JobKeys",
     "active",
     "active_member",
     "cache",
@@ -33,6 +36,7 @@ __all__ = [
     "job",
     "job_events",
     "job_items",
+    "job_keys",
     "job_result",
     "job_webhooks",
     "org_jobs",
@@ -62,6 +66,24 @@ def _check(org: str, job_id: str | None = None) -> None:
 def job(org: str, job_id: str) -> str:
     _check(org, job_id)
     return f"{PREFIX}:{org}:job:{job_id}"
+
+
+class JobKeys(NamedTuple):
+    """Every key of one job, built with one validation (the store's hot path)."""
+
+    status: str
+    items: str
+    result: str
+    events: str
+    webhooks: str
+    seen: str
+
+
+def job_keys(org: str, job_id: str) -> JobKeys:
+    base = job(org, job_id)
+    return JobKeys(
+        base, base + ":items", base + ":result", base + ":events", base + ":webhooks", base + ":seen"
+    )
 
 
 def job_items(org: str, job_id: str) -> str:

@@ -13,13 +13,15 @@ import json
 from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import Pipeline
 
 from acquire import keys
 from acquire.errors import JobNotFinished, JobNotFound
-from acquire.events import encode_event
+from acquire.events import dumps, encode_event
 from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus
 from acquire.settings import Settings
 
@@ -146,12 +148,14 @@ def _encode_fields(fields: Mapping[str, Any]) -> list[str]:
         if value is None:
             continue
         if name in _JSON_FIELDS:
-            value = json.dumps(value, separators=(",", ":"), default=str)
+            value = dumps(value)
+        elif isinstance(value, StrEnum):
+            value = value.value
         elif isinstance(value, datetime):
             value = value.isoformat()
-        elif hasattr(value, "value"):
-            value = value.value
-        flat += [name, str(value)]
+        elif not isinstance(value, str):
+            value = str(value)
+        flat += (name, value)
     return flat
 
 
@@ -198,11 +202,12 @@ class JobStore:
         org, job_id = status.org, status.job_id
         fields = status.model_dump(mode="json", exclude_none=True)
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
+        k = keys.job_keys(org, job_id)
         existing = await self._create(
-            keys=[keys.job(org, job_id), keys.job_events(org, job_id), keys.active(), keys.org_jobs(org),
+            keys=[k.status, k.events, keys.active(), keys.org_jobs(org),
                   keys.idempotency(org, idempotency_key) if idempotency_key else ""],
             args=[self.ttl, self.events_maxlen, self.index_max, status.created_at.timestamp(), job_id,
-                  json.dumps(event), keys.active_member(org, job_id), *_encode_fields(fields)],
+                  dumps(event), keys.active_member(org, job_id), *_encode_fields(fields)],
         )  # fmt: skip
         existing = existing.decode() if isinstance(existing, bytes) else existing
         return existing or job_id
@@ -238,20 +243,35 @@ class JobStore:
         result: Mapping[str, Any] | None = None,
     ) -> int:
         """Apply several transitions atomically, in order, in one round trip."""
+        names, args = self._transition_call(org, job_id, steps, force=force, result=result)
+        return int(await self._transition(keys=names, args=args))
+
+    def queue_apply(
+        self, pipe: Pipeline, org: str, job_id: str, steps: Sequence[Transition], *,
+        result: Mapping[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """Queue :meth:`apply` on a MULTI pipeline; its reply (1, 0 or -1) is in the results.
+
+        Sent as ``EVAL`` with the script text, not ``EVALSHA``: inside a transaction a script
+        missing from Redis's cache (after a restart) would fail alone while the rest committed.
+        """
+        names, args = self._transition_call(org, job_id, steps, force=False, result=result)
+        pipe.eval(_TRANSITION, len(names), *names, *args)
+
+    def _transition_call(
+        self, org: str, job_id: str, steps: Sequence[Transition], *, force: bool,
+        result: Mapping[str, Any] | None,
+    ) -> tuple[list[str], list[Any]]:  # fmt: skip
         encoded = [
             {"f": _encode_fields(t.fields), "e": encode_event(t.event, t.data) if t.event else None,
              "d": t.dedupe or ""}
             for t in steps
         ]  # fmt: skip
-        body = json.dumps(result, separators=(",", ":"), default=str) if result is not None else ""
-        applied = await self._transition(
-            keys=[keys.job(org, job_id), keys.job_events(org, job_id), keys.job(org, job_id) + ":seen",
-                  keys.job_result(org, job_id), keys.active()],
-            args=[self.ttl, self.events_maxlen, _FINALS_CSV, "1" if force else "0",
-                  json.dumps(encoded, separators=(",", ":"), default=str), body,
-                  keys.active_member(org, job_id)],
-        )  # fmt: skip
-        return int(applied)
+        k = keys.job_keys(org, job_id)
+        names = [k.status, k.events, k.seen, k.result, keys.active()]
+        args = [self.ttl, self.events_maxlen, _FINALS_CSV, "1" if force else "0", dumps(encoded),
+                dumps(result) if result is not None else "", keys.active_member(org, job_id)]  # fmt: skip
+        return names, args
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
         """Record an item's status; a final item emits ``item_completed``/``item_failed`` once."""
@@ -264,9 +284,10 @@ class JobStore:
         payload = {"item": item.key, "state": state.value}
         if item.error:
             payload["error"] = item.error
-        encoded = json.dumps(encode_event(event, payload)) if event else ""
+        encoded = dumps(encode_event(event, payload)) if event else ""
+        k = keys.job_keys(org, job_id)
         done, failed, total, counted = await self._item(
-            keys=[keys.job(org, job_id), keys.job_items(org, job_id), keys.job_events(org, job_id)],
+            keys=[k.status, k.items, k.events],
             args=[self.ttl, self.events_maxlen, item.key, item.model_dump_json(), state.value, encoded],
         )
         if done < 0:
@@ -276,15 +297,15 @@ class JobStore:
     async def record_webhook(self, org: str, job_id: str, attempt: Mapping[str, Any]) -> None:
         key = keys.job_webhooks(org, job_id)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, json.dumps(attempt, separators=(",", ":"), default=str))
+            pipe.rpush(key, dumps(attempt))
             pipe.ltrim(key, -100, -1)
             pipe.expire(key, self.ttl)
             await pipe.execute()
 
     async def delete(self, org: str, job_id: str, *, idempotency_key: str | None = None) -> None:
         """Remove every key of a job (used to undo a submission that failed half-way)."""
-        base = keys.job(org, job_id)
-        names = [base, base + ":items", base + ":result", base + ":events", base + ":seen"]
+        k = keys.job_keys(org, job_id)
+        names = [k.status, k.items, k.result, k.events, k.seen]
         if idempotency_key:
             names.append(keys.idempotency(org, idempotency_key))
         await self.redis.delete(*names)

@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from acquire import metrics, serialization
+from acquire.jobs import completion
 from acquire.jobs.runtime import JobSpec, Services, make_tasks
 from acquire.logs import configure_logging
 from acquire.settings import Settings, get_settings
@@ -108,6 +109,7 @@ def build_worker_settings(
     """
     settings = settings or get_settings()
     _guard_job_pickup()
+    completion.install()
     specs = default_specs() if specs is None else list(specs)
     factories = default_resources() if resources is None else list(resources)
     extras = default_extra_functions(settings) if extra_functions is None else list(extra_functions)

@@ -30,6 +30,8 @@ from pydantic import ValidationError
 
 from acquire import metrics
 from acquire.errors import NotFoundError, TransientError
+from acquire.jobs import completion
+from acquire.jobs.completion import Completion
 from acquire.jobs.context import JobContext, Skip, describe_error, now_utc
 from acquire.jobs.spec import Envelope, JobSpec, Outcome, Services, Spread
 from acquire.logs import job_context
@@ -102,6 +104,7 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
         return {"state": "rejected"}
     services, envelope, request = opened
     attempt = int(ctx.get("job_try", 1))
+    arq_id: str | None = ctx.get("job_id")
     running = {
         "state": JobState.RUNNING,
         "started_at": now_utc(),
@@ -120,16 +123,16 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
         log.info("skipping job %s: %s", envelope.job_id, skip)
         return {"state": "skipped"}
     except TransientError as exc:
-        return await _retry_or_fail(jc, spec, exc)
+        return await _retry_or_fail(jc, spec, exc, arq_id)
     except TimeoutError as exc:
         soft_limit = TimeoutError(f"exceeded the soft time limit of {soft:g} s")
-        return await _fail(jc, soft_limit if deadline.expired() else exc)
+        return await _fail(jc, soft_limit if deadline.expired() else exc, arq_id)
     except asyncio.CancelledError:
         # Worker shutdown (arq re-queues the job) or the hard limit: report, then let arq act.
         await asyncio.shield(_cancelled(jc))
         raise
     except Exception as exc:
-        return await _fail(jc, exc)
+        return await _fail(jc, exc, arq_id)
     finally:
         metrics.CURRENT_JOBS.dec()
         metrics.for_kind(spec.kind.value).duration.observe(time.perf_counter() - started)
@@ -137,7 +140,10 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
         return {"state": "spread"}
     state = _final_state(jc.counts.done, jc.counts.failed, jc.counts.total)
     pre = await jc.pending_start()
-    await _finish(services, envelope, state, summary=outcome.summary, result=outcome.result, pre=pre)
+    await _finish(
+        services, envelope, state, summary=outcome.summary, result=outcome.result, pre=pre,
+        arq_job_id=arq_id,
+    )  # fmt: skip
     return {"state": state.value}
 
 
@@ -196,10 +202,12 @@ def _final_state(done: int, failed: int, total: int) -> JobState:
     return JobState.COMPLETED
 
 
-async def _retry_or_fail(jc: JobContext, spec: JobSpec, exc: TransientError) -> dict[str, Any]:
+async def _retry_or_fail(
+    jc: JobContext, spec: JobSpec, exc: TransientError, arq_id: str | None
+) -> dict[str, Any]:
     settings = jc.settings
     if jc.attempt >= settings.acquire_max_tries:
-        return await _fail(jc, exc)
+        return await _fail(jc, exc, arq_id)
     delay = exc.retry_after if exc.retry_after is not None else _backoff(jc.attempt, settings)
     error_type, message = describe_error(exc)
     retrying = Transition(
@@ -221,23 +229,27 @@ async def _cancelled(jc: JobContext) -> None:
         await jc.store.apply(jc.org, jc.job_id, [*await jc.pending_start(), retrying])
 
 
-async def _fail(jc: JobContext, exc: BaseException) -> dict[str, Any]:
+async def _fail(jc: JobContext, exc: BaseException, arq_id: str | None) -> dict[str, Any]:
     error = describe_error(exc)
     log.warning("job %s failed: %s: %s", jc.job_id, *error)
     try:
         pre = await jc.pending_start()
     except Skip:
         return {"state": "skipped"}
-    await _finish(jc.services, jc.envelope, JobState.FAILED, error=error, pre=pre)
+    await _finish(jc.services, jc.envelope, JobState.FAILED, error=error, pre=pre, arq_job_id=arq_id)
     return {"state": JobState.FAILED.value, "error_type": error[0], "error": error[1]}
 
 
 async def _finish(
     services: Services, envelope: Envelope, state: JobState, *, summary: Mapping[str, Any] | None = None,
     error: tuple[str, str] | None = None, result: Mapping[str, Any] | None = None,
-    pre: Sequence[Transition] = (),
+    pre: Sequence[Transition] = (), arq_job_id: str | None = None,
 ) -> None:  # fmt: skip
-    """Move the job to its final state, once; count it; enqueue its webhook."""
+    """Move the job to its final state, once; count it; enqueue its webhook.
+
+    With ``arq_job_id`` (the job's own run, about to return to arq) the write is committed
+    in arq's completion transaction (:mod:`acquire.jobs.completion`) when the worker allows.
+    """
     fields: dict[str, Any] = {"state": state, "finished_at": now_utc(), "summary": dict(summary or {})}
     data: dict[str, Any] = {"state": state.value, "summary": dict(summary or {})}
     if state != JobState.FAILED:
@@ -246,10 +258,21 @@ async def _finish(
         fields["error_type"], fields["error"] = error
         data["error_type"], data["error"] = error
     event = EventType.JOB_FAILED if state == JobState.FAILED else EventType.JOB_COMPLETED
-    final = Transition(fields, event, data)
-    applied = await services.store.apply(envelope.org, envelope.job_id, [*pre, final], result=result)
-    if applied != 1:
+    steps = [*pre, Transition(fields, event, data)]
+
+    async def after(applied: int) -> None:
+        if applied == 1:
+            await _finished(services, envelope, state)
+
+    if arq_job_id is not None and completion.installed():
+        final = Completion(services.store, envelope.org, envelope.job_id, steps, result, after)
+        completion.defer(arq_job_id, final)
         return
+    await after(await services.store.apply(envelope.org, envelope.job_id, steps, result=result))
+
+
+async def _finished(services: Services, envelope: Envelope, state: JobState) -> None:
+    """What follows a job's final status: its metrics and its completion webhook."""
     source = envelope.kind.value
     metrics.for_kind(source).total.inc()
     if state != JobState.COMPLETED:
