@@ -77,13 +77,16 @@ class JobKeys(NamedTuple):
     events: str
     webhooks: str
     seen: str
+    #: The job's member in the :func:`active` set.
+    active_member: str
 
 
 def job_keys(org: str, job_id: str) -> JobKeys:
     base = job(org, job_id)
     return JobKeys(
-        base, base + ":items", base + ":result", base + ":events", base + ":webhooks", base + ":seen"
-    )
+        base, base + ":items", base + ":result", base + ":events", base + ":webhooks", base + ":seen",
+        f"{org}/{job_id}",
+    )  # fmt: skip
 
 
 def job_items(org: str, job_id: str) -> str:

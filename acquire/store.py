@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline
@@ -27,8 +26,8 @@ from acquire.settings import Settings
 
 __all__ = ["ItemCounts", "JobStore", "Transition"]
 
-_FINALS_CSV = ",".join(s.value for s in JobState if s.final)
 _JSON_FIELDS = ("summary", "request")
+_ACTIVE = keys.active()
 
 # KEYS: status, events, active, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
 # event fields (json), active member, field/value pairs...
@@ -48,38 +47,55 @@ for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
 
-# KEYS: status, events, seen, result, active | ARGV: ttl, maxlen, finals (csv), force, steps json,
-# result json or '', active member. A job that becomes final leaves the active set.
-# Each step: {"f": [field, value, ...], "e": event fields or null, "d": dedupe}.
-# Returns 1 applied, 0 refused (already final), -1 missing.
-_TRANSITION = """
+# The final states as a Lua table literal, e.g. {completed = true, failed = true, ...}.
+_FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
+
+# KEYS: status, events, seen, result, active | ARGV: payload json, result json or ''.
+# The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
+# more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
+# n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
+# A job that becomes final leaves the active set. Returns 1 applied, 0 refused (already
+# final), -1 missing.
+_TRANSITION = (
+    """
+local finals = FINALS
+local s = cjson.decode(ARGV[1])
+local ttl, maxlen, force, member = s[1], s[2], s[3], s[4]
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -1 end
-if ARGV[4] ~= '1' and string.find(',' .. ARGV[3] .. ',', ',' .. state .. ',', 1, true) then return 0 end
-for _, step in ipairs(cjson.decode(ARGV[5])) do
-  if #step.f > 0 then redis.call('HSET', KEYS[1], unpack(step.f)) end
-  local ev = step.e
-  if type(ev) == 'table' then
+if force == 0 and finals[state] then return 0 end
+local fields, now = {}, state
+local i = 5
+while i <= #s do
+  local n = s[i]
+  for j = i + 1, i + n, 2 do
+    fields[#fields + 1] = s[j]
+    fields[#fields + 1] = s[j + 1]
+    if s[j] == 'state' then now = s[j + 1] end
+  end
+  i = i + n + 1
+  local event, at, data, dedupe = s[i], s[i + 1], s[i + 2], s[i + 3]
+  i = i + 4
+  if event ~= '' then
     local fresh = 1
-    if step.d ~= '' then
-      fresh = redis.call('SADD', KEYS[3], step.d)
-      redis.call('EXPIRE', KEYS[3], ARGV[1])
+    if dedupe ~= '' then
+      fresh = redis.call('SADD', KEYS[3], dedupe)
+      redis.call('EXPIRE', KEYS[3], ttl)
     end
     if fresh == 1 then
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
-                 'event', ev.event, 'at', ev.at, 'data', ev.data)
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'event', event, 'at', at, 'data', data)
     end
   end
 end
-if ARGV[6] ~= '' then redis.call('SET', KEYS[4], ARGV[6], 'EX', ARGV[1]) end
-local now = redis.call('HGET', KEYS[1], 'state')
-if string.find(',' .. ARGV[3] .. ',', ',' .. now .. ',', 1, true) then
-  redis.call('ZREM', KEYS[5], ARGV[7])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-redis.call('EXPIRE', KEYS[2], ARGV[1])
+-- One HSET for every step: a later step's value of a field wins, as if applied in turn.
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
+if finals[now] then redis.call('ZREM', KEYS[5], member) end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
 return 1
 """
+).replace("FINALS", _FINALS_LUA)
 
 # KEYS: status, items, events | ARGV: ttl, maxlen, item key, item json, item state, event json or ''
 # Returns {done, failed, total, counted}: counted = 1 when this call moved the item to final.
@@ -119,14 +135,18 @@ return {done, failed, total, counted}
 """
 
 
-@dataclass(frozen=True)
-class Transition:
-    """One status change: fields to set and, optionally, the event that reports it."""
+class Transition(NamedTuple):
+    """One status change: fields to set and, optionally, the event that reports it.
+
+    ``at`` is when it happened (default: when it is written); a ``datetime`` field holding the
+    same object is written with the same text as the event's ``at``.
+    """
 
     fields: Mapping[str, Any]
     event: EventType | None = None
     data: Mapping[str, Any] | None = None
     dedupe: str | None = None
+    at: datetime | None = None
 
 
 class ItemCounts:
@@ -142,21 +162,43 @@ class ItemCounts:
         return self.total > 0 and self.done + self.failed >= self.total
 
 
-def _encode_fields(fields: Mapping[str, Any]) -> list[str]:
-    flat: list[str] = []
+def _encode_fields(
+    fields: Mapping[str, Any], out: list[Any], at: datetime | None = None, at_text: str = ""
+) -> int:
+    """Append ``name, value`` strings to ``out``; returns how many strings were appended."""
+    start = len(out)
     for name, value in fields.items():
         if value is None:
             continue
-        if name in _JSON_FIELDS:
-            value = dumps(value)
+        kind = type(value)
+        if kind is str:
+            pass
+        elif name in _JSON_FIELDS:
+            value = dumps(value) if value else "{}"
         elif isinstance(value, StrEnum):
             value = value.value
-        elif isinstance(value, datetime):
-            value = value.isoformat()
-        elif not isinstance(value, str):
+        elif kind is datetime:
+            value = at_text if value is at else value.isoformat()
+        else:
             value = str(value)
-        flat += (name, value)
-    return flat
+        out.append(name)
+        out.append(value)
+    return len(out) - start
+
+
+def _encode_steps(flat: list[Any], steps: Sequence[Transition]) -> str:
+    """``flat`` (the payload's header) with ``steps`` appended, as JSON."""
+    for fields, event, data, dedupe, at in steps:
+        when = at or datetime.now(UTC)
+        when_text = when.isoformat()
+        count = len(flat)
+        flat.append(0)
+        flat[count] = _encode_fields(fields, flat, when, when_text)
+        if event is None:
+            flat += ("", "", "", dedupe or "")
+        else:
+            flat += (event.value, when_text, dumps(data) if data else "{}", dedupe or "")
+    return dumps(flat)
 
 
 def _decode_status(raw: Mapping[bytes, bytes]) -> JobStatus:
@@ -200,14 +242,15 @@ class JobStore:
         idempotency key.
         """
         org, job_id = status.org, status.job_id
-        fields = status.model_dump(mode="json", exclude_none=True)
+        fields: list[Any] = []
+        _encode_fields(status.model_dump(mode="json", exclude_none=True), fields)
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
         existing = await self._create(
             keys=[k.status, k.events, keys.active(), keys.org_jobs(org),
                   keys.idempotency(org, idempotency_key) if idempotency_key else ""],
             args=[self.ttl, self.events_maxlen, self.index_max, status.created_at.timestamp(), job_id,
-                  dumps(event), keys.active_member(org, job_id), *_encode_fields(fields)],
+                  dumps(event), k.active_member, *fields],
         )  # fmt: skip
         existing = existing.decode() if isinstance(existing, bytes) else existing
         return existing or job_id
@@ -252,25 +295,26 @@ class JobStore:
     ) -> None:  # fmt: skip
         """Queue :meth:`apply` on a MULTI pipeline; its reply (1, 0 or -1) is in the results.
 
-        Sent as ``EVAL`` with the script text, not ``EVALSHA``: inside a transaction a script
-        missing from Redis's cache (after a restart) would fail alone while the rest committed.
+        Sent as ``EVALSHA`` (the script text is most of a trivial job's bytes otherwise).
+        :meth:`load_scripts` loads it when a worker starts; a Redis that lost it since (a
+        restart) answers ``NoScriptError`` for this command alone, and the caller then uses
+        :meth:`apply`, which loads it again.
         """
         names, args = self._transition_call(org, job_id, steps, force=False, result=result)
-        pipe.eval(_TRANSITION, len(names), *names, *args)
+        pipe.evalsha(self._transition.sha, len(names), *names, *args)
+
+    async def load_scripts(self) -> None:
+        """Load the scripts that :meth:`queue_apply` refers to by hash."""
+        await self.redis.script_load(_TRANSITION)
 
     def _transition_call(
         self, org: str, job_id: str, steps: Sequence[Transition], *, force: bool,
         result: Mapping[str, Any] | None,
-    ) -> tuple[list[str], list[Any]]:  # fmt: skip
-        encoded = [
-            {"f": _encode_fields(t.fields), "e": encode_event(t.event, t.data) if t.event else None,
-             "d": t.dedupe or ""}
-            for t in steps
-        ]  # fmt: skip
+    ) -> tuple[list[str], list[str]]:  # fmt: skip
         k = keys.job_keys(org, job_id)
-        names = [k.status, k.events, k.seen, k.result, keys.active()]
-        args = [self.ttl, self.events_maxlen, _FINALS_CSV, "1" if force else "0", dumps(encoded),
-                dumps(result) if result is not None else "", keys.active_member(org, job_id)]  # fmt: skip
+        names = [k.status, k.events, k.seen, k.result, _ACTIVE]
+        header = [self.ttl, self.events_maxlen, 1 if force else 0, k.active_member]
+        args = [_encode_steps(header, steps), dumps(result) if result is not None else ""]
         return names, args
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:

@@ -93,8 +93,13 @@ async def _work(index: int, processes: int, settings: Settings, accessions: list
         sources = await asyncio.gather(*(one(f) for f in filings), return_exceptions=True)
     await redis.aclose()
     errors = [repr(s) for s in sources if isinstance(s, BaseException)]
-    return {"documents": len(filings), "errors": errors[:3], "error_count": len(errors),
-            "from_cache": sum(1 for s in sources if s == "cache"), "seconds": time.perf_counter() - started}
+    return {
+        "documents": len(filings),
+        "errors": errors[:3],
+        "error_count": len(errors),
+        "from_cache": sum(1 for s in sources if s == "cache"),
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def run_fleet(settings: Settings, accessions: list[str], forms: list[str], processes: int,

@@ -34,6 +34,7 @@ from arq.constants import (
 )
 from arq.utils import to_ms
 from arq.worker import Worker
+from redis.exceptions import NoScriptError
 
 from acquire.store import JobStore, Transition
 
@@ -55,9 +56,12 @@ class Completion:
     after: Callable[[int], Awaitable[None]]
 
     async def commit_alone(self) -> None:
-        """Write it in a round trip of its own (when arq does not finish the job now)."""
-        applied = await self.store.apply(self.org, self.job_id, self.steps, result=self.result)
-        await self.after(applied)
+        """Write it in a round trip of its own; logs instead of raising (arq's loop must live)."""
+        try:
+            applied = await self.store.apply(self.org, self.job_id, self.steps, result=self.result)
+            await self.after(applied)
+        except Exception:
+            log.exception("final status of job %s not written", self.job_id)
 
 
 # Keyed by arq job id; an id runs at most once at a time in a process (arq's in-progress key).
@@ -89,10 +93,7 @@ async def _finish_job(
         if completion is not None:
             # The job's code returned but arq will run it again (cancelled at that moment):
             # record the end now; the next run finds the job final and stops.
-            try:
-                await completion.commit_alone()
-            except Exception:
-                log.exception("final status of job %s not written", completion.job_id)
+            await completion.commit_alone()
         await _original_finish_job(
             self, job_id, finish, result_data, result_timeout_s, keep_result_forever, incr_score,
             keep_in_progress,
@@ -114,9 +115,14 @@ async def _finish_job(
         if isinstance(reply, Exception):
             raise reply  # as arq's own transaction would
     applied = replies[0]
+    if isinstance(applied, NoScriptError):
+        # Redis lost the script (restarted since the worker loaded it): the rest committed,
+        # so write the end on its own now; ``apply`` loads the script again.
+        await completion.commit_alone()
+        return
     if isinstance(applied, Exception):
         # Only a corrupt record gets here (e.g. a key of the wrong type); the reconciler
-        # gives the job its final status from arq's result.
+        # gives the job a final status from arq's result.
         log.error("final status of job %s not written: %s", completion.job_id, applied)
         return
     try:

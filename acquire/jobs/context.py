@@ -30,8 +30,8 @@ class Skip(BaseException):
     """
 
 
-#: A job still running after this long has its ``job_started`` written on its own; a faster
-#: one writes start and end in one round trip (the queue-overhead benchmark's main saving).
+#: A job still running after this long has its ``job_started`` written on its own (and its
+#: soft time limit armed); a faster one writes start and end in one round trip.
 START_FLUSH_DELAY = 0.02
 
 
@@ -55,11 +55,30 @@ class JobContext:
         self.counts = ItemCounts(0, 0, 0, counted=False)
         self._start = start
         self._start_task: asyncio.Task[int] | None = None
+        self._deadline: asyncio.Timeout | None = None
+        self._deadline_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
         if start is not None:
-            self._timer = asyncio.get_running_loop().call_later(START_FLUSH_DELAY, self._flush_start)
+            self._timer = asyncio.get_running_loop().call_later(START_FLUSH_DELAY, self._on_timer)
 
-    # ---- the deferred start --------------------------------------------------------------
+    # ---- the deferred start and the soft time limit ----------------------------------------
+
+    def arm_soft_limit(self, deadline: asyncio.Timeout, when: float) -> None:
+        """Expire ``deadline`` at loop time ``when`` if the job outlives START_FLUSH_DELAY."""
+        self._deadline, self._deadline_at = deadline, when
+
+    def disarm(self) -> None:
+        """The job's code has returned: nothing left to arm or flush on a timer."""
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._flush_start()
+        if self._deadline is not None:
+            self._deadline.reschedule(self._deadline_at)
 
     def _flush_start(self) -> None:
         if self._start is not None and self._start_task is None:
@@ -80,8 +99,7 @@ class JobContext:
 
     async def pending_start(self) -> list[Transition]:
         """At the end of the attempt: the start transition if it was never written."""
-        if self._timer is not None:
-            self._timer.cancel()
+        self.disarm()
         if self._start is None:
             return []
         if self._start_task is not None:

@@ -8,7 +8,8 @@ ones older than ``ACQUIRE_RECONCILE_AFTER`` seconds and compares them with arq's
 
 - still queued or in progress in arq: alive, look again later;
 - arq has a result but the status is not final: arq ended it without acquire, so the job
-  fails with arq's reason (e.g. "function 'risk_drift' not found");
+  fails with arq's reason (e.g. "function 'risk_drift' not found"), or the runtime's final
+  write was lost after the job ran, and the job fails saying so;
 - a spread job whose item jobs are all gone: missing items fail, the job finishes;
 - nothing in arq at all: the job was lost and fails saying so.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_prefix
+from redis.exceptions import ResponseError
 
 from acquire import keys, serialization
 from acquire.errors import JobNotFound
@@ -106,6 +108,13 @@ async def _reconcile_one(
             "LostJob",
             "the job is no longer in the queue (was Redis flushed or restarted without persistence?)",
         )
+    elif outcome[0] and isinstance(outcome[1], dict) and "state" in outcome[1]:
+        # The runtime ran it to the end, but its final write never landed (a corrupt record,
+        # or a worker that stopped between arq's completion and a retried write).
+        reason = (
+            "LostResult",
+            f"the job ran to the end ({outcome[1]['state']}) but its result was not stored; submit it again",
+        )
     else:
         error = outcome[1]
         message = error.message if isinstance(error, serialization.JobError) else str(error)
@@ -132,6 +141,13 @@ async def reconcile(
             status = await services.store.get_status(org, job_id)
         except (ValueError, JobNotFound):
             await redis.zrem(keys.active(), member)  # expired or malformed: nothing to finish
+            report.forgotten += 1
+            continue
+        except ResponseError as exc:
+            # A record that is not a hash (written by something else): nothing the reconciler
+            # can finish, and it must not stop the pass for every other job.
+            log.error("reconciler skipping job %s: unreadable status record: %s", member, exc)
+            await redis.zrem(keys.active(), member)
             report.forgotten += 1
             continue
         if status.state.final or await _reconcile_one(services, specs, status, report):

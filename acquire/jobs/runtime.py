@@ -105,20 +105,27 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
     services, envelope, request = opened
     attempt = int(ctx.get("job_try", 1))
     arq_id: str | None = ctx.get("job_id")
+    started_at = now_utc()
     running = {
         "state": JobState.RUNNING,
-        "started_at": now_utc(),
+        "started_at": started_at,
         "attempts": attempt,
         "error": "",
         "error_type": "",
     }
-    start = Transition(running, EventType.JOB_STARTED, {"attempt": attempt})
+    start = Transition(running, EventType.JOB_STARTED, {"attempt": attempt}, at=started_at)
     jc = JobContext(services, envelope, attempt, spec.queue(services.settings), start)
     metrics.CURRENT_JOBS.inc()
     started = time.perf_counter()
     try:
-        async with asyncio.timeout(soft) as deadline:
-            outcome = await spec.run(jc, request)
+        # No timer of its own: the job's one timer (JobContext) arms this deadline once the
+        # job outlives START_FLUSH_DELAY, so the many short jobs never schedule it.
+        async with asyncio.timeout(None) as deadline:
+            jc.arm_soft_limit(deadline, asyncio.get_running_loop().time() + soft)
+            try:
+                outcome = await spec.run(jc, request)
+            finally:
+                jc.disarm()
     except Skip as skip:
         log.info("skipping job %s: %s", envelope.job_id, skip)
         return {"state": "skipped"}
@@ -250,7 +257,8 @@ async def _finish(
     With ``arq_job_id`` (the job's own run, about to return to arq) the write is committed
     in arq's completion transaction (:mod:`acquire.jobs.completion`) when the worker allows.
     """
-    fields: dict[str, Any] = {"state": state, "finished_at": now_utc(), "summary": dict(summary or {})}
+    finished_at = now_utc()
+    fields: dict[str, Any] = {"state": state, "finished_at": finished_at, "summary": dict(summary or {})}
     data: dict[str, Any] = {"state": state.value, "summary": dict(summary or {})}
     if state != JobState.FAILED:
         fields["progress"] = 100
@@ -258,7 +266,7 @@ async def _finish(
         fields["error_type"], fields["error"] = error
         data["error_type"], data["error"] = error
     event = EventType.JOB_FAILED if state == JobState.FAILED else EventType.JOB_COMPLETED
-    steps = [*pre, Transition(fields, event, data)]
+    steps = [*pre, Transition(fields, event, data, at=finished_at)]
 
     async def after(applied: int) -> None:
         if applied == 1:

@@ -14,7 +14,8 @@ from acquire import serialization
 from acquire.client import AcquireClient
 from acquire.jobs import completion
 from acquire.jobs.completion import Completion
-from acquire.models import EventType, JobState, SecFilingsRequest
+from acquire.jobs.runtime import JobContext, JobSpec, Outcome
+from acquire.models import EventType, JobKind, JobState, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.store import JobStore, Transition
 from tests.core.helpers import TEST_SPEC, drain, make_worker
@@ -78,9 +79,11 @@ async def test_final_status_and_arq_finish_are_one_transaction(
         while marker not in (entry := await monitor.next_command())["command"]:
             seen.append(entry)
     await watcher.aclose()
-    # The worker's MULTI ... EXEC that deletes arq's job key also runs the transition script.
+    # The worker's MULTI ... EXEC that deletes arq's job key also runs the transition script,
+    # and the job's final transition is written nowhere else.
     blocks: dict[str, list[str]] = {}
     finishing: list[list[str]] = []
+    alone: list[str] = []
     for entry in seen:
         if entry["client_type"] == "lua":
             continue
@@ -93,25 +96,40 @@ async def test_final_status_and_arq_finish_are_one_transaction(
                 finishing.append(block)
         elif port in blocks:
             blocks[port].append(command)
+        elif "job_completed" in command:
+            alone.append(command)
     assert len(finishing) == 1
-    assert finishing[0][0].startswith("EVAL ") and f"acquire:acme:job:{job.job_id}" in finishing[0][0]
-    # ... and no transition of this job was written on its own after the job's start.
-    final_writes = [e for e in seen if e["command"].startswith("EVALSHA") and "job_completed" in e["command"]]
-    assert final_writes == []
+    first = finishing[0][0]
+    assert (
+        first.startswith("EVALSHA ")
+        and f"acquire:acme:job:{job.job_id}" in first
+        and "job_completed" in first
+    )
+    assert alone == []
     assert (await job.status()).state == JobState.COMPLETED
     await client.close()
 
 
-async def test_scripts_flushed_from_redis_do_not_break_the_final_write(
+async def _flush_scripts_then_finish(jc: JobContext, request: Any) -> Outcome:
+    # As if Redis restarted during the job: it forgot the scripts the worker loaded.
+    await jc.services.redis.script_flush()
+    return Outcome(result={"ok": True}, summary={"flushed": True})
+
+
+async def test_final_write_survives_redis_forgetting_the_script(
     settings: Settings, redis: aioredis.Redis
 ) -> None:
     client = await AcquireClient.connect(settings)
     job = await client.submit("acme", sec())
-    await redis.script_flush()
-    await drain(settings)
+    spec = JobSpec(kind=JobKind.SEC_FILINGS, run=_flush_scripts_then_finish)
+    worker = await drain(settings, [spec])
     status = await job.status()
-    assert status.state == JobState.COMPLETED and status.progress == 100
-    assert await job.result() == {"companies": ["NVDA"]}
+    assert status.state == JobState.COMPLETED and status.summary == {"flushed": True}
+    assert await job.result() == {"ok": True}
+    assert worker.jobs_complete == 1
+    events = [e.event.value for e in await client.events.read("acme", job.job_id)]
+    assert events == ["job_queued", "job_started", "job_completed"]
+    assert not await redis.exists(job_key_prefix + job.job_id)
     await client.close()
 
 

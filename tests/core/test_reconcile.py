@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis.asyncio as aioredis
 
-from acquire import keys
+from acquire import keys, serialization
 from acquire.client import AcquireClient
 from acquire.jobs.reconcile import reconcile
 from acquire.jobs.runtime import Services
@@ -50,6 +50,40 @@ async def test_queued_job_is_left_alone_and_lost_job_fails(settings: Settings, r
         assert await redis.zcard(keys.active()) == 1  # the waiting one is still watched
         # young jobs are not looked at
         assert (await reconcile(services(client), SPECS, older_than=3600)).checked == 0
+
+
+async def test_job_that_ran_but_lost_its_final_write_says_so(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    async with await AcquireClient.connect(settings) as client:
+        job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+        # arq finished it (result stored, job key gone) but acquire's status never became final.
+        await redis.delete(f"arq:job:{job.job_id}")
+        await redis.zrem("acquire:queue:acquisition", job.job_id)
+        await redis.set(
+            f"arq:result:{job.job_id}", serialization.serialize({"s": True, "r": {"state": "completed"}})
+        )
+        report = await reconcile(services(client), SPECS, older_than=0)
+        status = await job.status()
+        assert report.failed == [job.job_id]
+        assert status.state == JobState.FAILED and status.error_type == "LostResult"
+        assert "ran to the end (completed)" in (status.error or "")
+
+
+async def test_corrupt_status_record_does_not_stop_the_pass(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    async with await AcquireClient.connect(settings) as client:
+        broken = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+        lost = await client.submit("acme", SecFilingsRequest(companies=["TSLA"], years=[2024]))
+        await redis.delete(f"acquire:acme:job:{broken.job_id}")
+        await redis.set(f"acquire:acme:job:{broken.job_id}", "not a hash")
+        for job in (broken, lost):
+            await redis.delete(f"arq:job:{job.job_id}")
+        report = await reconcile(services(client), SPECS, older_than=0)
+        assert report.failed == [lost.job_id] and report.forgotten == 1
+        assert (await lost.status()).state == JobState.FAILED
+        assert await redis.zcard(keys.active()) == 0
 
 
 async def test_spread_job_with_vanished_item_job_is_finished(
