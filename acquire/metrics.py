@@ -20,6 +20,7 @@ __all__ = [
     "JOB_RETRIES",
     "QUEUE_DEPTH",
     "REGISTRY",
+    "RUNNING",
     "KindMetrics",
     "for_kind",
     "serve",
@@ -44,6 +45,20 @@ JOB_DURATION = Histogram(
     registry=REGISTRY,
 )
 CURRENT_JOBS = Gauge("worker_current_jobs", "Jobs running in this process.", registry=REGISTRY)
+
+
+class _Running:
+    """Jobs running in this process. A plain integer the gauge reads when scraped: a job
+    changes it twice, and Gauge.inc/dec take a lock each time."""
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
+RUNNING = _Running()
+CURRENT_JOBS.set_function(lambda: RUNNING.count)
 QUEUE_DEPTH = Gauge("worker_queue_depth", "Jobs waiting in an arq queue.", ["queue"], registry=REGISTRY)
 
 

@@ -115,7 +115,8 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
     }
     start = Transition(running, EventType.JOB_STARTED, {"attempt": attempt}, at=started_at)
     jc = JobContext(services, envelope, attempt, spec.queue(services.settings), start)
-    metrics.CURRENT_JOBS.inc()
+    live, kind_metrics = metrics.RUNNING, metrics.for_kind(spec.kind.value)
+    live.count += 1
     started = time.perf_counter()
     try:
         # No timer of its own: the job's one timer (JobContext) arms this deadline once the
@@ -141,8 +142,8 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
     except Exception as exc:
         return await _fail(jc, exc, arq_id)
     finally:
-        metrics.CURRENT_JOBS.dec()
-        metrics.for_kind(spec.kind.value).duration.observe(time.perf_counter() - started)
+        live.count -= 1
+        kind_metrics.duration.observe(time.perf_counter() - started)
     if isinstance(outcome, Spread):
         return {"state": "spread"}
     state = _final_state(jc.counts.done, jc.counts.failed, jc.counts.total)
