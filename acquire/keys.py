@@ -15,6 +15,7 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
     acquire:cache:{namespace}:{key}   string  HTTP cache entry
     acquire:yahoo:session             hash    shared Yahoo cookie and crumb
+    acquire:web:wake:{token}          stream  wakes one web process's SSE reader (short TTL)
 
 Everything under ``acquire:{org}:`` expires with the job's result TTL. arq's own keys
 (``arq:job:{id}``, ``arq:result:{id}``, the queue zset) are left to arq.
@@ -43,6 +44,7 @@ __all__ = [
     "parse_active_member",
     "pause",
     "ratelimit",
+    "sse_wake",
     "yahoo_session",
 ]
 
@@ -141,6 +143,11 @@ def pause(name: str) -> str:
 
 def cache(namespace: str, key: str) -> str:
     return f"{PREFIX}:cache:{namespace}:{key}"
+
+
+def sse_wake(token: str) -> str:
+    """The private wake-up stream of one web process's SSE reader (``token``: random hex)."""
+    return f"{PREFIX}:web:wake:{token}"
 
 
 def yahoo_session() -> str:

@@ -45,7 +45,6 @@ __all__ = ["EventFanout", "FanoutStats", "StreamEvent", "Subscription", "encode_
 
 log = logging.getLogger("acquire.web.sse")
 
-_WAKE_PREFIX = "acquire:web:wake:"
 _WAKE_TTL = 3600
 _READER_NAME = "acquire-sse-fanout"
 _ERROR_BACKOFF = (0.05, 2.0)  # first and longest delay before retrying a failed XREAD
@@ -232,7 +231,7 @@ class EventFanout:
         self.block_ms = block_ms
         self.count = count
         self._streams: dict[str, _Stream] = {}
-        self._wake_key = _WAKE_PREFIX + secrets.token_hex(8)
+        self._wake_key = keys.sse_wake(secrets.token_hex(8))
         self._wake_cursor = "0"
         self._woken = False
         self._reader: aioredis.Redis | None = None
