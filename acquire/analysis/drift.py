@@ -20,6 +20,7 @@ from acquire.analysis.models import (
 )
 from acquire.analysis.report import SummaryRewriter, build_heatmap, executive_summary, recommendations
 from acquire.analysis.similarity import similarity, simple_similarity
+from acquire.analysis.taxonomy import classify
 from acquire.analysis.text import round6, sentences, words
 
 __all__ = ["analyze_risk_drift", "analyze_sections"]
@@ -70,12 +71,13 @@ def analyze_sections(
     old_section, new_section = words(previous.text), words(current.text)
     # Tokenise each factor once; matching, similarity and category figures all reuse it.
     old_texts, new_texts = _texts(old_factors), _texts(new_factors)
-    old_side, new_side = _Side(old_factors, old_texts), _Side(new_factors, new_texts)
-    categories = _category_drift(old_side, new_side, lexicon)
     old_stats = _stats(previous, old_factors, old_section, lexicon)
     new_stats = _stats(current, new_factors, new_section, lexicon)
     done("score")
     matching = match_factors(old_texts, new_texts)
+    old_factors, new_factors = _harmonise_categories(old_factors, new_factors, old_texts, new_texts, matching)
+    old_side, new_side = _Side(old_factors, old_texts), _Side(new_factors, new_texts)
+    categories = _category_drift(old_side, new_side, lexicon)
     changes = _changes(old_side, new_side, matching)
     counts = {status.value: 0 for status in ChangeStatus}
     for change in changes:
@@ -101,6 +103,53 @@ def analyze_sections(
         report = report.model_copy(update={"rewritten_summary": rewriter.rewrite(report)})
     done("summarise")
     return report
+
+
+def _harmonise_categories(
+    old: list[RiskFactor], new: list[RiskFactor], old_texts: Sequence[FactorText],
+    new_texts: Sequence[FactorText], matching: Matching,
+) -> tuple[list[RiskFactor], list[RiskFactor]]:  # fmt: skip
+    """Give factors matched across the years one category, classified on all their text.
+
+    Categories come from keyword rules, so rewording can move a factor that stays the same
+    risk (NVIDIA's export-control factor reads as "regulation" one year and "geopolitical &
+    trade" the next); the heatmap would show that as thousands of words leaving one category
+    for another. Matched factors (pairs, splits, merges, linked transitively) are classified
+    once on their headings and bodies from both years together.
+    """
+    parent = list(range(len(old) + len(new)))  # old factors first, then new ones
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def link(i: int, j: int) -> None:
+        parent[root(len(old) + j)] = root(i)
+
+    for i, j in matching.pairs:
+        link(i, j)
+    for i, pieces in matching.splits:
+        for j in pieces:
+            link(i, j)
+    for parts, j in matching.merges:
+        for i in parts:
+            link(i, j)
+    groups: dict[int, list[int]] = {}
+    for node in range(len(parent)):
+        groups.setdefault(root(node), []).append(node)
+    factors = [*old, *new]
+    texts = [*old_texts, *new_texts]
+    for members in groups.values():
+        if len({factors[m].category for m in members}) < 2:
+            continue
+        heading = [token for m in members for token in texts[m].heading]
+        body = [token for m in members for token in texts[m].body]
+        category = classify(heading, body)
+        for m in members:
+            factors[m] = factors[m].model_copy(update={"category": category})
+    return factors[: len(old)], factors[len(old) :]
 
 
 def _texts(factors: Sequence[RiskFactor]) -> list[FactorText]:

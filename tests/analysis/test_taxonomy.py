@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from acquire.analysis import RiskCategory, classify
+from acquire.analysis import RiskCategory, analyze_risk_drift, classify
 from acquire.analysis.taxonomy import RULES
 from acquire.analysis.text import words
+from tests.analysis.helpers import load
 
 
 def test_taxonomy_has_21_categories_with_rules_for_all_but_other() -> None:
@@ -45,3 +46,19 @@ def test_heading_outweighs_body_and_weak_evidence_is_other() -> None:
     body = words("Our suppliers, foundries and component manufacturers may fail to deliver. " * 5)
     assert classify(words("Changes in tax laws could hurt us."), body) is RiskCategory.TAX
     assert classify(words("Things could go wrong."), words("Results may differ.")) is RiskCategory.OTHER
+
+
+def test_matched_factors_keep_one_category_across_years() -> None:
+    report = analyze_risk_drift(load("nvda_fy2024"), load("nvda_fy2025"))
+    old = {f.position: f.category for f in report.previous_factors}
+    new = {f.position: f.category for f in report.current_factors}
+    for change in report.changes:
+        if change.previous and change.current:
+            both = {old[p] for p in change.previous} | {new[p] for p in change.current}
+            assert both == {change.category}, change.heading
+    # The export-control factor was reworded from "regulation" towards "geopolitical" terms;
+    # classified once on both years it stays put, and the heatmap shows its growth instead of
+    # ~3,000 words leaving one category for another.
+    moves = {row.category: row.words_change for row in report.categories}
+    assert moves[RiskCategory.REGULATION] == 1040
+    assert abs(moves[RiskCategory.GEOPOLITICAL_TRADE]) < 100
