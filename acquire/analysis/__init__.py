@@ -10,7 +10,8 @@ Typical use::
 Pipeline: :func:`extract_item1a` locates Item 1A; :func:`split_risk_factors` cuts it into
 factors, each classified (:mod:`~acquire.analysis.taxonomy`) and toned
 (:mod:`~acquire.analysis.lexicon`); :func:`match_factors` pairs factors across years, and
-matched factors get one category, classified on both years' text; :mod:`~acquire.analysis.similarity` provides the four "Lazy Prices" measures; and
+matched factors get one category, classified on both years' text;
+:mod:`~acquire.analysis.similarity` provides the four "Lazy Prices" measures; and
 :mod:`~acquire.analysis.report` derives the heatmap, summary and recommendations. No network,
 no model, no clock: an optional :class:`SummaryRewriter` is the only hook for an LLM.
 """
