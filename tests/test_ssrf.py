@@ -29,7 +29,8 @@ from acquire.ssrf import (
     parse_url,
     resolve_target,
 )
-from acquire.webhooks import WebhookAttempt, WebhookOutcome, build_message, deliver
+from acquire.webhook_delivery import WebhookAttempt, WebhookOutcome, deliver
+from acquire.webhooks import build_message
 from tests.test_webhooks import JOB_ID, Receiver, hook_settings
 
 

@@ -30,19 +30,21 @@ from acquire import keys
 from acquire.errors import ConfigurationError
 from acquire.settings import Settings
 from acquire.store import JobStore
-from acquire.webhooks import (
-    Signer,
+from acquire.webhook_delivery import (
     WebhookAttempt,
-    WebhookMessage,
     WebhookOutcome,
-    WebhookVerificationError,
-    build_message,
     decide,
     deliver,
     deliver_once,
+    retry_delay,
+)
+from acquire.webhooks import (
+    Signer,
+    WebhookMessage,
+    WebhookVerificationError,
+    build_message,
     encode_payload,
     generate_secret,
-    retry_delay,
     verify,
 )
 

@@ -3,7 +3,7 @@
 Enqueued by the runtime when a job with a ``callback_url`` reaches a final status (with a
 fixed arq job id, so at most one delivery job exists per job). Each attempt is recorded on
 the job (``acquire.keys.job_webhooks``); a retry is rescheduled with arq's ``Retry`` after
-the delay :mod:`acquire.webhooks` decided.
+the delay :mod:`acquire.webhook_delivery` decided.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from acquire.errors import AcquireError, JobNotFound
 from acquire.jobs.runtime import WEBHOOK_FUNCTION, Services
 from acquire.logs import job_context
 from acquire.settings import Settings
-from acquire.webhooks import WebhookOutcome, build_message, deliver
+from acquire.webhook_delivery import WebhookOutcome, deliver
+from acquire.webhooks import build_message
 
 __all__ = ["deliver_webhook", "webhook_function"]
 
