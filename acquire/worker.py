@@ -152,6 +152,9 @@ def build_worker_settings(
         log.info("acquire worker ready on queue %s (%d functions)", queue, len(functions))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
+        services: Services | None = ctx.get("acquire")
+        if services is not None:
+            services.watchdog.close()
         task = ctx.pop("acquire_depth_task", None)
         if task is not None:
             task.cancel()

@@ -12,7 +12,7 @@ from acquire.jobs.spec import Envelope, Services, Spread
 from acquire.models import EventType, ItemState, ItemStatus
 from acquire.store import ItemCounts, Transition
 
-__all__ = ["START_FLUSH_DELAY", "JobContext", "Skip", "describe_error", "now_utc"]
+__all__ = ["JobContext", "Skip", "describe_error", "now_utc"]
 
 
 def now_utc() -> datetime:
@@ -28,11 +28,6 @@ class Skip(BaseException):
 
     A ``BaseException`` so that a job's own ``except Exception`` cannot swallow it.
     """
-
-
-#: A job still running after this long has its ``job_started`` written on its own (and its
-#: soft time limit armed); a faster one writes start and end in one round trip.
-START_FLUSH_DELAY = 0.02
 
 
 class JobContext:
@@ -55,32 +50,40 @@ class JobContext:
         self.counts = ItemCounts(0, 0, 0, counted=False)
         self._start = start
         self._start_task: asyncio.Task[int] | None = None
-        self._deadline: asyncio.Timeout | None = None
-        self._deadline_at = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-        if start is not None:
-            self._timer = asyncio.get_running_loop().call_later(START_FLUSH_DELAY, self._on_timer)
+        self._task: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self._expired = False
 
-    # ---- the deferred start and the soft time limit ----------------------------------------
+    # ---- the deferred start and the soft time limit (see acquire.jobs.watchdog) ------------
 
-    def arm_soft_limit(self, deadline: asyncio.Timeout, when: float) -> None:
-        """Expire ``deadline`` at loop time ``when`` if the job outlives START_FLUSH_DELAY."""
-        self._deadline, self._deadline_at = deadline, when
+    def watch(self, soft: float) -> None:
+        """While the job's code runs: start write after 20 ms, soft limit after ``soft`` s."""
+        self._task = task = asyncio.current_task()
+        self._cancelling = task.cancelling() if task is not None else 0
+        now = asyncio.get_running_loop().time()
+        self.services.watchdog.watch(self, started=now, deadline=now + soft)
 
-    def disarm(self) -> None:
-        """The job's code has returned: nothing left to arm or flush on a timer."""
-        self._deadline = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def unwatch(self) -> None:
+        """The job's code has returned or raised."""
+        self.services.watchdog.unwatch(self)
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._flush_start()
-        if self._deadline is not None:
-            self._deadline.reschedule(self._deadline_at)
+    def expire(self) -> None:
+        """The soft time limit passed: cancel the job's code (called by the watchdog)."""
+        self._expired = True
+        if self._task is not None:
+            self._task.cancel()
 
-    def _flush_start(self) -> None:
+    def soft_limit_hit(self) -> bool:
+        """On ``CancelledError``: whether it was the soft limit alone (not also a shutdown).
+
+        Like ``asyncio.timeout``, withdraws the watchdog's cancellation request when it was.
+        """
+        if not self._expired or self._task is None:
+            return False
+        return self._task.uncancel() <= self._cancelling
+
+    def flush_start(self) -> None:
+        """Write ``job_started`` now, in the background (called by the watchdog)."""
         if self._start is not None and self._start_task is None:
             self._start_task = asyncio.ensure_future(self._write_start(self._start))
 
@@ -91,7 +94,7 @@ class JobContext:
         """Make sure ``job_started`` is written before anything else about this attempt."""
         if self._start is None:
             return
-        self._flush_start()
+        self.flush_start()
         assert self._start_task is not None
         applied = await self._start_task
         if applied != 1:
@@ -99,7 +102,6 @@ class JobContext:
 
     async def pending_start(self) -> list[Transition]:
         """At the end of the attempt: the start transition if it was never written."""
-        self.disarm()
         if self._start is None:
             return []
         if self._start_task is not None:

@@ -119,23 +119,19 @@ async def _run_job(spec: JobSpec, ctx: dict[str, Any], payload: Any, soft: float
     live.count += 1
     started = time.perf_counter()
     try:
-        # No timer of its own: the job's one timer (JobContext) arms this deadline once the
-        # job outlives START_FLUSH_DELAY, so the many short jobs never schedule it.
-        async with asyncio.timeout(None) as deadline:
-            jc.arm_soft_limit(deadline, asyncio.get_running_loop().time() + soft)
-            try:
-                outcome = await spec.run(jc, request)
-            finally:
-                jc.disarm()
+        jc.watch(soft)  # the worker's watchdog: deferred start write and soft time limit
+        try:
+            outcome = await spec.run(jc, request)
+        finally:
+            jc.unwatch()
     except Skip as skip:
         log.info("skipping job %s: %s", envelope.job_id, skip)
         return {"state": "skipped"}
     except TransientError as exc:
         return await _retry_or_fail(jc, spec, exc, arq_id)
-    except TimeoutError as exc:
-        soft_limit = TimeoutError(f"exceeded the soft time limit of {soft:g} s")
-        return await _fail(jc, soft_limit if deadline.expired() else exc, arq_id)
     except asyncio.CancelledError:
+        if jc.soft_limit_hit():
+            return await _fail(jc, TimeoutError(f"exceeded the soft time limit of {soft:g} s"), arq_id)
         # Worker shutdown (arq re-queues the job) or the hard limit: report, then let arq act.
         await asyncio.shield(_cancelled(jc))
         raise

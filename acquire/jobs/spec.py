@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 
+from acquire.jobs.watchdog import Watchdog
 from acquire.models import ANALYSIS_KINDS, ItemState, ItemStatus, JobKind, JobRequest
 from acquire.settings import Settings
 from acquire.store import JobStore
@@ -27,6 +28,8 @@ class Services:
     redis: ArqRedis
     store: JobStore
     resources: dict[str, Any] = field(default_factory=dict)
+    #: Looks after running jobs' deferred start writes and soft time limits.
+    watchdog: Watchdog = field(default_factory=Watchdog)
 
     def get(self, name: str) -> Any:
         """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
