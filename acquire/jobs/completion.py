@@ -100,8 +100,8 @@ async def _finish_job(
         )  # fmt: skip
         return
     async with self.pool.pipeline(transaction=True) as tr:
-        done = completion
-        done.store.queue_apply(tr, done.org, done.job_id, done.steps, result=done.result)
+        store = completion.store
+        store.queue_apply(tr, completion.org, completion.job_id, completion.steps, result=completion.result)
         # arq 0.28's ``finish_job`` for a job that finished (``finish`` and no
         # ``keep_in_progress``), command for command.
         if result_data:
