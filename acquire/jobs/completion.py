@@ -102,7 +102,7 @@ async def _finish_job(
     async with self.pool.pipeline(transaction=True) as tr:
         store = completion.store
         store.queue_apply(tr, completion.org, completion.job_id, completion.steps, result=completion.result)
-        # arq 0.28's ``finish_job`` for a job that finished (``finish`` and no
+        # arq's ``finish_job`` (the same in 0.26 to 0.28) for a job that finished (``finish``, no
         # ``keep_in_progress``), command for command.
         if result_data:
             expire = None if keep_result_forever else result_timeout_s
