@@ -29,8 +29,9 @@ def valid_stream_id(value: str) -> bool:
     return value == "0" or bool(_STREAM_ID.fullmatch(value))
 
 
-#: Compact JSON for stream entries and status fields (one encoder: this runs on every write).
-dumps = json.JSONEncoder(separators=(",", ":"), default=str).encode
+#: Compact JSON for stream entries and status fields. One encoder, and no circular-reference
+#: bookkeeping (the values are plain trees of model dumps): this runs on every job's writes.
+dumps = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False).encode
 
 
 def encode_event(event: EventType, data: Mapping[str, Any] | None = None) -> dict[str, str]:
