@@ -1,6 +1,6 @@
 """Queue overhead: the same trivial jobs through raw arq and through acquire's runtime.
 
-    python bench/queue_overhead.py [--jobs 2000] [--rounds 3]
+    python bench/queue_overhead.py [--jobs 2000] [--rounds 5]
 
 (a) raw arq with arq's defaults (pickle, 0.5 s poll), (b) raw arq with acquire's worker
 settings (JSON, acquire's poll delay and concurrency), (c) acquire's full job wrapper (status
@@ -121,6 +121,6 @@ async def main(jobs: int, rounds: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     print(json.dumps(asyncio.run(main(args.jobs, args.rounds))))
