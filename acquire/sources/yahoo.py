@@ -34,11 +34,10 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal
-from urllib.parse import urlencode, urljoin
 
 import httpx
 
-from acquire.errors import NotFoundError, PermanentError, RateLimitedError, TransientError
+from acquire.errors import NotFoundError, PermanentError, TransientError
 from acquire.settings import Settings
 from acquire.sources.http import Classifier, Limiter, create_client, default_classifier, fetch
 from acquire.sources.yahoo_models import (
@@ -51,16 +50,15 @@ from acquire.sources.yahoo_models import (
     parse_profile,
 )
 from acquire.sources.yahoo_session import (
-    _CRUMB,
     MemorySessionStore,
     RedisSessionStore,
+    SessionRejected,
     SessionStore,
     UrlRewriter,
     YahooSession,
-    _ConsentForm,
-    _Jar,
     _mirror_root,
     mirror_rewriter,
+    obtain_session,
 )
 
 __all__ = [
@@ -95,15 +93,9 @@ SNAPSHOT_MODULES = ("assetProfile", "price", "summaryDetail", "financialData", "
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9^][A-Za-z0-9.=^-]{0,19}$")
 _MODULE = re.compile(r"^[A-Za-z0-9]{1,40}$")
-_MAX_CONSENT_STEPS = 8
-_HTML_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 # ---- response classification -----------------------------------------------------------------
-
-
-class _SessionRejected(PermanentError):
-    """401: the crumb or cookie is no longer valid (handled inside the client)."""
 
 
 def _description(response: httpx.Response) -> str:
@@ -125,7 +117,7 @@ def _api_classifier(what: str, symbol: str) -> Classifier:
         if response.is_success:
             return None
         if status == 401:
-            return _SessionRejected(f"Yahoo rejected the session: {_description(response)}")
+            return SessionRejected(f"Yahoo rejected the session: {_description(response)}")
         if status == 404:
             return NotFoundError(f"Yahoo has no {what} for {symbol}: {_description(response)}")
         if status == 429 or status >= 500:
@@ -133,18 +125,6 @@ def _api_classifier(what: str, symbol: str) -> Classifier:
         return PermanentError(f"Yahoo {what} for {symbol}: HTTP {status}: {_description(response)}")
 
     return classify
-
-
-def _lenient(response: httpx.Response) -> Exception | None:
-    # Session pages: redirects and 404s (fc.yahoo.com) are answers; throttling is not.
-    throttled = response.status_code == 429 or response.status_code >= 500
-    return default_classifier(response) if throttled else None
-
-
-def _crumb_classifier(response: httpx.Response) -> Exception | None:
-    if response.status_code in (400, 401, 403, 404):
-        return _SessionRejected(f"getcrumb refused the cookie: HTTP {response.status_code}")
-    return default_classifier(response)
 
 
 def _timestamp(value: date | datetime, field: str) -> int:
@@ -349,7 +329,7 @@ class YahooClient:
             try:
                 return await self._fetch(url, classify=classify, params={**params, "crumb": session.crumb},
                                          headers={"Cookie": session.cookie})  # fmt: skip
-            except _SessionRejected as exc:
+            except SessionRejected as exc:
                 if refreshed:
                     raise TransientError(f"Yahoo rejected a fresh session too: {exc}") from None
                 log.info("Yahoo rejected the session (%s); refreshing it once", exc)
@@ -368,79 +348,16 @@ class YahooClient:
             raise NotFoundError(f"Yahoo has no {what} for {symbol}: {description}")
         raise PermanentError(f"Yahoo {what} for {symbol}: {description}")
 
-    # ---- obtaining a session -----------------------------------------------------------------
-
     async def _new_session(self) -> YahooSession:
-        """Cookie URL first, consent chain second; then getcrumb. Stores the result."""
-        session: YahooSession | None = None
-        jar = await self._cookie_from_cookie_url()
-        if jar:
-            session = await self._crumb_for(jar)
-        if session is None:
-            log.info("no Yahoo session from the cookie URL; trying the consent flow")
-            jar = await self._cookie_from_consent()
-            session = await self._crumb_for(jar) if jar else None
+        """A session from Yahoo (see :func:`obtain_session`), stored for the fleet."""
+        session = await obtain_session(
+            self._fetch, cookie_url=self._cookie_url, consent_url=self._consent_url,
+            crumb_url=f"{self._base_url}/v1/test/getcrumb", rewrite=self._rewrite,
+        )  # fmt: skip
         if session is None:
             raise TransientError("could not obtain a Yahoo session (cookie URL and consent flow both failed)")
         await self._sessions.save(session)
         return session
-
-    async def _cookie_from_cookie_url(self) -> _Jar:
-        jar = _Jar()
-        try:
-            response = await self._fetch(
-                self._cookie_url, classify=_lenient, headers={"Accept": _HTML_ACCEPT}
-            )
-        except RateLimitedError:
-            raise
-        except TransientError as exc:
-            # fc.yahoo.com does not even resolve in some regions: the consent flow still works.
-            log.info("Yahoo cookie URL unreachable (%s)", exc)
-            return jar
-        jar.update(response)
-        return jar
-
-    async def _cookie_from_consent(self) -> _Jar:
-        jar = _Jar()
-        url, method, content = self._consent_url, "GET", None
-        for _ in range(_MAX_CONSENT_STEPS):
-            headers = {"Accept": _HTML_ACCEPT}
-            if jar:
-                headers["Cookie"] = jar.header()
-            if content is not None:
-                headers["Content-Type"] = "application/x-www-form-urlencoded"
-            response = await self._fetch(self._rewrite(url), classify=_lenient, headers=headers,
-                                         method=method, content=content)  # fmt: skip
-            jar.update(response)
-            if jar.has_session_cookie():
-                return jar  # consent recorded; the final redirect back to the quote page is not needed
-            location = response.headers.get("location")
-            if response.is_redirect and location:
-                url, method, content = urljoin(url, location), "GET", None
-                continue
-            form = _ConsentForm.find(response.text) if response.status_code == 200 else None
-            if form is None:
-                break
-            # Same as clicking "Accept all" (the page's two agree buttons both post agree=agree).
-            content = urlencode([*form.fields, ("agree", "agree"), ("agree", "agree")]).encode()
-            url, method = urljoin(url, form.action or url), "POST"
-        return jar
-
-    async def _crumb_for(self, jar: _Jar) -> YahooSession | None:
-        cookie = jar.header(site_wide_only=True)
-        if not cookie:
-            return None
-        try:
-            response = await self._fetch(f"{self._base_url}/v1/test/getcrumb", classify=_crumb_classifier,
-                                         headers={"Cookie": cookie, "Accept": "*/*"})  # fmt: skip
-        except _SessionRejected as exc:
-            log.info("%s", exc)
-            return None
-        crumb = response.text.strip()
-        if not _CRUMB.fullmatch(crumb):
-            log.info("getcrumb answered something that is not a crumb (%d characters)", len(crumb))
-            return None
-        return YahooSession(cookie=cookie, crumb=crumb, obtained_at=datetime.now(UTC))
 
 
 def _same(a: YahooSession, b: YahooSession) -> bool:

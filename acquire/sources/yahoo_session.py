@@ -1,6 +1,8 @@
-"""The Yahoo session (cookie + crumb) shared by every worker, and the consent-flow helpers.
+"""The Yahoo session (cookie + crumb): how one is obtained, and how workers share it.
 
-Split from :mod:`acquire.sources.yahoo`, which re-exports the public names.
+Split from :mod:`acquire.sources.yahoo` (the client, which re-exports the public names):
+:func:`obtain_session` walks the cookie URL, else the consent chain, then getcrumb;
+:class:`RedisSessionStore` shares the result with every worker.
 """
 
 from __future__ import annotations
@@ -8,24 +10,29 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpx
 import redis.asyncio as aioredis
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from acquire import keys
+from acquire.errors import PermanentError, RateLimitedError, TransientError
+from acquire.sources.http import Classifier, default_classifier
 
 __all__ = [
+    "Fetch",
     "MemorySessionStore",
     "RedisSessionStore",
+    "SessionRejected",
     "SessionStore",
     "UrlRewriter",
     "YahooSession",
     "mirror_rewriter",
+    "obtain_session",
 ]
 
 #: Maps a real Yahoo URL to the URL actually fetched.
@@ -196,3 +203,109 @@ class _ConsentForm(HTMLParser):
         parser.feed(html)
         names = {name for name, _ in parser.fields}
         return parser if {"csrfToken", "sessionId"} <= names else None
+
+
+# ---- obtaining a session -------------------------------------------------------------------
+
+_MAX_CONSENT_STEPS = 8
+_HTML_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+
+
+class SessionRejected(PermanentError):
+    """401: the crumb or cookie is no longer valid (handled inside the client)."""
+
+
+class Fetch(Protocol):
+    """The client's rate-limited, retrying request function."""
+
+    async def __call__(
+        self, url: str, *, classify: Classifier, headers: Mapping[str, str] | None = None,
+        method: str = "GET", content: bytes | None = None,
+    ) -> httpx.Response: ...  # fmt: skip
+
+
+def _lenient(response: httpx.Response) -> Exception | None:
+    # Session pages: redirects and 404s (fc.yahoo.com) are answers; throttling is not.
+    throttled = response.status_code == 429 or response.status_code >= 500
+    return default_classifier(response) if throttled else None
+
+
+def _crumb_classifier(response: httpx.Response) -> Exception | None:
+    if response.status_code in (400, 401, 403, 404):
+        return SessionRejected(f"getcrumb refused the cookie: HTTP {response.status_code}")
+    return default_classifier(response)
+
+
+async def obtain_session(
+    fetch: Fetch, *, cookie_url: str, consent_url: str, crumb_url: str, rewrite: UrlRewriter
+) -> YahooSession | None:
+    """Cookie URL first, consent chain second; then getcrumb. ``None`` when both fail."""
+    session: YahooSession | None = None
+    jar = await _cookie_from_cookie_url(fetch, cookie_url)
+    if jar:
+        session = await _crumb_for(fetch, crumb_url, jar)
+    if session is None:
+        log.info("no Yahoo session from the cookie URL; trying the consent flow")
+        jar = await _cookie_from_consent(fetch, consent_url, rewrite)
+        session = await _crumb_for(fetch, crumb_url, jar) if jar else None
+    return session
+
+
+async def _cookie_from_cookie_url(fetch: Fetch, cookie_url: str) -> _Jar:
+    jar = _Jar()
+    try:
+        response = await fetch(cookie_url, classify=_lenient, headers={"Accept": _HTML_ACCEPT})
+    except RateLimitedError:
+        raise
+    except TransientError as exc:
+        # fc.yahoo.com does not even resolve in some regions: the consent flow still works.
+        log.info("Yahoo cookie URL unreachable (%s)", exc)
+        return jar
+    jar.update(response)
+    return jar
+
+
+async def _cookie_from_consent(fetch: Fetch, consent_url: str, rewrite: UrlRewriter) -> _Jar:
+    jar = _Jar()
+    url, method, content = consent_url, "GET", None
+    for _ in range(_MAX_CONSENT_STEPS):
+        headers = {"Accept": _HTML_ACCEPT}
+        if jar:
+            headers["Cookie"] = jar.header()
+        if content is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        response = await fetch(
+            rewrite(url), classify=_lenient, headers=headers, method=method, content=content
+        )
+        jar.update(response)
+        if jar.has_session_cookie():
+            return jar  # consent recorded; the final redirect back to the quote page is not needed
+        location = response.headers.get("location")
+        if response.is_redirect and location:
+            url, method, content = urljoin(url, location), "GET", None
+            continue
+        form = _ConsentForm.find(response.text) if response.status_code == 200 else None
+        if form is None:
+            break
+        # Same as clicking "Accept all" (the page's two agree buttons both post agree=agree).
+        content = urlencode([*form.fields, ("agree", "agree"), ("agree", "agree")]).encode()
+        url, method = urljoin(url, form.action or url), "POST"
+    return jar
+
+
+async def _crumb_for(fetch: Fetch, crumb_url: str, jar: _Jar) -> YahooSession | None:
+    cookie = jar.header(site_wide_only=True)
+    if not cookie:
+        return None
+    try:
+        response = await fetch(
+            crumb_url, classify=_crumb_classifier, headers={"Cookie": cookie, "Accept": "*/*"}
+        )
+    except SessionRejected as exc:
+        log.info("%s", exc)
+        return None
+    crumb = response.text.strip()
+    if not _CRUMB.fullmatch(crumb):
+        log.info("getcrumb answered something that is not a crumb (%d characters)", len(crumb))
+        return None
+    return YahooSession(cookie=cookie, crumb=crumb, obtained_at=datetime.now(UTC))
