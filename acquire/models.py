@@ -98,7 +98,7 @@ Year = Annotated[int, AfterValidator(_check_year)]
 FormType = Literal["10-K", "10-Q", "8-K", "20-F", "40-F", "6-K", "10-KT", "S-1", "DEF 14A"]
 FORM_TYPES: tuple[FormType, ...] = get_args(FormType)
 
-#: Standardised XBRL metrics (see ``acquire.sources.xbrl`` for their candidate tags).
+#: Standardised XBRL metrics (see ``acquire.sources.xbrl_catalogue`` for their candidate tags).
 Metric = Literal[
     "revenue",
     "cost_of_revenue",

@@ -2,7 +2,7 @@
 
 Companies switch tags between years (Apple's revenue is ``SalesRevenueNet`` until 2017,
 ``RevenueFromContractWithCustomerExcludingAssessedTax`` from 2018), so each metric lists its
-candidates in order of preference; :func:`acquire.sources.xbrl.extract_metric` uses them.
+candidates in order of preference; :func:`acquire.sources.xbrl_metrics.extract_metric` uses them.
 """
 
 from __future__ import annotations
