@@ -152,6 +152,7 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
     services, envelope, request = opened
     key, attempt = envelope.item or "", int(ctx.get("job_try", 1))
     jc = JobContext(services, envelope, attempt, spec.queue(services.settings))
+    metrics.RUNNING.count += 1  # an item job is a job this worker runs, too
     try:
         async with asyncio.timeout(soft):
             data = await spec.run_item(jc, request, key, envelope.item_payload or {})
@@ -167,6 +168,8 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
         raise
     except Exception as exc:
         await jc.item(key, ItemState.FAILED, error=exc)
+    finally:
+        metrics.RUNNING.count -= 1
     await finish_spread_if_done(services, envelope, spec, request)
     return {"item": key}
 

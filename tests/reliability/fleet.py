@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from acquire import keys
 from acquire.client import AcquireClient, JobHandle
@@ -69,14 +73,26 @@ def fleet_env(settings: Settings, **overrides: str) -> dict[str, str]:
     return env
 
 
-class Fleet:
-    """Worker processes (``python -m arq acquire.WorkerSettings``), logs kept in ``log_dir``."""
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
-    def __init__(self, env: Mapping[str, str], log_dir: Path) -> None:
+
+class Fleet:
+    """Worker processes (``python -m arq acquire.WorkerSettings``), logs kept in ``log_dir``.
+
+    With ``metrics=True`` each worker serves its Prometheus metrics on a port of its own, so a
+    test can see what one worker is doing (:meth:`current_jobs`).
+    """
+
+    def __init__(self, env: Mapping[str, str], log_dir: Path, *, metrics: bool = False) -> None:
         self.env = dict(env)
         self.log_dir = log_dir
         log_dir.mkdir(parents=True, exist_ok=True)
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.metrics_ports: list[int] = []
+        self._metrics = metrics
         self._logs: list[IO[bytes]] = []
 
     def start(self, count: int = 1) -> list[int]:
@@ -85,14 +101,30 @@ class Fleet:
         for _ in range(count):
             index = len(self.procs)
             log = (self.log_dir / f"worker-{index}.log").open("wb")
+            port = _free_port() if self._metrics else 0
             proc = subprocess.Popen(
                 [sys.executable, "-m", "arq", "acquire.WorkerSettings"],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                env={**self.env, "METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )  # fmt: skip
             self.procs.append(proc)
+            self.metrics_ports.append(port)
             self._logs.append(log)
             started.append(index)
         return started
+
+    async def current_jobs(self, index: int) -> float | None:
+        """Worker ``index``'s ``worker_current_jobs`` gauge; ``None`` before it serves metrics."""
+        url = f"http://127.0.0.1:{self.metrics_ports[index]}/metrics"
+        try:
+            async with httpx.AsyncClient(timeout=5) as http:
+                text = (await http.get(url)).text
+        except httpx.TransportError:
+            return None
+        for family in text_string_to_metric_families(text):
+            if family.name == "worker_current_jobs":
+                return float(family.samples[0].value)
+        return None
 
     def signal(self, index: int, sig: signal.Signals) -> None:
         self.procs[index].send_signal(sig)

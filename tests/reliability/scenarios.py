@@ -68,6 +68,16 @@ def _reference_mismatches(statuses: Sequence[Any]) -> list[str]:
     return mismatches
 
 
+async def _until_busy(fleet: Fleet, index: int, *, jobs: int, timeout: float) -> None:  # noqa: ASYNC109
+    """Return once worker ``index`` reports at least ``jobs`` jobs running (its metrics)."""
+    deadline = now() + timeout
+    while now() < deadline:
+        current = await fleet.current_jobs(index)
+        if current is not None and current >= jobs:
+            return
+    raise AssertionError(f"worker {index} never ran {jobs} jobs at once within {timeout:g} s")
+
+
 async def warm_up(client: AcquireClient) -> None:
     """One job of each kind first, so the fleet's cache holds the documents and JSON.
 
@@ -82,12 +92,15 @@ async def run_crash(
 ) -> dict[str, Any]:
     """SIGKILL one of ``workers`` processes once a quarter of ``jobs`` are done."""
     async with await AcquireClient.connect(settings) as client:
-        with Fleet(fleet_env(settings), log_dir) as fleet:
+        with Fleet(fleet_env(settings), log_dir, metrics=True) as fleet:
             fleet.start(workers)
             await warm_up(client)
             started = now()
             handles = await submit_all(client, ORG, mixed_requests(jobs))
             await await_all(handles[: max(1, jobs // 4)], timeout=180)
+            # Kill worker 0 while it is running jobs (a worker still starting, or between
+            # jobs, would lose nothing and prove nothing).
+            await _until_busy(fleet, 0, jobs=2, timeout=60)
             in_flight = await _in_flight(client)
             fleet.signal(0, signal.SIGKILL)
             killed_at = now()
