@@ -20,6 +20,8 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from acquire.client import AcquireClient
+from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.worker import build_worker_settings
 from examples.starlette_app import create_app
@@ -103,6 +105,32 @@ async def test_sec_filings_job_submitted_and_followed_in_the_browser(
         "filings": "1",
         "filings_failed": "0",
     }
+
+
+def _row_state(driver: WebDriver, job_id: str, state: str) -> str | None:
+    row = f'#jobs-body tr[data-job-id="{job_id}"][data-job-state="{state}"]'
+    WebDriverWait(driver, 45).until(ec.presence_of_element_located((By.CSS_SELECTOR, row)))
+    return driver.find_element(By.CSS_SELECTOR, row).get_attribute("data-job-state")
+
+
+async def test_jobs_submitted_elsewhere_appear_without_a_click(
+    settings: Settings, redis: aioredis.Redis, live_worker: Worker
+) -> None:
+    app = create_app(settings, api_keys=API_KEYS, token_secret=SECRET)
+    browser = chromium()
+    async with serve(app) as base, await AcquireClient.connect(settings) as client:
+        driver = await asyncio.to_thread(browser.__enter__)
+        try:
+            await asyncio.to_thread(_connect, driver, base)
+            assert await asyncio.to_thread(_attrs, driver, "#jobs-body tr", "data-job-id") == []
+            # Submitted by another program while the page is open: the list refresh finds it,
+            # and the page then follows it to its end.
+            job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+            state = await asyncio.to_thread(_row_state, driver, job.job_id, "completed")
+        finally:
+            await asyncio.to_thread(browser.__exit__, None, None, None)
+    assert state == "completed"
+    assert (await job.status()).state == JobState.COMPLETED
 
 
 # ---- risk drift ------------------------------------------------------------------------------

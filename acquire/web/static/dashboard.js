@@ -139,11 +139,28 @@
     try {
       const data = await api("/jobs?limit=25");
       setAuthStatus("connected", "ok");
-      for (const job of data.jobs) state.jobs.set(job.job_id, job);
+      // A followed job's stream is newer than the list: only new or settled jobs take its copy.
+      for (const job of data.jobs) {
+        if (!state.streams.has(job.job_id)) state.jobs.set(job.job_id, job);
+      }
       renderJobs();
       for (const job of data.jobs) if (!FINAL.has(job.state)) follow(job.job_id);
     } catch (err) {
       setAuthStatus(err.status === 401 ? "invalid key" : err.message, "bad");
+    }
+  }
+
+  // Jobs submitted elsewhere (another tab, the CLI, a host app) show up without a click.
+  const LIST_REFRESH_MS = 5000;
+  let listing = false;
+
+  async function refreshList() {
+    if (!state.key || listing || document.visibilityState !== "visible") return;
+    listing = true;
+    try {
+      await loadJobs();
+    } finally {
+      listing = false;
     }
   }
 
@@ -597,5 +614,6 @@
     });
     $("api-key").value = state.key;
     loadJobs();
+    setInterval(refreshList, LIST_REFRESH_MS);
   });
 })();
