@@ -50,7 +50,7 @@ class Watchdog:
         """Look after ``job`` (loop times: when it started, when its soft limit passes)."""
         due = started + START_FLUSH_DELAY
         self._jobs[job] = [due, deadline]
-        if self._task is None:
+        if self._task is None or self._task.done():  # first job, or a loop that ended
             self._task = asyncio.get_running_loop().create_task(self._run(), name="acquire-watchdog")
         elif due < self._next:
             self._poke()
