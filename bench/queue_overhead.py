@@ -19,7 +19,7 @@ import asyncio
 import json
 import time
 from statistics import median
-from typing import Any
+from typing import Any, NamedTuple
 
 from arq import create_pool
 from arq.connections import RedisSettings
@@ -42,7 +42,20 @@ async def acquire_noop(jc: JobContext, request: Any) -> Outcome:
     return Outcome(result={"ok": True})
 
 
-async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> float:
+class Run(NamedTuple):
+    """One burst: wall seconds, and CPU seconds of this process (the worker's Python)."""
+
+    seconds: float
+    cpu_seconds: float
+
+
+async def _timed(worker: Worker) -> Run:
+    start, cpu = time.perf_counter(), time.process_time()
+    await worker.async_run()
+    return Run(time.perf_counter() - start, time.process_time() - cpu)
+
+
+async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> Run:
     rs = RedisSettings.from_dsn(url)
     serializer = worker_kwargs.get("job_serializer")
     pool = await create_pool(
@@ -54,20 +67,18 @@ async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> float:
         payload = {"job_id": new_job_id(), "org": "bench", "kind": "sec_filings", "request": REQUEST_DUMP}
         await pool.enqueue_job("noop", payload)
     worker = Worker([noop], redis_settings=rs, burst=True, handle_signals=False, **worker_kwargs)
-    start = time.perf_counter()
-    await worker.async_run()
-    elapsed = time.perf_counter() - start
+    run = await _timed(worker)
     assert worker.jobs_complete == jobs, worker.jobs_complete
     await worker.close()
     await pool.aclose()
-    return elapsed
+    return run
 
 
 REQUEST = {"kind": "sec_filings", "companies": ["NVDA"], "years": [2024]}
 REQUEST_DUMP = parse_request(REQUEST).model_dump(mode="json")
 
 
-async def run_acquire(settings: Settings, jobs: int) -> float:
+async def run_acquire(settings: Settings, jobs: int) -> Run:
     spec = JobSpec(kind=JobKind.SEC_FILINGS, run=acquire_noop)
     cls = build_worker_settings(settings, specs=[spec], resources=[], extra_functions=[], serve_metrics=False)
     client = await AcquireClient.connect(settings)
@@ -76,16 +87,14 @@ async def run_acquire(settings: Settings, jobs: int) -> float:
         await client.submit("bench", REQUEST)
     kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
     worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
-    start = time.perf_counter()
-    await worker.async_run()
-    elapsed = time.perf_counter() - start
+    run = await _timed(worker)
     # At least: acquire's reconcile cron may have run during the burst too.
     assert worker.jobs_complete >= jobs, worker.jobs_complete
     done = await client.list_jobs("bench", limit=jobs)
     assert all(j.state.value == "completed" for j in done) and len(done) == jobs
     await worker.close()
     await client.close()
-    return elapsed
+    return run
 
 
 async def main(jobs: int, rounds: int) -> dict[str, Any]:
@@ -99,19 +108,30 @@ async def main(jobs: int, rounds: int) -> dict[str, Any]:
             "job_serializer": serialization.serialize,
             "job_deserializer": serialization.deserialize,
         }
-        a = jobs / await run_raw(redis.url, jobs)
-        b: list[float] = []
-        c: list[float] = []
+        a = jobs / (await run_raw(redis.url, jobs)).seconds
+        b: list[Run] = []
+        c: list[Run] = []
         for _ in range(rounds):
-            b.append(jobs / await run_raw(redis.url, jobs, **tuned))
-            c.append(jobs / await run_acquire(settings, jobs))
-    rates = {"a_arq_defaults": a, "b_arq_acquire_settings": median(b), "c_acquire_runtime": median(c)}
+            b.append(await run_raw(redis.url, jobs, **tuned))
+            c.append(await run_acquire(settings, jobs))
+    rates = {
+        "a_arq_defaults": a,
+        "b_arq_acquire_settings": median(jobs / r.seconds for r in b),
+        "c_acquire_runtime": median(jobs / r.seconds for r in c),
+    }
+    # The worker process's CPU per job: where the difference between (b) and (c) goes.
+    cpu_b = median(r.cpu_seconds for r in b) / jobs * 1e6
+    cpu_c = median(r.cpu_seconds for r in c) / jobs * 1e6
     return {
         "bench": "queue_overhead",
         "jobs": jobs,
         "rounds": rounds,
         "jobs_per_s": {k: round(v, 1) for k, v in rates.items()},
-        "rounds_jobs_per_s": {"b": [round(v, 1) for v in b], "c": [round(v, 1) for v in c]},
+        "rounds_jobs_per_s": {
+            "b": [round(jobs / r.seconds, 1) for r in b],
+            "c": [round(jobs / r.seconds, 1) for r in c],
+        },
+        "cpu_us_per_job": {"b": round(cpu_b, 1), "c": round(cpu_c, 1), "c_minus_b": round(cpu_c - cpu_b, 1)},
         "ratio_b_over_a": round(rates["b_arq_acquire_settings"] / rates["a_arq_defaults"], 2),
         "ratio_c_over_b": round(rates["c_acquire_runtime"] / rates["b_arq_acquire_settings"], 2),
         "targets": {"b_over_a_min": 2.0, "c_over_b_min": 0.85},
