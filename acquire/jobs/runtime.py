@@ -125,7 +125,7 @@ async def _run_job(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any
         return await _retry_or_fail(jc, spec, exc, arq_id)
     except asyncio.CancelledError:
         if jc.soft_limit_hit():
-            return await _fail(jc, TimeoutError(f"exceeded the soft time limit of {soft:g} s"), arq_id)
+            return await _fail(jc, _soft_limit(soft), arq_id)
         # Worker shutdown (arq re-queues the job) or the hard limit: report, then let arq act.
         await asyncio.shield(_cancelled(jc))
         raise
@@ -154,8 +154,11 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
     jc = JobContext(services, envelope, attempt, spec.queue(services.settings))
     metrics.RUNNING.count += 1  # an item job is a job this worker runs, too
     try:
-        async with asyncio.timeout(soft):
+        jc.watch(soft)  # the soft limit (an item job has no deferred start to write)
+        try:
             data = await spec.run_item(jc, request, key, envelope.item_payload or {})
+        finally:
+            jc.unwatch()
         await jc.item(key, ItemState.COMPLETED, data=data)
     except NotFoundError as exc:
         await jc.item(key, ItemState.NOT_FOUND, error=exc)
@@ -165,7 +168,9 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
             raise Retry(defer=exc.retry_after or _backoff(attempt, services.settings)) from exc
         await jc.item(key, ItemState.FAILED, error=exc)
     except asyncio.CancelledError:
-        raise
+        if not jc.soft_limit_hit():
+            raise
+        await jc.item(key, ItemState.FAILED, error=_soft_limit(soft))
     except Exception as exc:
         await jc.item(key, ItemState.FAILED, error=exc)
     finally:
@@ -193,6 +198,10 @@ async def finish_spread_if_done(
 async def fail_job(services: Services, envelope: Envelope, error_type: str, message: str) -> None:
     """Give a job a final ``failed`` status from outside its own run (the reconciler)."""
     await _finish(services, envelope, JobState.FAILED, error=(error_type, message))
+
+
+def _soft_limit(soft: float) -> TimeoutError:
+    return TimeoutError(f"exceeded the soft time limit of {soft:g} s")
 
 
 def _final_state(done: int, failed: int, total: int) -> JobState:

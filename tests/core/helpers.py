@@ -50,6 +50,8 @@ async def _run_item(jc: JobContext, request: Any, key: str, payload: dict[str, A
         raise NotFoundError(f"{key} is not on EDGAR")
     if key == "BAD":
         raise ValueError("unparseable submissions JSON")
+    if key == "HANG":
+        await asyncio.Event().wait()  # never set: only the soft time limit ends this item
     return {"company": payload["company"], "worker_item": True}
 
 

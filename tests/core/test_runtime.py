@@ -121,6 +121,22 @@ async def test_soft_time_limit_fails_job_with_clear_reason(client: AcquireClient
     assert (await event_names(client, "acme", job.job_id))[-1] == "job_failed"
 
 
+async def test_item_past_the_soft_limit_fails_alone_with_a_clear_reason(
+    client: AcquireClient, settings: Settings
+) -> None:
+    quick = settings.model_copy(update={"acquire_job_timeout": 1})
+    job = await client.submit("acme", sec("SPREAD", "NVDA", "HANG"))
+    await drain(quick)
+    status = await job.status()
+    assert status.state == JobState.PARTIALLY_FAILED
+    items = {i.key: i for i in await job.items()}
+    assert items["NVDA"].state == ItemState.COMPLETED
+    assert items["HANG"].state == ItemState.FAILED
+    assert (items["HANG"].error_type, items["HANG"].error) == (
+        "TimeoutError", "exceeded the soft time limit of 0.9 s",
+    )  # fmt: skip
+
+
 async def test_spread_job_runs_items_as_separate_arq_jobs(
     client: AcquireClient, settings: Settings, redis: aioredis.Redis
 ) -> None:

@@ -167,6 +167,10 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 stop_s = now() - signalled
                 fleet.start(1)  # the restarted worker
                 await await_all(handles, timeout=240)
+                # A job can be final while arq still holds a re-queued copy of it (stopped just as
+                # its code returned); let it run (and find the job final) before counting, so
+                # its redelivery is not counted in the next phase.
+                await _drained(client, settings.acquire_queue, timeout=240)
                 audit = await audit_jobs(client, handles)
                 # Cancelled jobs and item jobs are re-queued by arq and run again (job_try 2).
                 redelivered = await _redelivered(client) - sum(
