@@ -70,6 +70,10 @@ def job(org: str, job_id: str) -> str:
     return f"{PREFIX}:{org}:job:{job_id}"
 
 
+# Suffixes of a job's other keys, after :func:`job` (one spelling for both builders below).
+_ITEMS, _RESULT, _EVENTS, _WEBHOOKS, _SEEN = ":items", ":result", ":events", ":webhooks", ":seen"
+
+
 class JobKeys(NamedTuple):
     """Every key of one job, built with one validation (the store's hot path)."""
 
@@ -86,25 +90,25 @@ class JobKeys(NamedTuple):
 def job_keys(org: str, job_id: str) -> JobKeys:
     base = job(org, job_id)
     return JobKeys(
-        base, base + ":items", base + ":result", base + ":events", base + ":webhooks", base + ":seen",
-        f"{org}/{job_id}",
+        base, base + _ITEMS, base + _RESULT, base + _EVENTS, base + _WEBHOOKS, base + _SEEN,
+        _member(org, job_id),
     )  # fmt: skip
 
 
 def job_items(org: str, job_id: str) -> str:
-    return job(org, job_id) + ":items"
+    return job(org, job_id) + _ITEMS
 
 
 def job_result(org: str, job_id: str) -> str:
-    return job(org, job_id) + ":result"
+    return job(org, job_id) + _RESULT
 
 
 def job_events(org: str, job_id: str) -> str:
-    return job(org, job_id) + ":events"
+    return job(org, job_id) + _EVENTS
 
 
 def job_webhooks(org: str, job_id: str) -> str:
-    return job(org, job_id) + ":webhooks"
+    return job(org, job_id) + _WEBHOOKS
 
 
 def org_jobs(org: str) -> str:
@@ -123,6 +127,10 @@ def active() -> str:
 
 def active_member(org: str, job_id: str) -> str:
     _check(org, job_id)
+    return _member(org, job_id)
+
+
+def _member(org: str, job_id: str) -> str:
     return f"{org}/{job_id}"
 
 
