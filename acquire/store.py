@@ -162,11 +162,9 @@ class ItemCounts:
         return self.total > 0 and self.done + self.failed >= self.total
 
 
-def _encode_fields(
-    fields: Mapping[str, Any], out: list[Any], at: datetime | None = None, at_text: str = ""
-) -> int:
-    """Append ``name, value`` strings to ``out``; returns how many strings were appended."""
-    start = len(out)
+def _encode_fields(fields: Mapping[str, Any], at: datetime | None = None, at_text: str = "") -> list[str]:
+    """``name, value, ...`` strings; a datetime that is ``at`` is written as ``at_text``."""
+    flat: list[str] = []
     for name, value in fields.items():
         if value is None:
             continue
@@ -181,19 +179,17 @@ def _encode_fields(
             value = at_text if value is at else value.isoformat()
         else:
             value = str(value)
-        out.append(name)
-        out.append(value)
-    return len(out) - start
+        flat += (name, value)
+    return flat
 
 
 def _encode_steps(flat: list[Any], steps: Sequence[Transition]) -> str:
     """``flat`` (the payload's header) with ``steps`` appended, as JSON."""
     for fields, event, data, dedupe, at in steps:
-        when = at or datetime.now(UTC)
-        when_text = when.isoformat()
-        count = len(flat)
-        flat.append(0)
-        flat[count] = _encode_fields(fields, flat, when, when_text)
+        when_text = (at or datetime.now(UTC)).isoformat()
+        encoded = _encode_fields(fields, at, when_text)
+        flat.append(len(encoded))
+        flat += encoded
         if event is None:
             flat += ("", "", "", dedupe or "")
         else:
@@ -242,8 +238,7 @@ class JobStore:
         idempotency key.
         """
         org, job_id = status.org, status.job_id
-        fields: list[Any] = []
-        _encode_fields(status.model_dump(mode="json", exclude_none=True), fields)
+        fields = _encode_fields(status.model_dump(mode="json", exclude_none=True))
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
         existing = await self._create(
