@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple, cast
 
 import redis.asyncio as aioredis
-from redis.asyncio.client import Pipeline
+from redis.commands.core import AsyncScript
 
 from acquire import keys
 from acquire.errors import JobNotFinished, JobNotFound
@@ -218,6 +218,7 @@ class JobStore:
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(_TRANSITION)
         self._item = redis.register_script(_ITEM)
+        self._preluded: dict[str, AsyncScript] = {}
 
     @classmethod
     def from_settings(cls, redis: aioredis.Redis, settings: Settings) -> JobStore:
@@ -284,23 +285,28 @@ class JobStore:
         names, args = self._transition_call(org, job_id, steps, force=force, result=result)
         return int(await self._transition(keys=names, args=args))
 
-    def queue_apply(
-        self, pipe: Pipeline, org: str, job_id: str, steps: Sequence[Transition], *,
-        result: Mapping[str, Any] | None = None,
-    ) -> None:  # fmt: skip
-        """Queue :meth:`apply` on a MULTI pipeline; its reply (1, 0 or -1) is in the results.
+    def with_prelude(self, prelude: str) -> AsyncScript:
+        """:meth:`apply`'s script, preceded by ``prelude`` (Lua), as one script.
 
-        Sent as ``EVALSHA`` (the script text is most of a trivial job's bytes otherwise).
-        :meth:`load_scripts` loads it when a worker starts; a Redis that lost it since (a
-        restart) answers ``NoScriptError`` for this command alone, and the caller then uses
-        :meth:`apply`, which loads it again.
+        ``prelude`` uses ``KEYS`` from 6 and ``ARGV`` from 3 on (see :meth:`apply_with`) and
+        runs first, whatever the transition then decides. One script per prelude text.
+        """
+        script = self._preluded.get(prelude)
+        if script is None:
+            script = self._preluded[prelude] = self.redis.register_script(prelude + _TRANSITION)
+        return script
+
+    async def apply_with(
+        self, script: AsyncScript, org: str, job_id: str, steps: Sequence[Transition], *,
+        result: Mapping[str, Any] | None, prelude_keys: Sequence[str], prelude_args: Sequence[Any],
+    ) -> int:  # fmt: skip
+        """:meth:`apply` through a script from :meth:`with_prelude`, one command in all.
+
+        Redis runs a script atomically, so the prelude's writes and the transition happen
+        together; a Redis that forgot the script (a restart) gets it again and runs it once.
         """
         names, args = self._transition_call(org, job_id, steps, force=False, result=result)
-        pipe.evalsha(self._transition.sha, len(names), *names, *args)
-
-    async def load_scripts(self) -> None:
-        """Load the scripts that :meth:`queue_apply` refers to by hash."""
-        await self.redis.script_load(_TRANSITION)
+        return int(await script(keys=[*names, *prelude_keys], args=[*args, *prelude_args]))
 
     def _transition_call(
         self, org: str, job_id: str, steps: Sequence[Transition], *, force: bool,

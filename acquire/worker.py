@@ -139,7 +139,6 @@ def build_worker_settings(
         configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)
         redis: ArqRedis = ctx["redis"]
         store = JobStore.from_settings(redis, settings)
-        await store.load_scripts()
         services = Services(settings=settings, redis=redis, store=store)
         stack = AsyncExitStack()
         for factory in factories:

@@ -1,21 +1,22 @@
-"""A job's end, committed in the same Redis transaction as arq's own bookkeeping.
+"""A job's end and arq's completion of the job, in one Redis script.
 
 When a job's code returns, arq stores its result and takes the job off the queue in one
-MULTI/EXEC (``Worker.finish_job``). The runtime's last write (final status, the last events,
-the result) goes into that same transaction instead of a round trip of its own just before:
+MULTI/EXEC (``Worker.finish_job``). For a job that registered its final write (final status,
+the last events, the result), acquire does both in one Lua script instead, arq's commands
+first, then the store's transition (:meth:`acquire.store.JobStore.apply_with`):
 
-- one round trip less per job, about a fifth of a trivial job's cost in
-  ``bench/queue_overhead.py``;
+- one command per finished job, where the runtime's own write used to be a round trip before
+  arq's seven-command transaction; the bookkeeping that raw arq does anyway costs no more;
 - no window between the two writes. A worker that died between them used to leave a job
   final for acquire but still in progress for arq, which redelivered it after the
   in-progress TTL only for the runtime to refuse it. Now both happen or neither does, and a
   job that neither finished is simply run again.
 
-arq has no hook inside that transaction, so ``Worker.finish_job`` is wrapped once per worker
-process (as :func:`acquire.worker._guard_job_pickup` wraps ``start_jobs``). Only a job that
-registered a completion takes the new path; every other job, and any other arq worker in the
-process, runs arq's method unchanged. ``tests/jobs/test_completion.py`` compares the keys both
-paths leave in Redis, so an arq upgrade that changes its bookkeeping fails a test.
+arq has no hook for this, so ``Worker.finish_job`` is wrapped once per worker process (as
+:func:`acquire.worker._guard_job_pickup` wraps ``start_jobs``). Only a job that registered a
+completion takes the new path; every other job, and any other arq worker in the process, runs
+arq's method unchanged. ``tests/core/test_completion.py`` compares the keys both paths leave
+in Redis, so an arq upgrade that changes its bookkeeping fails a test.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from arq.constants import (
 )
 from arq.utils import to_ms
 from arq.worker import Worker
-from redis.exceptions import NoScriptError
+from redis.exceptions import ResponseError
 
 from acquire.store import JobStore, Transition
 
@@ -84,6 +85,21 @@ def defer(arq_job_id: str, completion: Completion) -> None:
     _pending[arq_job_id] = completion
 
 
+# arq's ``Worker.finish_job`` (the same in 0.26 to 0.28) for a job that finished (``finish``,
+# no ``keep_in_progress``), command for command, run before the job's final transition.
+# KEYS[6..11]: result, abort set, queue, in-progress, retry, job | ARGV[3]: arq job id,
+# ARGV[4]: serialised result ('' for none), ARGV[5]: result lifetime in ms ('' for forever).
+_ARQ_FINISH = """
+if ARGV[4] ~= '' then
+  if ARGV[5] == '' then redis.call('SET', KEYS[6], ARGV[4])
+  else redis.call('SET', KEYS[6], ARGV[4], 'PX', ARGV[5]) end
+end
+redis.call('ZREM', KEYS[7], ARGV[3])
+redis.call('ZREM', KEYS[8], ARGV[3])
+redis.call('DEL', KEYS[9], KEYS[10], KEYS[11])
+"""
+
+
 async def _finish_job(
     self: Worker, job_id: str, finish: bool, result_data: bytes | None, result_timeout_s: float | None,
     keep_result_forever: bool, incr_score: int | None, keep_in_progress: float | None,
@@ -99,34 +115,26 @@ async def _finish_job(
             keep_in_progress,
         )  # fmt: skip
         return
-    async with self.pool.pipeline(transaction=True) as tr:
-        store = completion.store
-        store.queue_apply(tr, completion.org, completion.job_id, completion.steps, result=completion.result)
-        # arq's ``finish_job`` (the same in 0.26 to 0.28) for a job that finished (``finish``, no
-        # ``keep_in_progress``), command for command.
-        if result_data:
-            expire = None if keep_result_forever else result_timeout_s
-            tr.set(result_key_prefix + job_id, result_data, px=to_ms(expire))
-        tr.zrem(abort_jobs_ss, job_id)
-        tr.zrem(self.queue_name, job_id)
-        tr.delete(in_progress_key_prefix + job_id, retry_key_prefix + job_id, job_key_prefix + job_id)
-        replies = await tr.execute(raise_on_error=False)
-    for reply in replies[1:]:
-        if isinstance(reply, Exception):
-            raise reply  # as arq's own transaction would
-    applied = replies[0]
-    if isinstance(applied, NoScriptError):
-        # Redis lost the script (restarted since the worker loaded it): the rest committed,
-        # so write the end on its own now; ``apply`` loads the script again.
-        await completion.commit_alone()
-        return
-    if isinstance(applied, Exception):
-        # Only a corrupt record gets here (e.g. a key of the wrong type); the reconciler
-        # gives the job a final status from arq's result.
-        log.error("final status of job %s not written: %s", completion.job_id, applied)
+    store = completion.store
+    expire_ms = None if keep_result_forever else to_ms(result_timeout_s)
+    try:
+        applied = await store.apply_with(
+            store.with_prelude(_ARQ_FINISH), completion.org, completion.job_id, completion.steps,
+            result=completion.result,
+            prelude_keys=(
+                result_key_prefix + job_id, abort_jobs_ss, self.queue_name,
+                in_progress_key_prefix + job_id, retry_key_prefix + job_id, job_key_prefix + job_id,
+            ),
+            prelude_args=(job_id, result_data or b"", "" if expire_ms is None else expire_ms),
+        )  # fmt: skip
+    except ResponseError as exc:
+        # A Lua error stops the script where it happened: arq's part, which runs first, is
+        # done, so only a corrupt record gets here (e.g. a key of the wrong type); the
+        # reconciler gives the job a final status from arq's result.
+        log.error("final status of job %s not written: %s", completion.job_id, exc)
         return
     try:
-        await completion.after(int(applied))
+        await completion.after(applied)
     except Exception:
         # Never let it reach arq's poll loop, which would stop the worker.
         log.exception("after finishing job %s", completion.job_id)

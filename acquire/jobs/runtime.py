@@ -258,7 +258,8 @@ async def _finish(
     """Move the job to its final state, once; count it; enqueue its webhook.
 
     With ``arq_job_id`` (the job's own run, about to return to arq) the write is committed
-    in arq's completion transaction (:mod:`acquire.jobs.completion`) when the worker allows.
+    by the script that also completes the job for arq (:mod:`acquire.jobs.completion`),
+    when the worker allows.
     """
     finished_at, summary = now_utc(), dict(summary or {})
     fields: dict[str, Any] = {"state": state, "finished_at": finished_at, "summary": summary}

@@ -1,4 +1,4 @@
-"""A job's final write rides in arq's own completion transaction (acquire.jobs.completion)."""
+"""A job's final write and arq's completion of the job are one script (acquire.jobs.completion)."""
 
 from __future__ import annotations
 
@@ -65,9 +65,7 @@ async def test_arq_bookkeeping_is_the_same_on_both_paths(settings: Settings, red
     await client.close()
 
 
-async def test_final_status_and_arq_finish_are_one_transaction(
-    settings: Settings, redis: aioredis.Redis
-) -> None:
+async def test_final_status_and_arq_finish_are_one_script(settings: Settings, redis: aioredis.Redis) -> None:
     client = await AcquireClient.connect(settings)
     job = await client.submit("acme", sec())
     watcher = aioredis.Redis.from_url(settings.redis_url)
@@ -79,33 +77,18 @@ async def test_final_status_and_arq_finish_are_one_transaction(
         while marker not in (entry := await monitor.next_command())["command"]:
             seen.append(entry)
     await watcher.aclose()
-    # The worker's MULTI ... EXEC that deletes arq's job key also runs the transition script,
-    # and the job's final transition is written nowhere else.
-    blocks: dict[str, list[str]] = {}
-    finishing: list[list[str]] = []
-    alone: list[str] = []
-    for entry in seen:
-        if entry["client_type"] == "lua":
-            continue
-        port, command = entry["client_port"], entry["command"]
-        if command == "MULTI":
-            blocks[port] = []
-        elif command == "EXEC" and port in blocks:
-            block = blocks.pop(port)
-            if any(c.startswith("DEL") and job_key_prefix + job.job_id in c for c in block):
-                finishing.append(block)
-        elif port in blocks:
-            blocks[port].append(command)
-        elif "job_completed" in command:
-            alone.append(command)
-    assert len(finishing) == 1
-    first = finishing[0][0]
-    assert (
-        first.startswith("EVALSHA ")
-        and f"acquire:acme:job:{job.job_id}" in first
-        and "job_completed" in first
-    )
-    assert alone == []
+    # One EVALSHA carries the job's final transition and arq's completion of the job (its
+    # job key deleted by the same script); nothing else writes either.
+    job_key = job_key_prefix + job.job_id
+    sent = [e["command"] for e in seen if e["client_type"] != "lua"]
+    finishing = [c for c in sent if "job_completed" in c]
+    assert len(finishing) == 1, finishing
+    assert finishing[0].startswith("EVALSHA ")
+    assert f"acquire:acme:job:{job.job_id}" in finishing[0] and job_key in finishing[0]
+    by_script = [e["command"] for e in seen if e["client_type"] == "lua"]
+    assert any(c.startswith("DEL") and job_key in c for c in by_script)
+    assert any(c.startswith("XADD") and "job_completed" in c for c in by_script)
+    assert not any(c.startswith("DEL") and job_key in c for c in sent)
     assert (await job.status()).state == JobState.COMPLETED
     await client.close()
 
