@@ -100,13 +100,9 @@ async def _run_job(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any
     attempt = int(ctx.get("job_try", 1))
     arq_id: str | None = ctx.get("job_id")
     started_at = now_utc()
-    running = {
-        "state": JobState.RUNNING,
-        "started_at": started_at,
-        "attempts": attempt,
-        "error": "",
-        "error_type": "",
-    }
+    running: dict[str, Any] = {"state": JobState.RUNNING, "started_at": started_at, "attempts": attempt}
+    if attempt > 1:
+        running["error"] = running["error_type"] = ""  # the failed attempt's, if it was retried
     start = Transition(running, EventType.JOB_STARTED, {"attempt": attempt}, at=started_at)
     jc = JobContext(services, envelope, attempt, spec.queue(services.settings), start)
     live, kind_metrics = metrics.RUNNING, metrics.for_kind(spec.kind.value)

@@ -45,6 +45,8 @@ class Watchdog:
         self._wakeup: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[None] | None = None
         self._next = math.inf
+        #: How many times the task has woken (diagnostics; a busy worker's stays low).
+        self.wakeups = 0
 
     def watch(self, job: Watched, *, started: float, deadline: float) -> None:
         """Look after ``job`` (loop times: when it started, when its soft limit passes)."""
@@ -53,7 +55,9 @@ class Watchdog:
         if self._task is None or self._task.done():  # first job, or a loop that ended
             self._task = asyncio.get_running_loop().create_task(self._run(), name="acquire-watchdog")
         elif due < self._next:
-            self._poke()
+            # Move the wake-up earlier rather than waking the task now: a busy worker's jobs
+            # mostly end within milliseconds, and waking per job cost each one a task step.
+            self._arm(due)
 
     def unwatch(self, job: Watched) -> None:
         """The job's code has returned (or raised): nothing more to do for it."""
@@ -62,6 +66,13 @@ class Watchdog:
     def _poke(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+
+    def _arm(self, when: float) -> None:
+        """Wake the task at loop time ``when`` (instead of any earlier plan; inf: never)."""
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        self._next = when
+        self._wakeup = asyncio.get_running_loop().call_at(when, self._poke) if when < math.inf else None
 
     def close(self) -> None:
         """Stop the task (worker shutdown); jobs still registered are no longer looked after."""
@@ -85,14 +96,12 @@ class Watchdog:
                     times[0] = due = math.inf
                     job.flush_start()
                 soonest = min(soonest, due, deadline)
-            # With nothing registered, wait (no timer) for the next watch() to poke.
-            self._next = soonest
+            # With nothing registered, wait without a timer until watch() arms one.
+            self.wakeups += 1
             self._waiter = loop.create_future()
-            self._wakeup = loop.call_at(soonest, self._poke) if soonest < math.inf else None
+            self._arm(soonest)
             try:
                 await self._waiter
             finally:
-                if self._wakeup is not None:
-                    self._wakeup.cancel()
-                self._waiter = self._wakeup = None
-                self._next = math.inf
+                self._arm(math.inf)
+                self._waiter = None

@@ -45,6 +45,25 @@ async def test_start_flush_and_expiry_come_in_deadline_order() -> None:
     dog.close()
 
 
+async def test_short_jobs_do_not_wake_the_watchdog_each() -> None:
+    # A busy worker's jobs mostly end within milliseconds; the watchdog must not take a task
+    # step per job (it used to: each job registered while it was idle woke it at once).
+    dog = Watchdog()
+    loop = asyncio.get_running_loop()
+    jobs = [Job() for _ in range(200)]
+    start = loop.time()
+    for job in jobs:
+        dog.watch(job, started=loop.time(), deadline=loop.time() + 30)
+        dog.unwatch(job)
+        await asyncio.sleep(0)  # the watchdog task could run between jobs
+    woken = dog.wakeups
+    elapsed = loop.time() - start
+    # At most its first run plus one wake-up per flush delay that passed.
+    assert woken <= 2 + int(elapsed / START_FLUSH_DELAY), (woken, elapsed)
+    assert not any(job.flushed.is_set() for job in jobs)
+    dog.close()
+
+
 async def test_a_job_registered_while_idle_wakes_the_watchdog() -> None:
     dog = Watchdog()
     loop = asyncio.get_running_loop()
