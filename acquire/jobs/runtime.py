@@ -129,7 +129,7 @@ async def _run_job(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any
         return await _fail(jc, exc, arq_id)
     finally:
         live.count -= 1
-        kind_metrics.duration.observe(time.perf_counter() - started)
+        kind_metrics.observe(time.perf_counter() - started)
     if isinstance(outcome, Spread):
         return {"state": "spread"}
     state = _final_state(jc.counts.done, jc.counts.failed, jc.counts.total)
@@ -160,7 +160,7 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
         await jc.item(key, ItemState.NOT_FOUND, error=exc)
     except TransientError as exc:
         if attempt < services.settings.acquire_max_tries:
-            metrics.for_kind(spec.kind.value).retries.inc()
+            metrics.for_kind(spec.kind.value).retries += 1
             raise Retry(defer=exc.retry_after or _backoff(attempt, services.settings)) from exc
         await jc.item(key, ItemState.FAILED, error=exc)
     except asyncio.CancelledError:
@@ -221,7 +221,7 @@ async def _retry_or_fail(
         {"attempt": jc.attempt, "retry_in": round(delay, 3), "error": message}, dedupe=f"retry:{jc.attempt}",
     )  # fmt: skip
     await jc.store.apply(jc.org, jc.job_id, [*await jc.pending_start(), retrying])
-    metrics.for_kind(spec.kind.value).retries.inc()
+    metrics.for_kind(spec.kind.value).retries += 1
     raise Retry(defer=delay) from exc
 
 
@@ -282,9 +282,10 @@ async def _finish(
 async def _finished(services: Services, envelope: Envelope, state: JobState) -> None:
     """What follows a job's final status: its metrics and its completion webhook."""
     source = envelope.kind.value
-    metrics.for_kind(source).total.inc()
+    kind_metrics = metrics.for_kind(source)
+    kind_metrics.total += 1
     if state != JobState.COMPLETED:
-        metrics.for_kind(source).failures.inc()
+        kind_metrics.failures += 1
     if envelope.request.get("callback_url"):
         # A fixed arq job id makes the webhook single even if two item jobs finish together.
         await services.redis.enqueue_job(

@@ -77,3 +77,28 @@ def test_json_logs_carry_job_id_and_org(capsys: object) -> None:
     entry = json.loads(line)
     assert entry["message"] == "fetched 3 filings"
     assert (entry["job_id"], entry["org"], entry["level"]) == ("J" * 22, "acme", "INFO")
+
+
+def test_duration_buckets_are_cumulative_with_inclusive_bounds() -> None:
+    # The histogram is acquire's own (lock-free) collector: its exposition must read the way
+    # prometheus_client's Histogram writes it, or dashboards' quantiles go wrong.
+    from prometheus_client import generate_latest
+
+    kind = metrics.for_kind("bucket_test")
+    for seconds in (0.004, 0.01, 0.0100001, 7.0, 601.0):
+        kind.observe(seconds)
+    kind.total += 5
+    samples = {
+        (s.name, s.labels.get("le")): s.value
+        for family in text_string_to_metric_families(generate_latest(metrics.REGISTRY).decode())
+        for s in family.samples
+        if s.labels.get("source") == "bucket_test"
+    }
+    bucket = "worker_job_duration_seconds_bucket"
+    assert samples[(bucket, "0.01")] == 2  # 0.01 itself is in the 0.01 bucket
+    assert samples[(bucket, "0.05")] == 3
+    assert samples[(bucket, "5.0")] == 3 and samples[(bucket, "10.0")] == 4
+    assert samples[(bucket, "600.0")] == 4 and samples[(bucket, "+Inf")] == 5
+    assert samples[("worker_job_duration_seconds_count", None)] == 5
+    assert abs(samples[("worker_job_duration_seconds_sum", None)] - 608.0240001) < 1e-9
+    assert samples[("worker_jobs_total", None)] == 5
