@@ -64,7 +64,7 @@ def for_kind(source: str) -> KindMetrics:
     """The metrics of job kind ``source`` (created on first use)."""
     kind = _KINDS.get(source)
     if kind is None:
-        kind = _KINDS[source] = KindMetrics()
+        kind = _KINDS.setdefault(source, KindMetrics())  # atomic: one object per kind
     return kind
 
 

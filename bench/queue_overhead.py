@@ -132,8 +132,8 @@ async def main(jobs: int, rounds: int) -> dict[str, Any]:
             "c": [round(jobs / r.seconds, 1) for r in c],
         },
         "cpu_us_per_job": {"b": round(cpu_b, 1), "c": round(cpu_c, 1), "c_minus_b": round(cpu_c - cpu_b, 1)},
-        "ratio_b_over_a": round(rates["b_arq_acquire_settings"] / rates["a_arq_defaults"], 2),
-        "ratio_c_over_b": round(rates["c_acquire_runtime"] / rates["b_arq_acquire_settings"], 2),
+        "ratio_b_over_a": round(rates["b_arq_acquire_settings"] / rates["a_arq_defaults"], 3),
+        "ratio_c_over_b": round(rates["c_acquire_runtime"] / rates["b_arq_acquire_settings"], 3),
         "targets": {"b_over_a_min": 2.0, "c_over_b_min": 0.85},
     }
 

@@ -128,9 +128,10 @@ async def _finish_job(
             prelude_args=(job_id, result_data or b"", "" if expire_ms is None else expire_ms),
         )  # fmt: skip
     except ResponseError as exc:
-        # A Lua error stops the script where it happened: arq's part, which runs first, is
-        # done, so only a corrupt record gets here (e.g. a key of the wrong type); the
-        # reconciler gives the job a final status from arq's result.
+        # A Lua error stops the script where it happened. A corrupt record (a key of the
+        # wrong type) fails after arq's part, which runs first, so arq is done with the job;
+        # a Redis refusing writes (OOM) fails before it, and arq runs the job again once its
+        # in-progress marker expires. Either way arq's loop must go on.
         log.error("final status of job %s not written: %s", completion.job_id, exc)
         return
     try:
