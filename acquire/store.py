@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Mapping, Sequence
-from datetime import UTC, datetime
-from enum import StrEnum
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
@@ -21,12 +19,12 @@ from redis.commands.core import AsyncScript
 from acquire import keys
 from acquire.errors import JobNotFinished, JobNotFound
 from acquire.events import dumps, encode_event
-from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus
+from acquire.models import EventType, ItemState, ItemStatus, JobStatus
 from acquire.settings import Settings
+from acquire.transition import JSON_FIELDS, TRANSITION_SCRIPT, Transition, encode_fields, encode_steps
 
-__all__ = ["ItemCounts", "JobStore", "Transition"]
+__all__ = ["ItemCounts", "JobStore"]
 
-_JSON_FIELDS = ("summary", "request")
 _ACTIVE = keys.active()
 
 # KEYS: status, events, active, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
@@ -46,56 +44,6 @@ redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
 for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
-
-# The final states as a Lua table literal, e.g. {completed = true, failed = true, ...}.
-_FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
-
-# KEYS: status, events, seen, result, active | ARGV: payload json, result json or ''.
-# The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
-# more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
-# n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
-# A job that becomes final leaves the active set. Returns 1 applied, 0 refused (already
-# final), -1 missing.
-_TRANSITION = (
-    """
-local finals = FINALS
-local s = cjson.decode(ARGV[1])
-local ttl, maxlen, force, member = s[1], s[2], s[3], s[4]
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return -1 end
-if force == 0 and finals[state] then return 0 end
-local fields, now = {}, state
-local i = 5
-while i <= #s do
-  local n = s[i]
-  for j = i + 1, i + n, 2 do
-    fields[#fields + 1] = s[j]
-    fields[#fields + 1] = s[j + 1]
-    if s[j] == 'state' then now = s[j + 1] end
-  end
-  i = i + n + 1
-  local event, at, data, dedupe = s[i], s[i + 1], s[i + 2], s[i + 3]
-  i = i + 4
-  if event ~= '' then
-    local fresh = 1
-    if dedupe ~= '' then
-      fresh = redis.call('SADD', KEYS[3], dedupe)
-      redis.call('EXPIRE', KEYS[3], ttl)
-    end
-    if fresh == 1 then
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'event', event, 'at', at, 'data', data)
-    end
-  end
-end
--- One HSET for every step: a later step's value of a field wins, as if applied in turn.
-if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
-if finals[now] then redis.call('ZREM', KEYS[5], member) end
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
-return 1
-"""
-).replace("FINALS", _FINALS_LUA)
 
 # KEYS: status, items, events | ARGV: ttl, maxlen, item key, item json, item state, event json or ''
 # Returns {done, failed, total, counted}: counted = 1 when this call moved the item to final.
@@ -135,20 +83,6 @@ return {done, failed, total, counted}
 """
 
 
-class Transition(NamedTuple):
-    """One status change: fields to set and, optionally, the event that reports it.
-
-    ``at`` is when it happened (default: when it is written); a ``datetime`` field holding the
-    same object is written with the same text as the event's ``at``.
-    """
-
-    fields: Mapping[str, Any]
-    event: EventType | None = None
-    data: Mapping[str, Any] | None = None
-    dedupe: str | None = None
-    at: datetime | None = None
-
-
 class ItemCounts:
     """Item counters of a job after an item update."""
 
@@ -162,60 +96,9 @@ class ItemCounts:
         return self.total > 0 and self.done + self.failed >= self.total
 
 
-def _encode_fields(fields: Mapping[str, Any], at: datetime | None = None, at_text: str = "") -> list[str]:
-    """``name, value, ...`` strings; a datetime that is ``at`` is written as ``at_text``."""
-    flat: list[str] = []
-    for name, value in fields.items():
-        if value is None:
-            continue
-        kind = type(value)
-        if kind is str:
-            pass
-        elif name in _JSON_FIELDS:
-            value = dumps(value) if value else "{}"
-        elif isinstance(value, StrEnum):
-            value = value.value
-        elif kind is datetime:
-            value = at_text if value is at else value.isoformat()
-        else:
-            value = str(value)
-        flat += (name, value)
-    return flat
-
-
-def _encode_steps(flat: list[Any], steps: Sequence[Transition]) -> str:
-    """``flat`` (the payload's header) with ``steps`` appended, as JSON.
-
-    The field encoding of :func:`_encode_fields`, inlined: this runs on every job's hot path.
-    """
-    for fields, event, data, dedupe, at in steps:
-        when_text = (at or datetime.now(UTC)).isoformat()
-        count_at = len(flat)
-        flat.append(0)  # the number of field strings, known once they are added
-        for name, value in fields.items():
-            if value is None:
-                continue
-            if isinstance(value, str):  # a StrEnum is its value, for JSON too
-                pass
-            elif name in _JSON_FIELDS:
-                value = dumps(value) if value else "{}"
-            elif type(value) is datetime:
-                value = when_text if value is at else value.isoformat()
-            else:
-                value = str(value)
-            flat.append(name)
-            flat.append(value)
-        flat[count_at] = len(flat) - count_at - 1
-        if event is None:
-            flat += ("", "", "", dedupe or "")
-        else:
-            flat += (event, when_text, dumps(data) if data else "{}", dedupe or "")
-    return dumps(flat)
-
-
 def _decode_status(raw: Mapping[bytes, bytes]) -> JobStatus:
     values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
-    for name in _JSON_FIELDS:
+    for name in JSON_FIELDS:
         if name in values:
             values[name] = json.loads(values[name])
     return JobStatus.model_validate(values)
@@ -232,7 +115,7 @@ class JobStore:
         self.events_maxlen = events_maxlen
         self.index_max = index_max
         self._create = redis.register_script(_CREATE)
-        self._transition = redis.register_script(_TRANSITION)
+        self._transition = redis.register_script(TRANSITION_SCRIPT)
         self._item = redis.register_script(_ITEM)
         self._preluded: dict[str, AsyncScript] = {}
 
@@ -255,7 +138,7 @@ class JobStore:
         idempotency key.
         """
         org, job_id = status.org, status.job_id
-        fields = _encode_fields(status.model_dump(mode="json", exclude_none=True))
+        fields = encode_fields(status.model_dump(mode="json", exclude_none=True))
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
         existing = await self._create(
@@ -309,7 +192,7 @@ class JobStore:
         """
         script = self._preluded.get(prelude)
         if script is None:
-            script = self._preluded[prelude] = self.redis.register_script(prelude + _TRANSITION)
+            script = self._preluded[prelude] = self.redis.register_script(prelude + TRANSITION_SCRIPT)
         return script
 
     async def apply_with(
@@ -331,7 +214,7 @@ class JobStore:
         k = keys.job_keys(org, job_id)
         names = [k.status, k.events, k.seen, k.result, _ACTIVE]
         header = [self.ttl, self.events_maxlen, 1 if force else 0, k.active_member]
-        args = [_encode_steps(header, steps), dumps(result) if result is not None else ""]
+        args = [encode_steps(header, steps), dumps(result) if result is not None else ""]
         return names, args
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:

@@ -37,7 +37,8 @@ from arq.utils import to_ms
 from arq.worker import Worker
 from redis.exceptions import ResponseError
 
-from acquire.store import JobStore, Transition
+from acquire.store import JobStore
+from acquire.transition import Transition
 
 __all__ = ["Completion", "defer", "install", "installed"]
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from acquire.jobs.spec import Envelope, Services, Spread
 from acquire.models import EventType, ItemState, ItemStatus
-from acquire.store import ItemCounts, Transition
+from acquire.store import ItemCounts
+from acquire.transition import Transition
 
 __all__ = ["JobContext", "Skip", "describe_error", "now_utc"]
 

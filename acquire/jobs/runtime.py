@@ -38,7 +38,7 @@ from acquire.jobs.spec import Envelope, JobSpec, Outcome, Services, Spread
 from acquire.logs import job_context
 from acquire.models import EventType, ItemState, JobRequest, JobState, parse_request
 from acquire.settings import Settings
-from acquire.store import Transition
+from acquire.transition import Transition
 
 __all__ = [
     "Envelope",

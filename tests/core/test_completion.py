@@ -17,7 +17,8 @@ from acquire.jobs.completion import Completion
 from acquire.jobs.runtime import JobContext, JobSpec, Outcome
 from acquire.models import EventType, JobKind, JobState, SecFilingsRequest
 from acquire.settings import Settings
-from acquire.store import JobStore, Transition
+from acquire.store import JobStore
+from acquire.transition import Transition
 from tests.core.helpers import TEST_SPEC, drain, make_worker
 
 

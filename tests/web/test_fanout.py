@@ -14,7 +14,7 @@ from acquire import serialization
 from acquire.client import AcquireClient
 from acquire.models import EventType
 from acquire.settings import Settings
-from acquire.store import Transition
+from acquire.transition import Transition
 from acquire.web import EventFanout
 from tests.core.helpers import drain
 
