@@ -40,15 +40,8 @@ import httpx
 from acquire.errors import NotFoundError, PermanentError, TransientError
 from acquire.settings import Settings
 from acquire.sources.http import Classifier, Limiter, create_client, default_classifier, fetch
-from acquire.sources.yahoo_models import (
-    CompanyProfile,
-    CompanySnapshot,
-    KeyMetrics,
-    PriceHistory,
-    parse_chart,
-    parse_metrics,
-    parse_profile,
-)
+from acquire.sources.yahoo_models import CompanyProfile, CompanySnapshot, KeyMetrics, PriceHistory
+from acquire.sources.yahoo_parse import parse_chart, parse_metrics, parse_profile
 from acquire.sources.yahoo_session import (
     MemorySessionStore,
     RedisSessionStore,
@@ -56,8 +49,8 @@ from acquire.sources.yahoo_session import (
     SessionStore,
     UrlRewriter,
     YahooSession,
-    _mirror_root,
     mirror_rewriter,
+    mirror_root,
     obtain_session,
 )
 
@@ -203,7 +196,7 @@ class YahooClient:
         """A client configured from ``settings`` (base URLs, retry backoff). When
         ``YAHOO_BASE_URL`` is a ``{root}/query2.finance.yahoo.com`` mirror and no ``rewrite``
         is given, the consent chain is fetched through the same mirror."""
-        root = _mirror_root(settings.yahoo_base_url)
+        root = mirror_root(settings.yahoo_base_url)
         return cls(
             http,
             base_url=settings.yahoo_base_url,

@@ -32,6 +32,7 @@ __all__ = [
     "UrlRewriter",
     "YahooSession",
     "mirror_rewriter",
+    "mirror_root",
     "obtain_session",
 ]
 
@@ -131,8 +132,9 @@ def mirror_rewriter(root: str) -> UrlRewriter:
     return rewrite
 
 
-def _mirror_root(base_url: str) -> str | None:
-    # ".../query2.finance.yahoo.com" on a host that is not Yahoo: a {root}/{host}/... mirror.
+def mirror_root(base_url: str) -> str | None:
+    """The mirror's root when ``base_url`` is ``{root}/query2.finance.yahoo.com`` on a host
+    that is not Yahoo (a ``{root}/{host}/...`` mirror, such as the replay server), else None."""
     parts = urlsplit(base_url)
     head, _, last = parts.path.rstrip("/").rpartition("/")
     if last.endswith("yahoo.com") and not parts.netloc.endswith("yahoo.com"):

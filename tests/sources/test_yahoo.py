@@ -27,9 +27,8 @@ from acquire.sources.yahoo import (
     YahooSession,
     mirror_rewriter,
 )
-from acquire.sources.yahoo_models import (
-    Dividend,
-    Split,
+from acquire.sources.yahoo_models import Dividend, Split
+from acquire.sources.yahoo_parse import (
     dividend_adjusted_closes,
     parse_chart,
     parse_metrics,
