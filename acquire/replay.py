@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import json
 import re
 import socket
 import threading
@@ -36,11 +35,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from acquire.replay_yahoo import Recording, YahooReplay, read_fixture
 
 __all__ = ["Fault", "LoggedRequest", "Recording", "ReplayServer", "default_fixtures_dir"]
 
@@ -57,16 +57,6 @@ _DECLARED_UA = re.compile(r"\S+@\S+\.\S+")
 def default_fixtures_dir() -> Path:
     """The recordings shipped in the repository (``tests/fixtures`` beside the package)."""
     return Path(__file__).resolve().parent.parent / "tests" / "fixtures"
-
-
-@dataclass(frozen=True)
-class Recording:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-    gzipped: bool = False
-    #: ``Set-Cookie`` values, sent as separate headers (they cannot be folded into one).
-    cookies: tuple[str, ...] = ()
 
 
 @dataclass
@@ -92,11 +82,6 @@ class LoggedRequest:
     query: str
     status: int
     user_agent: str
-
-
-def _read(path: Path) -> bytes:
-    data = path.read_bytes()
-    return gzip.decompress(data) if path.suffix == ".gz" else data
 
 
 def _content_type(path: str) -> str:
@@ -127,8 +112,7 @@ class ReplayServer:
         self._chaos: tuple[float, Callable[[], Fault], Any] | None = None
         self._sec_window: deque[float] = deque()
         self._sec_blocked_until = 0.0
-        self._yahoo = self._load_yahoo()
-        self._yahoo_crumb, self._yahoo_cookie = self._yahoo_credentials()
+        self._yahoo = YahooReplay(self.root)
         self._lock = threading.Lock()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -227,7 +211,7 @@ class ReplayServer:
         if host in SEC_HOSTS:
             return self._sec(request, host, path, ua)
         if host.endswith("yahoo.com"):
-            return self._yahoo_response(request, host, path)
+            return self._yahoo.respond(request, host, path, auth=self.yahoo_auth)
         return Response(b"unknown host", 404)
 
     # ---- SEC -----------------------------------------------------------------------------
@@ -254,13 +238,15 @@ class ReplayServer:
             if candidate.is_file():
                 return self._sec_file(request, candidate, path)
         if host == "www.sec.gov":
-            body = _read(self.root / "sec/errors/archives_full-index_2099_403.xml.gz")
+            body = read_fixture(self.root / "sec/errors/archives_full-index_2099_403.xml.gz")
             return Response(body, 403, media_type="application/xml")
-        body = _read(self.root / "sec/errors/submissions_CIK-000000001_404.xml.gz")
+        body = read_fixture(self.root / "sec/errors/submissions_CIK-000000001_404.xml.gz")
         return Response(body, 404, media_type="application/xml")
 
     def _rate_page(self) -> Response:
-        return Response(_read(self.root / "sec/errors/rate-exceeded.html.gz"), 403, media_type="text/html")
+        return Response(
+            read_fixture(self.root / "sec/errors/rate-exceeded.html.gz"), 403, media_type="text/html"
+        )
 
     @staticmethod
     def _sec_file(request: Request, candidate: Path, path: str) -> Response:
@@ -274,99 +260,6 @@ class ReplayServer:
             headers["content-encoding"] = "gzip"
             return Response(raw, 200, headers=headers)
         return Response(gzip.decompress(raw) if candidate.suffix == ".gz" else raw, 200, headers=headers)
-
-    # ---- Yahoo ---------------------------------------------------------------------------
-
-    def _load_yahoo(self) -> list[tuple[str, str, str, dict[str, str], Recording]]:
-        exchanges = []
-        folder = self.root / "yahoo"
-        for file in sorted(folder.glob("*.json*")) if folder.is_dir() else []:
-            data = json.loads(_read(file))
-            req, resp = data["request"], data["response"]
-            url = urlsplit(req["url"])
-            query = {k: v for k, v in parse_qsl(url.query) if k != "crumb"}
-            if "bodyJson" in resp:
-                body = json.dumps(resp["bodyJson"]).encode()
-            else:
-                body = str(resp.get("bodyText", "")).encode()
-            headers = {k: v for k, v in resp.get("headers", {}).items()
-                       if k.lower() in ("content-type", "location")}  # fmt: skip
-            cookies = resp.get("headers", {}).get("set-cookie", [])
-            cookies = (cookies,) if isinstance(cookies, str) else tuple(cookies)
-            rec = Recording(int(resp["status"]), headers, body, cookies=cookies)
-            exchanges.append((req.get("method", "GET"), url.netloc, url.path, query, rec))
-        return exchanges
-
-    def _yahoo_credentials(self) -> tuple[str, str]:
-        """The crumb getcrumb answers and the ``A3`` cookie Yahoo issues, from the recordings."""
-        crumb = cookie = ""
-        for _method, _host, path, _query, rec in self._yahoo:
-            if path == "/v1/test/getcrumb" and rec.status == 200:
-                crumb = rec.body.decode().strip()
-            for value in rec.cookies:
-                if value.startswith("A3="):
-                    cookie = value.split(";", 1)[0]
-        return crumb, cookie
-
-    def _yahoo_auth_failure(self, request: Request, path: str) -> Response | None:
-        cookies = request.headers.get("cookie", "")
-        has_cookie = bool(self._yahoo_cookie) and self._yahoo_cookie in cookies.split("; ")
-        if path == "/v1/test/getcrumb":
-            if has_cookie:
-                return None
-            description = "Invalid Cookie"
-        elif path.startswith(("/v10/finance/quoteSummary/", "/v7/finance/quote")):
-            if has_cookie and request.query_params.get("crumb") == self._yahoo_crumb:
-                return None
-            description = "Invalid Crumb" if has_cookie else "Invalid Cookie"
-        else:
-            return None
-        body = {"finance": {"result": None, "error": {"code": "Unauthorized", "description": description}}}
-        return Response(json.dumps(body).encode(), 401, media_type="application/json")
-
-    def _yahoo_cookie_host(self) -> Response:
-        # fc.yahoo.com has no page: it answers 404 and sets the session cookie on the way.
-        response = Response(b"Not Found", 404, media_type="text/html")
-        if self._yahoo_cookie:
-            attributes = "Max-Age=31536000; Domain=.yahoo.com; Path=/; SameSite=None; Secure; HttpOnly"
-            response.raw_headers.append((b"set-cookie", f"{self._yahoo_cookie}; {attributes}".encode()))
-        return response
-
-    @staticmethod
-    def _modules_bonus(query: dict[str, str], rec_query: dict[str, str]) -> int:
-        # quoteSummary: a recording holding every requested module beats one that does not.
-        wanted, held = query.get("modules"), rec_query.get("modules")
-        if wanted is None or held is None:
-            return 0
-        return 1 if set(wanted.split(",")) <= set(held.split(",")) else 0
-
-    def _yahoo_response(self, request: Request, host: str, path: str) -> Response:
-        if host == "fc.yahoo.com":
-            return self._yahoo_cookie_host()
-        if self.yahoo_auth:
-            failure = self._yahoo_auth_failure(request, path)
-            if failure is not None:
-                return failure
-        query = {k: v for k, v in request.query_params.items() if k != "crumb"}
-        best: tuple[int, Recording] | None = None
-        for method, rec_host, rec_path, rec_query, rec in self._yahoo:
-            if method != request.method or rec_path != path:
-                continue
-            # Prefer the recording whose query agrees with the request on most parameters.
-            score = sum(1 for k, v in query.items() if rec_query.get(k) == v) - len(
-                set(rec_query) ^ set(query)
-            )
-            score += 1000 if rec_host == host else 0
-            score += self._modules_bonus(query, rec_query)
-            if best is None or score > best[0]:
-                best = (score, rec)
-        if best is None:
-            return Response(b'{"error": "no recording for this request"}', 404,
-                            media_type="application/json")  # fmt: skip
-        rec = best[1]
-        response = Response(rec.body, rec.status, headers=rec.headers)
-        response.raw_headers.extend((b"set-cookie", c.encode("latin-1")) for c in rec.cookies)
-        return response
 
     # ---- runner --------------------------------------------------------------------------
 
