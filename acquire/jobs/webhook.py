@@ -8,11 +8,13 @@ the delay :mod:`acquire.webhook_delivery` decided.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from arq import func
 from arq.worker import Retry
 
+from acquire import metrics
 from acquire.errors import AcquireError, JobNotFound
 from acquire.jobs.runtime import WEBHOOK_FUNCTION, Services
 from acquire.logs import job_context
@@ -52,11 +54,26 @@ async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[
         record = {"attempt": attempt, "outcome": "gave_up", "error": str(exc)}
         await services.store.record_webhook(org, job_id, record)
         return record
+    started = time.perf_counter()
     result = await deliver(message, str(url), settings=services.settings, attempt=attempt)
+    _count(result.outcome, time.perf_counter() - started)
     await services.store.record_webhook(org, job_id, result.model_dump(mode="json"))
     if result.outcome == WebhookOutcome.RETRY:
         raise Retry(defer=result.retry_in or 1.0)
     return {"outcome": result.outcome.value, "attempt": attempt}
+
+
+def _count(outcome: WebhookOutcome, seconds: float) -> None:
+    """Delivery attempts in the job metrics, ``source="webhook"``: a delivery that ended counts
+    in ``worker_jobs_total`` (and ``worker_job_failures`` when it gave up)."""
+    webhook = metrics.for_kind("webhook")
+    webhook.observe(seconds)
+    if outcome == WebhookOutcome.RETRY:
+        webhook.retries += 1
+        return
+    webhook.total += 1
+    if outcome == WebhookOutcome.GAVE_UP:
+        webhook.failures += 1
 
 
 def webhook_function(settings: Settings) -> Any:

@@ -10,6 +10,7 @@ import pytest
 import redis.asyncio as aioredis
 from standardwebhooks.webhooks import Webhook
 
+from acquire import metrics
 from acquire.client import AcquireClient
 from acquire.jobs.webhook import webhook_function
 from acquire.models import SecFilingsRequest
@@ -55,6 +56,8 @@ async def test_webhook_retries_then_gives_up_on_410(
 ) -> None:
     receiver.answer(503, {"retry-after": "0"})
     receiver.answer(410)
+    webhook = metrics.for_kind("webhook")
+    before = (webhook.total, webhook.failures, webhook.retries, sum(webhook.buckets))
     async with await AcquireClient.connect(hook_settings) as client:
         job = await client.submit(
             "acme", SecFilingsRequest(companies=["BOOM"], years=[2024], callback_url=f"{receiver.url}/hooks")
@@ -67,6 +70,9 @@ async def test_webhook_retries_then_gives_up_on_410(
         assert json.loads(next(iter(bodies)))["status"] == "failed"
         ids = {r.headers["webhook-id"] for r in receiver.requests}
         assert ids == {f"msg_{job.job_id}"}
+    # One delivery that ended (gave up) after one retry; both attempts timed.
+    after = (webhook.total, webhook.failures, webhook.retries, sum(webhook.buckets))
+    assert [b - a for a, b in zip(before, after, strict=True)] == [1, 1, 1, 2]
 
 
 async def test_internal_callback_is_blocked_without_allow_list(
