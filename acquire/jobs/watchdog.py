@@ -96,8 +96,8 @@ class Watchdog:
                     times[0] = due = math.inf
                     job.flush_start()
                 soonest = min(soonest, due, deadline)
-            # With nothing registered, wait without a timer until watch() arms one.
             self.wakeups += 1
+            # With nothing registered, wait without a timer until watch() arms one.
             self._waiter = loop.create_future()
             self._arm(soonest)
             try:

@@ -52,6 +52,7 @@ async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[
         )  # fmt: skip
     except AcquireError as exc:  # e.g. WEBHOOK_SECRET missing: never send unsigned webhooks
         record = {"attempt": attempt, "outcome": "gave_up", "error": str(exc)}
+        _count(WebhookOutcome.GAVE_UP, None)
         await services.store.record_webhook(org, job_id, record)
         return record
     started = time.perf_counter()
@@ -63,11 +64,13 @@ async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[
     return {"outcome": result.outcome.value, "attempt": attempt}
 
 
-def _count(outcome: WebhookOutcome, seconds: float) -> None:
+def _count(outcome: WebhookOutcome, seconds: float | None) -> None:
     """Delivery attempts in the job metrics, ``source="webhook"``: a delivery that ended counts
-    in ``worker_jobs_total`` (and ``worker_job_failures`` when it gave up)."""
+    in ``worker_jobs_total`` (and ``worker_job_failures`` when it gave up); ``seconds`` is the
+    attempt's time (None when nothing was sent)."""
     webhook = metrics.for_kind("webhook")
-    webhook.observe(seconds)
+    if seconds is not None:
+        webhook.observe(seconds)
     if outcome == WebhookOutcome.RETRY:
         webhook.retries += 1
         return

@@ -79,6 +79,7 @@ async def test_internal_callback_is_blocked_without_allow_list(
     settings: Settings, redis: aioredis.Redis, receiver: Receiver
 ) -> None:
     guarded = settings.model_copy(update={"webhook_secret": SECRET, "webhook_allow_hosts": ""})
+    failures = metrics.for_kind("webhook").failures
     async with await AcquireClient.connect(guarded) as client:
         job = await client.submit(
             "acme", SecFilingsRequest(companies=["NVDA"], years=[2024], callback_url=f"{receiver.url}/hooks")
@@ -87,3 +88,4 @@ async def test_internal_callback_is_blocked_without_allow_list(
         attempts = await client.store.get_webhooks("acme", job.job_id)
         assert attempts[0]["outcome"] == "gave_up" and "blocked" in attempts[0]["error"]
     assert receiver.requests == []
+    assert metrics.for_kind("webhook").failures == failures + 1
