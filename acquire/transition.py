@@ -116,7 +116,10 @@ def encode_fields(fields: Mapping[str, Any]) -> list[str]:
 
 def encode_steps(header: list[Any], steps: Sequence[Transition]) -> str:
     """The script's payload: ``header`` (ttl, events maxlen, force, active member), then
-    each step as its field count, field strings, event name, time, data and dedupe token."""
+    each step as its field count, field strings, event name, time, data and dedupe token.
+
+    The steps are appended to ``header`` itself (the caller builds a fresh one per call).
+    """
     flat = header
     for fields, event, data, dedupe, at in steps:
         when_text = (at or datetime.now(UTC)).isoformat()
