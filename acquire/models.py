@@ -194,8 +194,12 @@ class YahooRequest(_Request):
     def _period(self) -> YahooRequest:
         if (self.start is None) != (self.end is None):
             raise ValueError("start and end must be given together")
-        if self.start is not None and self.end is not None and self.start >= self.end:
-            raise ValueError("start must be before end")
+        if self.start is not None and self.end is not None:
+            # One naive and one aware time is most likely a slip; naming it beats reading one as UTC.
+            if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+                raise ValueError("start and end must both have a timezone or both have none")
+            if self.start >= self.end:
+                raise ValueError("start must be before end")
         return self
 
 

@@ -104,7 +104,8 @@ class TokenSigner:
     def _payload(self, token: str) -> tuple[object, object, int]:
         """The (org, job id, expiry) a token carries, once its signature is checked."""
         parts = token.split(".")
-        if len(parts) != 3 or parts[0] != _VERSION or len(token) > 512:
+        # Non-ASCII text cannot be a token, and hmac.compare_digest raises on it.
+        if len(parts) != 3 or parts[0] != _VERSION or len(token) > 512 or not token.isascii():
             raise InvalidToken("malformed token")
         message = f"{parts[0]}.{parts[1]}"
         # Compare against every key without stopping early: timing says nothing about which.

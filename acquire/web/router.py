@@ -22,6 +22,10 @@ The events route alternatively accepts a signed token bound to one org and one j
 ``EventSource`` cannot send an API key header. A query token that fails verification is a 401;
 an invalid cookie falls back to ``authorize``.
 
+Bodies and paths. ``POST /jobs`` must send its whole body within ``body_timeout`` seconds
+(408 after). Paths are matched exactly: ``/jobs/`` is a 404, not a redirect (Starlette builds
+redirects from the client's ``Host`` header).
+
 Not found is one answer. A job of another organisation, a missing or expired job and a
 malformed job id (anything not matching :data:`acquire.keys.ID_PATTERN`, rejected before Redis
 is touched) all get the same ``404 {"detail": "job not found"}``, so ids cannot be probed.
@@ -41,6 +45,7 @@ import asyncio
 import inspect
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,7 +53,7 @@ from typing import Any
 from pydantic import ValidationError
 from sse_starlette import ServerSentEvent
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
@@ -74,6 +79,8 @@ _NOT_FOUND = {"detail": "job not found"}
 _PAGE = 500
 _EXPIRY_CHECK = 30.0  # how often an idle stream checks that its job still exists (s)
 _SEND_TIMEOUT = 30.0  # a client that accepts nothing for this long is disconnected (s)
+_LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+_DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
 
 
 class _NotFound(Exception):
@@ -98,6 +105,7 @@ def create_router(
     token_secret: str | bytes | Sequence[str | bytes] | None = None,
     token_ttl: int = 300,
     max_body_bytes: int = 1_048_576,
+    body_timeout: float = 10.0,
     ping_seconds: float = 15.0,
     max_stream_seconds: float = 3600.0,
     retry_ms: int = 2000,
@@ -109,23 +117,27 @@ def create_router(
 
     ``authorize`` is required. ``token_secret`` (32+ bytes; a sequence rotates keys) enables
     signed tokens for ``EventSource``; without it token and cookie auth are off.
-    ``max_body_bytes`` bounds ``POST /jobs`` (413 beyond). ``ping_seconds`` is the keep-alive
-    comment interval, ``max_stream_seconds`` the longest one SSE response lives, ``retry_ms`` the
-    reconnection delay suggested to browsers, ``queue_size`` the events buffered per slow client
-    before it is dropped. Pass ``fanout`` to share one reader between several routers.
+    ``max_body_bytes`` bounds ``POST /jobs`` (413 beyond) and ``body_timeout`` the seconds its whole
+    body may take to arrive (408 after: a slow client cannot hold a request open). ``ping_seconds``
+    is the keep-alive comment interval, ``max_stream_seconds`` the longest one SSE response lives,
+    ``retry_ms`` the reconnection delay suggested to browsers, ``queue_size`` the events buffered
+    per slow client before it is dropped. Pass ``fanout`` to share one reader between several
+    routers.
     """
     if authorize is None or not callable(authorize):
         raise TypeError(
             "create_router() requires authorize: a callable(request) -> organisation id that raises "
             "starlette.exceptions.HTTPException(401/403) to refuse (e.g. api_key_authorizer({...}))"
         )
-    if max_body_bytes < 1 or max_stream_seconds <= 0 or ping_seconds < 0:
-        raise ValueError("max_body_bytes and max_stream_seconds must be positive, ping_seconds >= 0")
+    if max_body_bytes < 1 or body_timeout <= 0 or max_stream_seconds <= 0 or ping_seconds < 0:
+        raise ValueError(
+            "max_body_bytes, body_timeout and max_stream_seconds must be positive, ping_seconds >= 0"
+        )
     api = _Api(
         client, authorize, TokenSigner(token_secret, ttl=token_ttl) if token_secret else None,
         fanout or EventFanout(client.redis, queue_size=queue_size),
-        max_body_bytes=max_body_bytes, ping_seconds=ping_seconds, max_stream_seconds=max_stream_seconds,
-        retry_ms=retry_ms, cookie_secure=cookie_secure,
+        max_body_bytes=max_body_bytes, body_timeout=body_timeout, ping_seconds=ping_seconds,
+        max_stream_seconds=max_stream_seconds, retry_ms=retry_ms, cookie_secure=cookie_secure,
     )  # fmt: skip
 
     @asynccontextmanager
@@ -144,6 +156,8 @@ def create_router(
             Route("/jobs/{job_id}/token", _guard(api.token), methods=["POST"], name="job_token"),
         ],
         lifespan=lifespan,
+        # Starlette builds the redirect's URL from the request's Host header, which the client chooses.
+        redirect_slashes=False,
     )
     router.fanout = api.fanout
     router.tokens = api.tokens
@@ -160,6 +174,9 @@ def _guard(endpoint: Endpoint) -> Endpoint:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         except (_NotFound, JobNotFound):
             return JSONResponse(_NOT_FOUND, 404)
+        except ClientDisconnect:  # nobody is left to answer; not a server error
+            log.info("client disconnected before sending the body of %s %s", request.method, request.url.path)
+            return Response(status_code=400)
 
     guarded.__name__ = endpoint.__name__
     guarded.__doc__ = endpoint.__doc__
@@ -191,8 +208,8 @@ def _validation_errors(exc: ValidationError, kind: object) -> list[dict[str, str
 class _Api:
     def __init__(
         self, client: AcquireClient, authorize: Authorize, tokens: TokenSigner | None, fanout: EventFanout,
-        *, max_body_bytes: int, ping_seconds: float, max_stream_seconds: float, retry_ms: int,
-        cookie_secure: bool,
+        *, max_body_bytes: int, body_timeout: float, ping_seconds: float, max_stream_seconds: float,
+        retry_ms: int, cookie_secure: bool,
     ) -> None:  # fmt: skip
         self.client = client
         self.store = client.store
@@ -200,6 +217,7 @@ class _Api:
         self.tokens = tokens
         self.fanout = fanout
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
         self.ping_seconds = ping_seconds
         self.max_stream_seconds = max_stream_seconds
         self.retry_ms = retry_ms
@@ -249,6 +267,10 @@ class _Api:
             raise HTTPException(
                 400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
             ) from None
+        except RecursionError:
+            raise HTTPException(400, "malformed JSON: nested too deeply") from None
+        except ValueError:  # the only other one: an integer beyond int's digit limit (4,300)
+            raise HTTPException(400, "malformed JSON: a number has too many digits") from None
         if not isinstance(data, dict):
             return _unprocessable([{"field": "body", "message": "must be a JSON object with a 'kind'"}])
         try:
@@ -268,19 +290,25 @@ class _Api:
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
+        if _DIGITS.fullmatch(declared) and int(declared) > self.max_body_bytes:
             raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
         body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > self.max_body_bytes:
-                raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                async for chunk in request.stream():
+                    body += chunk
+                    if len(body) > self.max_body_bytes:
+                        raise HTTPException(413, f"the body exceeds {self.max_body_bytes} bytes")
+        except TimeoutError:
+            # The rest of the body may still come: close the connection rather than read it.
+            detail = f"the request body did not arrive within {self.body_timeout:g} s"
+            raise HTTPException(408, detail, {"Connection": "close"}) from None
         return bytes(body)
 
     async def list_jobs(self, request: Request) -> Response:
         org = await self.authorize(request)
         raw = request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= 1000:
             return _unprocessable([{"field": "limit", "message": "must be an integer from 1 to 1000"}],
                                   "invalid query")  # fmt: skip
         jobs = await self.client.list_jobs(org, int(raw))
@@ -341,6 +369,8 @@ class _Api:
         )  # fmt: skip
 
     async def _range(self, org: str, job_id: str, after: str) -> list[StreamEvent]:
+        if after == _LAST_STREAM_ID:
+            return []  # nothing can follow it, and Redis refuses it as an exclusive start
         low = "-" if after == "0" else "(" + after
         entries = await self.store.redis.xrange(keys.job_events(org, job_id), low, "+", count=_PAGE)
         return [StreamEvent.of(decode_entry(job_id, entry_id, fields)) for entry_id, fields in entries]

@@ -16,6 +16,7 @@ from acquire.client import AcquireClient
 from acquire.settings import Settings
 from acquire.web import AcquireRouter, api_key_authorizer, create_router
 
+from .server_log import server_log  # noqa: F401 (a fixture for the tests here)
 from .support import GATES, KEY_ACME, KEY_GLOBEX, SECRET, WRITTEN, serve
 
 
