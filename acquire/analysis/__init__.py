@@ -19,7 +19,7 @@ no model, no clock: an optional :class:`SummaryRewriter` is the only hook for an
 from __future__ import annotations
 
 from acquire.analysis.drift import analyze_risk_drift, analyze_sections
-from acquire.analysis.factors import split_risk_factors
+from acquire.analysis.factors import SegmentedSection, segment_risk_factors, split_risk_factors
 from acquire.analysis.item1a import Item1ANotFoundError, Item1ASection, extract_item1a
 from acquire.analysis.lexicon import Lexicon, default_lexicon, load_lm_master_dictionary, score_tone
 from acquire.analysis.matching import FactorText, Matching, match_factors
@@ -32,6 +32,7 @@ from acquire.analysis.models import (
     RiskDriftReport,
     RiskFactor,
     SectionStats,
+    Segmentation,
     SimilarityScores,
     ToneScores,
 )
@@ -53,6 +54,8 @@ __all__ = [
     "RiskDriftReport",
     "RiskFactor",
     "SectionStats",
+    "Segmentation",
+    "SegmentedSection",
     "SimilarityScores",
     "SummaryRewriter",
     "ToneScores",
@@ -64,6 +67,7 @@ __all__ = [
     "load_lm_master_dictionary",
     "match_factors",
     "score_tone",
+    "segment_risk_factors",
     "similarity",
     "split_risk_factors",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from acquire.analysis.factors import split_risk_factors
+from acquire.analysis.factors import SegmentedSection, segment_risk_factors
 from acquire.analysis.item1a import Item1ASection, extract_item1a
 from acquire.analysis.lexicon import Lexicon, score_tone
 from acquire.analysis.matching import FactorText, Matching, match_factors
@@ -65,14 +65,15 @@ def analyze_sections(
     ``"score"``, ``"match"``, ``"summarise"`` (the job runtime turns them into events).
     """
     done = progress or (lambda stage: None)
-    old_factors = split_risk_factors(previous, lexicon)
-    new_factors = split_risk_factors(current, lexicon)
+    old_split = segment_risk_factors(previous, lexicon)
+    new_split = segment_risk_factors(current, lexicon)
+    old_factors, new_factors = old_split.factors, new_split.factors
     done("segment")
     old_section, new_section = words(previous.text), words(current.text)
     # Tokenise each factor once; matching, similarity and category figures all reuse it.
     old_texts, new_texts = _texts(old_factors), _texts(new_factors)
-    old_stats = _stats(previous, old_factors, old_section, lexicon)
-    new_stats = _stats(current, new_factors, new_section, lexicon)
+    old_stats = _stats(previous, old_split, old_section, lexicon)
+    new_stats = _stats(current, new_split, new_section, lexicon)
     done("score")
     matching = match_factors(old_texts, new_texts)
     old_factors, new_factors = _harmonise_categories(old_factors, new_factors, old_texts, new_texts, matching)
@@ -172,15 +173,16 @@ def _full(factor: RiskFactor) -> str:
 
 
 def _stats(
-    section: Item1ASection, factors: Sequence[RiskFactor], tokens: list[str], lexicon: Lexicon | None
+    section: Item1ASection, split: SegmentedSection, tokens: list[str], lexicon: Lexicon | None
 ) -> SectionStats:
-    groups = list(dict.fromkeys(f.group for f in factors if f.group))
+    groups = list(dict.fromkeys(f.group for f in split.factors if f.group))
     return SectionStats(
-        factors=len(factors),
+        factors=len(split.factors),
         words=len(tokens),
         groups=groups,
         extraction=section.method,
         tone=score_tone(tokens, lexicon),
+        segmentation=split.segmentation,
     )
 
 

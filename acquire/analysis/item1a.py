@@ -1,25 +1,26 @@
 """Locate and extract Item 1A (Risk Factors) from a 10-K primary document.
 
-Three input shapes are handled:
-
-* inline-XBRL or plain HTML primary documents;
-* the ``.txt`` full submission (SGML ``<DOCUMENT>`` envelopes), whose 10-K document may itself be
-  HTML or plain text.
+Three input shapes are handled: inline-XBRL or plain HTML primary documents; plain text
+(Item 1A as other tools extract it, or a whole text 10-K); and the ``.txt`` full submission
+(SGML ``<DOCUMENT>`` envelopes), whose 10-K document may itself be HTML or plain text.
 
 Locating the section, in order of preference:
 
 1. **Table-of-contents anchors.** A TOC link (``href="#id"``) whose text is "Item 1A" or
-   "Risk Factors" names the section's anchor. The target is verified (the text right after it
-   must read "Item 1A" or "Risk Factors"), because filers do get these links wrong: Tesla's
-   FY2023 "Item 1A." link points at the balance sheet. The section ends at the nearest
-   verified target of an "Item 1B", "Item 1C" or "Item 2" link after the start.
-2. **Headings.** Every short block that starts with "Item 1A" is a candidate start and every
-   short block starting with "Item 1B/1C/2" a candidate end; the candidate with the longest
-   span wins, which skips the TOC line (its span is one TOC row) and cross-references (they sit
-   inside long sentences, not in short heading blocks).
+   "Risk Factors" names the section's anchor. The target is verified (one of the first
+   blocks after it must read "Item 1A" or "Risk Factors"), because filers do get these links
+   wrong: Tesla's FY2023 "Item 1A." link points at the balance sheet. The section ends at the
+   nearest verified target of a later item's link after the start.
+2. **Item headings** (:mod:`acquire.analysis.items`): the longest run from a short "Item 1A"
+   block to the next later item's heading, which skips TOC rows and cross-references.
+3. **A plain "Risk Factors" heading**, for 10-Ks laid out as an annual report with a "Form
+   10-K cross-reference index" (the only "Item 1A" text is a row of the index): the section
+   runs from that heading to the next heading set in the same (or a larger) type.
 
-Noise removed: hidden content (``display:none``, which holds the ``ix:header``), scripts and
-styles, page numbers and "Table of Contents" back-links.
+A 10-K whose Item 1A only says that the risk factors are incorporated by reference (to an
+annual report exhibit, say) raises :class:`Item1ANotFoundError` saying so. Page furniture
+(page numbers, "Table of Contents" back-links, running page headers and footers) and hidden
+content (``display:none``, which holds the ``ix:header``) are removed.
 """
 
 from __future__ import annotations
@@ -28,39 +29,19 @@ import html
 import re
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
+from acquire.analysis.blocks import Block, drop_furniture, html_blocks, is_page_noise
+from acquire.analysis.items import heading_span, item_of, item_order, titled_span
 from acquire.analysis.models import ExtractionMethod
+from acquire.analysis.plain import plain_blocks
 from acquire.analysis.text import normalise_space
 
-__all__ = [
-    "Block",
-    "Item1ANotFoundError",
-    "Item1ASection",
-    "StyleKey",
-    "extract_item1a",
-]
-
-StyleKey = tuple[bool, bool, bool]
-"""A run's emphasis: (bold, italic, underline)."""
+__all__ = ["Block", "Item1ANotFoundError", "Item1ASection", "extract_item1a"]
 
 
 class Item1ANotFoundError(ValueError):
     """The document has no recognisable Item 1A (Risk Factors) section."""
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """One paragraph-like block of the section, in document order.
-
-    ``lead`` is the emphasised (bold or italic) text the block starts with, empty when it
-    starts plainly; ``lead_style`` is that text's dominant style. ``lead == text`` for a
-    block that is emphasised throughout (a stand-alone heading).
-    """
-
-    text: str
-    lead: str = ""
-    lead_style: StyleKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,30 +57,11 @@ class Item1ASection:
         return "\n".join(block.text for block in self.blocks)
 
 
-# --------------------------------------------------------------------------- patterns
-
-_START = re.compile(r"^\W*item\s*1\s*a\b", re.IGNORECASE)
+_ITEM = "1A"
+_ORDER = item_order(_ITEM)
 _RISK_FACTORS = re.compile(r"^\W*risk\s+factors\W*$", re.IGNORECASE)
-_END = re.compile(r"^\W*item\s*(?:1\s*b|1\s*c|2)\b", re.IGNORECASE)
-_END_LINK = re.compile(
-    r"^\W*(?:item\s*(?:1\s*b|1\s*c|2)\b|unresolved\s+staff|cybersecurity|properties)",
-    re.IGNORECASE,
-)
-# Page furniture (a "Table of Contents" back-link, a page number) may precede the heading.
-_TARGET_OK = re.compile(
-    r"^(?:\W|\d|table\s+of\s+contents)*(?:item\s*1\s*a\b|risk\s+factors\b)", re.IGNORECASE
-)
-_PAGE_NOISE = re.compile(
-    r"^(?:page\s*)?[-\u2013\u2014\s]*(?:\d{1,3}|[ivxlc]{1,6})[-\u2013\u2014\s]*$"
-    r"|^(?:back\s+to\s+)?(?:table\s+of\s+contents|index)$",
-    re.IGNORECASE,
-)
-_BOLD = re.compile(r"font-weight\s*:\s*(?:bold|bolder|[6-9]00)", re.IGNORECASE)
-_NOT_BOLD = re.compile(r"font-weight\s*:\s*(?:normal|lighter|[1-5]00)", re.IGNORECASE)
-_ITALIC = re.compile(r"font-style\s*:\s*(?:italic|oblique)", re.IGNORECASE)
-_NOT_ITALIC = re.compile(r"font-style\s*:\s*normal", re.IGNORECASE)
-_UNDERLINE = re.compile(r"text-decoration[^;]*underline", re.IGNORECASE)
-_HIDDEN = re.compile(r"display\s*:\s*none", re.IGNORECASE)
+_END_LINK = re.compile(r"^\W*(?:unresolved\s+staff|cybersecurity|properties)", re.IGNORECASE)
+_INCORPORATED = re.compile(r"incorporated\s+(?:herein\s+|in\s+this\s+\w+\s+)?by\s+reference", re.IGNORECASE)
 _LINK = re.compile(
     r"""<a\b[^>]*?\bhref\s*=\s*["']#([^"'>]+)["'][^>]*>(.*?)</a\s*>""", re.IGNORECASE | re.DOTALL
 )
@@ -109,40 +71,33 @@ _TAG = re.compile(r"<[^>]*>")
 _SGML_DOCUMENT = re.compile(r"<DOCUMENT>(.*?)</DOCUMENT>", re.IGNORECASE | re.DOTALL)
 _SGML_TYPE = re.compile(r"<TYPE>\s*([^\s<]+)", re.IGNORECASE)
 _SGML_TEXT = re.compile(r"<TEXT>(.*?)(?:</TEXT>|$)", re.IGNORECASE | re.DOTALL)
+_GAP = r"(?:\s|&#160;|&nbsp;|&#xa0;|<[^>]{0,400}>)*"
+_RAW_ITEM = re.compile(rf">{_GAP}item{_GAP}(\d{{1,2}}){_GAP}\.?{_GAP}([a-d])?(?![a-z])", re.IGNORECASE)
 _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
-
-# fmt: off
-_BLOCK_TAGS = frozenset({
-    "div", "p", "tr", "li", "ul", "ol", "table", "br", "hr", "h1", "h2", "h3", "h4", "h5", "h6",
-    "section", "article", "center", "blockquote", "dl", "dt", "dd", "pre", "body", "page",
-})
-# fmt: on
-_SKIP_TAGS = frozenset({"script", "style", "head", "title", "ix:header", "-comment"})
-# A heading or a TOC row is short; a cross-reference sits in a long sentence.
-_MAX_HEADING_WORDS = 14
 # A section this short is a TOC row or a stub, never the real Item 1A.
 _MIN_SECTION_CHARS = 1500
+# How far past an anchor its heading may sit (behind a back-link or a running header).
+_TARGET_WINDOW = 4000
+_TARGET_BLOCKS = 4
 
 
 def extract_item1a(document: str | bytes) -> Item1ASection:
-    """Extract Item 1A from a 10-K primary document or full submission ``.txt``.
+    """Extract Item 1A from a 10-K primary document, plain text, or full submission ``.txt``.
 
     Raises:
-        Item1ANotFoundError: when no Item 1A section can be located.
+        Item1ANotFoundError: when no Item 1A section can be located, or when the document
+            incorporates it by reference instead of stating it.
     """
     text = _decode(document) if isinstance(document, bytes) else document
     head = text[:2000].lstrip().upper()
     if head.startswith(("<SEC-DOCUMENT>", "<SEC-HEADER>", "<IMS-HEADER>", "<DOCUMENT>")):
         text = _primary_from_submission(text)
     if _LOOKS_HTML.search(text[:20000]):
-        section = _from_anchors(text) or _from_headings(_html_blocks(LexborHTMLParser(text)))
-        if section is None:
-            raise Item1ANotFoundError("no Item 1A (Risk Factors) section found in the HTML document")
-        return section
-    found = _span(_plain_blocks(text))
-    if found is None:
-        raise Item1ANotFoundError("no Item 1A (Risk Factors) section found in the text document")
-    return Item1ASection(blocks=found, method="plain-text")
+        section = _from_anchors(text) or _from_raw_headings(text)
+        if section is not None:
+            return section
+        return _from_blocks(html_blocks(LexborHTMLParser(text)), "heading", "HTML")
+    return _from_blocks(plain_blocks(html.unescape(_TAG.sub("", text))), "plain-text", "text")
 
 
 def _decode(raw: bytes) -> str:
@@ -175,6 +130,60 @@ def _primary_from_submission(text: str) -> str:
     )
 
 
+def _from_blocks(blocks: list[Block], method: ExtractionMethod, kind: str) -> Item1ASection:
+    kept = [b for b in blocks if not is_page_noise(b.text)]
+    span = heading_span(kept, _ITEM)
+    if span is not None and _chars(span) >= _MIN_SECTION_CHARS:
+        return Item1ASection(blocks=tuple(drop_furniture(span)), method=method)
+    if span is not None and _INCORPORATED.search(" ".join(b.text for b in span)):
+        stub = normalise_space(" ".join(b.text for b in span[1:]))[:300]
+        raise Item1ANotFoundError(
+            f"Item 1A is not in this document: it is incorporated by reference ({stub})"
+        )
+    titled = titled_span(drop_furniture(kept), _RISK_FACTORS)
+    if titled is not None and _chars(titled) >= _MIN_SECTION_CHARS:
+        return Item1ASection(blocks=tuple(titled), method="title-heading")
+    raise Item1ANotFoundError(f"no Item 1A (Risk Factors) section found in the {kind} document")
+
+
+def _chars(blocks: list[Block]) -> int:
+    return sum(len(b.text) for b in blocks)
+
+
+# --------------------------------------------------------------------------- raw headings
+
+
+def _from_raw_headings(text: str) -> Item1ASection | None:
+    """The item-heading search on the likeliest slice of the raw HTML only.
+
+    Parsing and walking a whole 3 MB document costs ~10x more than the Item 1A slice, so the
+    "Item <n>" texts that open an element are found by a regex first, and only the longest
+    span from an "Item 1A" to the next later item is parsed. The block-level search then
+    confirms it (short heading blocks); when it does not, the caller walks the whole document.
+    """
+    starts: list[int] = []
+    ends: list[int] = []
+    for found in _RAW_ITEM.finditer(text):
+        code = found.group(1).lstrip("0") + (found.group(2) or "").upper()
+        if code == _ITEM:
+            starts.append(found.start())
+        elif item_order(code) > _ORDER:
+            ends.append(found.start())
+    best: tuple[int, int] | None = None
+    for start in starts:
+        end = next((pos for pos in ends if pos > start), len(text))
+        if best is None or end - start > best[1] - best[0]:
+            best = (start, end)
+    if best is None:
+        return None
+    fragment = text[text.rfind("<", 0, best[0]) : best[1]]
+    blocks = [b for b in html_blocks(LexborHTMLParser(fragment)) if not is_page_noise(b.text)]
+    span = heading_span(blocks, _ITEM)
+    if span is None or _chars(span) < _MIN_SECTION_CHARS:
+        return None
+    return Item1ASection(blocks=tuple(drop_furniture(span)), method="heading")
+
+
 # --------------------------------------------------------------------------- anchors
 
 
@@ -189,22 +198,33 @@ def _from_anchors(text: str) -> Item1ASection | None:
             continue
         target = html.unescape(found.group(1))
         label = _visible_text(found.group(2))
-        if _START.match(label) or _RISK_FACTORS.match(label):
+        item = item_of(label)
+        if item == _ITEM or _RISK_FACTORS.match(label):
             start_ids.append(target)
-        elif _END_LINK.match(label):
+        elif (item is not None and item_order(item) > _ORDER) or _END_LINK.match(label):
             end_ids.append(target)
-    starts = sorted({pos for pos in (_anchor_pos(text, t) for t in dict.fromkeys(start_ids)) if pos >= 0})
-    ends = sorted({pos for pos in (_anchor_pos(text, t) for t in dict.fromkeys(end_ids)) if pos >= 0})
+    starts = sorted({p for p in (_anchor_pos(text, t) for t in dict.fromkeys(start_ids)) if p >= 0})
+    ends = sorted({p for p in (_anchor_pos(text, t) for t in dict.fromkeys(end_ids)) if p >= 0})
     for start in starts:
-        if not _TARGET_OK.match(_visible_text(text[start : start + 4000])):
+        if not _verified(text[start : start + _TARGET_WINDOW]):
             continue
         end = next((pos for pos in ends if pos > start), -1)
         if end < 0:
             continue
-        blocks = _trim(_html_blocks(LexborHTMLParser(text[start:end])))
-        if sum(len(b.text) for b in blocks) >= _MIN_SECTION_CHARS:
-            return Item1ASection(blocks=blocks, method="toc-anchor")
+        blocks = _trim(html_blocks(LexborHTMLParser(text[start:end])))
+        if _chars(blocks) >= _MIN_SECTION_CHARS:
+            return Item1ASection(blocks=tuple(blocks), method="toc-anchor")
     return None
+
+
+def _verified(fragment: str) -> bool:
+    """Whether one of the first blocks at an anchor is the Item 1A heading."""
+    blocks = [b for b in html_blocks(LexborHTMLParser(fragment)) if not is_page_noise(b.text)]
+    return any(_is_heading(b.text) for b in blocks[:_TARGET_BLOCKS])
+
+
+def _is_heading(text: str) -> bool:
+    return item_of(text) == _ITEM or bool(_RISK_FACTORS.match(text))
 
 
 def _anchor_pos(text: str, anchor: str) -> int:
@@ -221,132 +241,15 @@ def _anchor_pos(text: str, anchor: str) -> int:
     return -1
 
 
-def _trim(blocks: list[Block]) -> tuple[Block, ...]:
-    """Drop page furniture, and an end heading that sits before the end anchor."""
-    kept = [b for b in blocks if _keep(b.text)]
-    while kept and _END.match(kept[-1].text) and len(kept[-1].text.split()) <= _MAX_HEADING_WORDS:
+def _trim(blocks: list[Block]) -> list[Block]:
+    """Drop page furniture and anything before the heading or from a later item's heading on."""
+    kept = drop_furniture(blocks)
+    first = next((i for i, b in enumerate(kept[:_TARGET_BLOCKS]) if _is_heading(b.text)), 0)
+    kept = kept[first:]
+    while kept and (item := item_of(kept[-1].text)) is not None and item_order(item) > _ORDER:
         kept.pop()
-    return tuple(kept)
+    return kept
 
 
 def _visible_text(fragment: str) -> str:
     return normalise_space(html.unescape(_TAG.sub(" ", fragment)))
-
-
-# --------------------------------------------------------------------------- headings
-
-
-def _from_headings(blocks: list[Block]) -> Item1ASection | None:
-    found = _span(blocks)
-    return Item1ASection(blocks=found, method="heading") if found else None
-
-
-def _span(blocks: list[Block]) -> tuple[Block, ...] | None:
-    """The longest run from an "Item 1A" heading block to the next "Item 1B/1C/2" heading."""
-    kept = [b for b in blocks if _keep(b.text)]
-    short = [len(b.text.split()) <= _MAX_HEADING_WORDS for b in kept]
-    starts = [i for i, b in enumerate(kept) if short[i] and _START.match(b.text)]
-    ends = [i for i, b in enumerate(kept) if short[i] and _END.match(b.text)]
-    best: tuple[int, int] | None = None
-    best_chars = 0
-    for start in starts:
-        end = next((i for i in ends if i > start), len(kept))
-        chars = sum(len(b.text) for b in kept[start:end])
-        if chars > best_chars:
-            best, best_chars = (start, end), chars
-    if best is None or best_chars < _MIN_SECTION_CHARS:
-        return None
-    return tuple(kept[best[0] : best[1]])
-
-
-def _keep(text: str) -> bool:
-    return bool(text) and not _PAGE_NOISE.match(text)
-
-
-def _plain_blocks(text: str) -> list[Block]:
-    """Paragraphs of a plain-text document (blank-line separated; short lines kept apart)."""
-    blocks: list[Block] = []
-    for paragraph in re.split(r"\n\s*\n", html.unescape(_TAG.sub("", text))):
-        lines = [normalise_space(line) for line in paragraph.splitlines()]
-        lines = [line for line in lines if line]
-        # A heading line directly above its paragraph (no blank line) is still its own block.
-        while len(lines) > 1 and _START.match(lines[0]) and len(lines[0].split()) <= _MAX_HEADING_WORDS:
-            blocks.append(Block(text=lines.pop(0)))
-        if lines:
-            blocks.append(Block(text=" ".join(lines)))
-    return blocks
-
-
-# --------------------------------------------------------------------------- HTML blocks
-
-
-def _html_blocks(tree: LexborHTMLParser) -> list[Block]:
-    """Flatten a parsed HTML tree into text blocks carrying their leading emphasis."""
-    root = tree.body or tree.root
-    if root is None:
-        return []
-    builder = _BlockBuilder()
-    builder.walk(root, False, False, False)
-    builder.flush()
-    return builder.blocks
-
-
-class _BlockBuilder:
-    """Depth-first walk that cuts text at block elements and records each run's style."""
-
-    __slots__ = ("blocks", "runs")
-
-    def __init__(self) -> None:
-        self.blocks: list[Block] = []
-        self.runs: list[tuple[str, StyleKey]] = []
-
-    def walk(self, node: LexborNode, bold: bool, italic: bool, underline: bool) -> None:
-        child = node.child
-        while child is not None:
-            tag = child.tag
-            if tag == "-text":
-                content = child.text_content
-                if content:
-                    self.runs.append((content, (bold, italic, underline)))
-            elif tag not in _SKIP_TAGS:
-                style = child.attributes.get("style") or ""
-                if not (style and _HIDDEN.search(style)):
-                    b, i, u = bold, italic, underline
-                    if tag in ("b", "strong") or (style and _BOLD.search(style)):
-                        b = True
-                    elif style and _NOT_BOLD.search(style):
-                        b = False
-                    if tag in ("i", "em") or (style and _ITALIC.search(style)):
-                        i = True
-                    elif style and _NOT_ITALIC.search(style):
-                        i = False
-                    u = u or tag == "u" or bool(style and _UNDERLINE.search(style))
-                    is_block = tag in _BLOCK_TAGS
-                    if is_block:
-                        self.flush()
-                    self.walk(child, b, i, u)
-                    if is_block:
-                        self.flush()
-            child = child.next
-
-    def flush(self) -> None:
-        runs = self.runs
-        if not runs:
-            return
-        self.runs = []
-        text = normalise_space("".join(content for content, _ in runs))
-        if not text:
-            return
-        lead_parts: list[str] = []
-        weights: dict[StyleKey, int] = {}
-        for content, style in runs:
-            if not content.strip():
-                lead_parts.append(content)
-                continue
-            if not (style[0] or style[1]):
-                break
-            lead_parts.append(content)
-            weights[style] = weights.get(style, 0) + len(content)
-        lead = normalise_space("".join(lead_parts))
-        lead_style = max(weights.items(), key=lambda item: item[1])[0] if weights else None
-        self.blocks.append(Block(text=text, lead=lead, lead_style=lead_style))

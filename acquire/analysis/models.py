@@ -22,14 +22,21 @@ __all__ = [
     "RiskDriftReport",
     "RiskFactor",
     "SectionStats",
+    "Segmentation",
+    "SegmentationMethod",
     "SimilarityScores",
     "ToneScores",
 ]
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid")
 
-ExtractionMethod = Literal["toc-anchor", "heading", "plain-text"]
-"""How Item 1A was located: TOC anchor links, heading search, or plain-text heading search."""
+ExtractionMethod = Literal["toc-anchor", "heading", "title-heading", "plain-text"]
+"""How Item 1A was located: TOC anchor links, an "Item 1A" heading, a plain "Risk Factors"
+heading (10-Ks with a cross-reference index), or an "Item 1A" line of plain text."""
+
+SegmentationMethod = Literal["html-styles", "layout", "plain-text"]
+"""How Item 1A was cut into factors: by the headings' typography, by layout alone (HTML
+without usable emphasis), or by the layout of plain text."""
 
 
 class RiskCategory(StrEnum):
@@ -142,6 +149,29 @@ class FactorChange(BaseModel):
     net_tone_change: float | None = None
 
 
+class Segmentation(BaseModel):
+    """How one year's Item 1A was cut into factors, and how far to trust it.
+
+    ``preamble_words`` are the words before the first factor heading (an introduction, a
+    risk-factor summary). ``coverage`` is the share of the other words, from the first
+    heading on, that are inside factors (headings and bodies); only category captions are
+    outside, so anything well below 1 means text was lost. With no factors it is 0.
+    ``warnings`` name what makes the split doubtful (no factors, coverage below 0.9, a
+    preamble holding most of the section, few factors for the section's length, a very
+    short section); an empty list means none of these checks fired.
+    """
+
+    model_config = _FROZEN
+
+    method: SegmentationMethod
+    heading_style: str = Field(description='the typography taken for headings, e.g. "bold italic"')
+    factors: int
+    words: int = Field(description="words of the section")
+    preamble_words: int
+    coverage: float
+    warnings: list[str]
+
+
 class SectionStats(BaseModel):
     """Whole-section figures for one year."""
 
@@ -152,6 +182,7 @@ class SectionStats(BaseModel):
     groups: list[str]
     extraction: ExtractionMethod
     tone: ToneScores
+    segmentation: Segmentation
 
 
 class CategoryDrift(BaseModel):

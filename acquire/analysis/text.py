@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "fold",
     "normalise_space",
     "normalised_text",
     "round6",
@@ -37,7 +38,8 @@ _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Fold typographic quotes and dashes to ASCII (one character for one; zero-width spaces go)."""
     for old, new in _FOLDS:
         if old in text:
             text = text.replace(old, new)
@@ -46,7 +48,7 @@ def _fold(text: str) -> str:
 
 def normalise_space(text: str) -> str:
     """Fold typographic characters to ASCII and collapse runs of white space."""
-    return _SPACE.sub(" ", _fold(text)).strip()
+    return _SPACE.sub(" ", fold(text)).strip()
 
 
 def words(text: str) -> list[str]:

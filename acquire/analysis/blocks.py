@@ -1,0 +1,308 @@
+"""HTML and plain text flattened into paragraph blocks that keep their typography.
+
+A :class:`Block` is one paragraph-like unit of a document: its text (white space collapsed,
+typographic quotes and dashes folded to ASCII) and its *style runs*, consecutive stretches of
+the text set in one :class:`Style` (bold, italic, underline, font size, colour). Headings of
+10-K filings are told apart from their body by typography alone in most filings, and which
+typography that is differs between filers (bold, bold italic, underline, a larger coloured
+font), so the style is recorded in full and interpreted later
+(:mod:`acquire.analysis.headings`).
+
+:func:`drop_furniture` removes page furniture: page numbers, "Table of Contents" back-links
+and running page headers or footers (short lines repeated on many pages).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
+
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+from acquire.analysis.text import fold
+
+__all__ = ["Block", "Style", "drop_furniture", "html_blocks", "is_page_noise"]
+
+
+class Style(NamedTuple):
+    """The typography of a run of text. ``size`` is in points (0: not stated); ``colour`` is
+    a lower-case CSS colour, empty for the default black."""
+
+    bold: bool = False
+    italic: bool = False
+    underline: bool = False
+    size: float = 0.0
+    colour: str = ""
+
+
+PLAIN = Style()
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """One paragraph-like block: its text and its style runs.
+
+    ``runs`` holds ``(end, style)`` pairs: ``text[previous end:end]`` is set in ``style``.
+    Plain-text documents have a single run in :data:`PLAIN`.
+    """
+
+    text: str
+    runs: tuple[tuple[int, Style], ...] = ()
+
+    def styled(self) -> list[tuple[str, Style]]:
+        """The text cut into its style runs, in order."""
+        pieces: list[tuple[str, Style]] = []
+        start = 0
+        for end, style in self.runs:
+            pieces.append((self.text[start:end], style))
+            start = end
+        return pieces
+
+
+# --------------------------------------------------------------------------- furniture
+
+_PAGE_NOISE = re.compile(
+    r"^(?:page\s*)?[-\s]*(?:\d{1,3}|[ivxlc]{1,6})[-\s]*$"
+    r"|^(?:back\s+to\s+)?(?:table\s+of\s+contents|index)$",
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\d+")
+# A running header or footer is a short line repeated on at least this many pages.
+_RUNNING_MIN_REPEATS = 3
+_RUNNING_MAX_WORDS = 12
+
+
+def is_page_noise(text: str) -> bool:
+    """A page number or a "Table of Contents" back-link."""
+    return not text or bool(_PAGE_NOISE.match(text))
+
+
+def drop_furniture(blocks: Sequence[Block]) -> list[Block]:
+    """``blocks`` without page numbers, back-links and running page headers or footers.
+
+    A running header ("ACME CORP.", "Acme Inc. | 2024 Form 10-K | 17") is a short block
+    whose text, page numbers aside, recurs at least three times: one per page. Headings and
+    captions are not repeated that often (a caption recurs at most once, in the summary).
+    """
+    kept = [b for b in blocks if not is_page_noise(b.text)]
+    keys = [_running_key(b.text) for b in kept]
+    repeats = Counter(key for key in keys if key)
+    return [b for b, key in zip(kept, keys, strict=True) if not key or repeats[key] < _RUNNING_MIN_REPEATS]
+
+
+def _running_key(text: str) -> str:
+    if len(text) > 120 or len(text.split()) > _RUNNING_MAX_WORDS:
+        return ""
+    return _DIGITS.sub("#", text.lower())
+
+
+# --------------------------------------------------------------------------- HTML
+
+_BLOCK_TAGS = frozenset(
+    [
+        "div",
+        "p",
+        "tr",
+        "li",
+        "ul",
+        "ol",
+        "table",
+        "br",
+        "hr",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "section",
+        "article",
+        "center",
+        "blockquote",
+        "dl",
+        "dt",
+        "dd",
+        "pre",
+        "body",
+        "page",
+    ]
+)
+_SKIP_TAGS = frozenset({"script", "style", "head", "title", "ix:header", "-comment"})
+_HEADING_TAGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+_FONT_SIZES = {"1": 7.5, "2": 10.0, "3": 12.0, "4": 13.5, "5": 18.0, "6": 24.0, "7": 36.0}
+_BLACK = frozenset({"", "#000", "#000000", "black", "windowtext", "rgb(0,0,0)", "inherit", "initial"})
+_DECLARATION = re.compile(r"([a-z-]+)\s*:\s*([^;]+)")
+_SIZE = re.compile(r"^([\d.]+)\s*(pt|px|em|rem|%)$")
+# In str patterns \s covers the Unicode spaces (no-break, en, em, thin).
+_SPACE = re.compile(r"\s+")
+
+
+def html_blocks(tree: LexborHTMLParser) -> list[Block]:
+    """Flatten a parsed HTML tree into blocks, dropping hidden content and scripts."""
+    root = tree.body or tree.root
+    if root is None:
+        return []
+    builder = _BlockBuilder()
+    builder.walk(root, PLAIN)
+    builder.flush()
+    return builder.blocks
+
+
+@lru_cache(maxsize=4096)
+def _declarations(css: str) -> tuple[bool, bool | None, bool | None, bool, str | None, str | None]:
+    """(hidden, bold, italic, underline, size, colour) stated by an inline style attribute."""
+    hidden = False
+    bold: bool | None = None
+    italic: bool | None = None
+    underline = False
+    size: str | None = None
+    colour: str | None = None
+    for name, raw in _DECLARATION.findall(css.lower()):
+        value = raw.strip()
+        if name == "display" and value.startswith("none"):
+            hidden = True
+        elif name == "font-weight":
+            bold = value in ("bold", "bolder") or (value[:1] in "6789" and value[1:] == "00")
+        elif name == "font-style":
+            italic = value.startswith(("italic", "oblique"))
+        elif name.startswith("text-decoration") and "underline" in value:
+            underline = True
+        elif name == "font-size":
+            size = value.replace(" ", "")
+        elif name == "color":
+            colour = value.replace(" ", "")
+    return hidden, bold, italic, underline, size, colour
+
+
+def _size(value: str, inherited: float) -> float:
+    found = _SIZE.match(value)
+    if not found:
+        return inherited
+    number, unit = float(found.group(1)), found.group(2)
+    if unit == "pt":
+        return number
+    if unit == "px":
+        return round(number * 0.75, 2)
+    base = inherited or 10.0
+    return round(base * (number / 100 if unit == "%" else number), 2)
+
+
+def _colour(value: str) -> str:
+    return "" if value in _BLACK else value
+
+
+class _BlockBuilder:
+    """Depth-first walk that cuts text at block elements and records each run's style."""
+
+    __slots__ = ("blocks", "runs", "styles")
+
+    def __init__(self) -> None:
+        self.blocks: list[Block] = []
+        self.runs: list[tuple[str, Style]] = []
+        # (outer style, tag, style attribute) -> inner style (None: hidden). Inline XBRL
+        # repeats a few dozen combinations tens of thousands of times.
+        self.styles: dict[tuple[Style, str, str], Style | None] = {}
+
+    def walk(self, node: LexborNode, style: Style) -> None:
+        child = node.child
+        runs = self.runs
+        styles = self.styles
+        while child is not None:
+            tag = child.tag or ""
+            if tag == "-text":
+                content = child.text_content
+                if content:
+                    runs.append((content, style))
+            elif tag not in _SKIP_TAGS:
+                attributes = child.attributes
+                css = attributes.get("style") or ""
+                key = (style, tag, css)
+                if tag == "font":
+                    inner = _inner_style(style, tag, css, attributes)
+                else:
+                    try:
+                        inner = styles[key]
+                    except KeyError:
+                        inner = styles[key] = _inner_style(style, tag, css, attributes)
+                if inner is not None:
+                    if tag in _BLOCK_TAGS:
+                        self.flush()
+                        self.walk(child, inner)
+                        self.flush()
+                    else:
+                        self.walk(child, inner)
+                    # A nested block element replaced the list of runs.
+                    runs = self.runs
+            child = child.next
+
+    def flush(self) -> None:
+        runs = self.runs
+        if not runs:
+            return
+        self.runs = []
+        parts: list[str] = []
+        spans: list[tuple[int, Style]] = []
+        length = 0
+        pending_space = False
+        for content, style in runs:
+            if "\u200b" in content:
+                content = content.replace("\u200b", "")
+            piece = _SPACE.sub(" ", content)
+            if not piece or piece == " ":
+                pending_space = pending_space or bool(piece)
+                continue
+            if piece[0] == " ":
+                pending_space = True
+                piece = piece[1:]
+            if pending_space and length:
+                parts.append(" ")
+                length += 1
+                # The space belongs to the previous run.
+                spans[-1] = (length, spans[-1][1])
+            pending_space = piece[-1] == " "
+            if pending_space:
+                piece = piece[:-1]
+            parts.append(piece)
+            length += len(piece)
+            if spans and spans[-1][1] == style:
+                spans[-1] = (length, style)
+            else:
+                spans.append((length, style))
+        if length:
+            # Folding typographic characters keeps every offset: each is replaced by one.
+            self.blocks.append(Block(text=fold("".join(parts)), runs=tuple(spans)))
+
+
+def _inner_style(style: Style, tag: str, css: str, attributes: dict[str, str | None]) -> Style | None:
+    """The style inside an element, or None when the element is hidden."""
+    bold, italic, underline, size, colour = style
+    if css:
+        hidden, b, i, u, s, c = _declarations(css)
+        if hidden:
+            return None
+        bold = bold if b is None else b
+        italic = italic if i is None else i
+        underline = underline or u
+        if s is not None:
+            size = _size(s, size)
+        if c is not None:
+            colour = _colour(c)
+    if tag in ("b", "strong") or tag in _HEADING_TAGS:
+        bold = True
+    elif tag in ("i", "em"):
+        italic = True
+    elif tag == "u":
+        underline = True
+    elif tag == "font":
+        font_size = (attributes.get("size") or "").strip()
+        if font_size in _FONT_SIZES:
+            size = _FONT_SIZES[font_size]
+        font_colour = attributes.get("color")
+        if font_colour:
+            colour = _colour(font_colour.strip().lower())
+    inner = Style(bold, italic, underline, size, colour)
+    return style if inner == style else inner
