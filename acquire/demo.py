@@ -175,7 +175,9 @@ async def run_demo(*, once: bool, port: int = 8765) -> int:
         try:
             jobs = [(spec["kind"], await client.submit(ORG, spec)) for spec in DEMO_JOBS]
             tty = sys.stdout.isatty()
-            print(f"dashboard: http://127.0.0.1:{port}/  (API key: {DEMO_API_KEY}, org: {ORG})")
+            # The key rides in the fragment: browsers never send it, so no server or proxy logs it.
+            link = f"dashboard: http://127.0.0.1:{port}/#key={DEMO_API_KEY}  (org: {ORG})"
+            print(link)
             if tty:
                 print("\n" * (len(jobs) - 1))
             followers = (_follow(client, job, kind, i, len(jobs), tty) for i, (kind, job) in enumerate(jobs))
@@ -186,7 +188,7 @@ async def run_demo(*, once: bool, port: int = 8765) -> int:
                 ok &= status.state.value == "completed"
                 result = await job.result() if status.state.final else {}
                 print("\n".join(summarise(kind, status, result)))
-            print(f"dashboard: http://127.0.0.1:{port}/  (API key: {DEMO_API_KEY}, org: {ORG})")
+            print(link)
             if not once:
                 print("serving the dashboard; Ctrl-C to stop")
                 await server_task

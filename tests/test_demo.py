@@ -21,5 +21,5 @@ def test_demo_once_runs_all_four_jobs_to_completion() -> None:
     assert "NVDA revenue: FY2024 60,922,000,000, FY2025 130,497,000,000" in out
     assert "AAPL: Apple Inc." in out
     assert "removed: Our indebtedness could adversely affect" in out
-    assert "dashboard: http://127.0.0.1:" in out
+    assert "dashboard: http://127.0.0.1:" in out and "/#key=demo-key-" in out
     assert "using embedded Redis" in out

@@ -31,13 +31,14 @@ from starlette.routing import Route, Router
 
 __all__ = ["create_dashboard", "dashboard_routes"]
 
-_ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+_ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css", "favicon.svg": "image/svg+xml"}
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'{api_origin}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
 _PAGE_ROUTE = "acquire_dashboard"
 _ASSET_ROUTE = "acquire_dashboard_asset"
+_ICON_ROUTE = "acquire_dashboard_icon"
 
 
 @cache
@@ -45,8 +46,13 @@ def _static(name: str) -> str:
     return resources.files("acquire.web").joinpath("static", name).read_text(encoding="utf-8")
 
 
+@cache
+def _icon() -> bytes:
+    return resources.files("acquire.web").joinpath("static", "favicon.ico").read_bytes()
+
+
 def dashboard_routes(api_prefix: str = "/acquire", *, title: str = "acquire") -> list[Route]:
-    """The dashboard page at ``/`` and its two assets under ``/_dashboard/``.
+    """The dashboard page at ``/``, its assets under ``/_dashboard/`` and ``/favicon.ico``.
 
     ``api_prefix`` is where the browser reaches the router (``"/acquire"``, or an absolute URL
     if the API is on another origin; that origin must then allow CORS). ``title`` is shown
@@ -68,6 +74,7 @@ def dashboard_routes(api_prefix: str = "/acquire", *, title: str = "acquire") ->
         asset = {name: request.url_for(_ASSET_ROUTE, name=name).path for name in _ASSETS}
         body = (
             _static("dashboard.html")
+            .replace("{{favicon}}", html.escape(asset["favicon.svg"], quote=True))
             .replace("{{title}}", html.escape(title))
             .replace("{{api}}", html.escape(api, quote=True))
             .replace("{{css}}", html.escape(asset["dashboard.css"], quote=True))
@@ -84,9 +91,15 @@ def dashboard_routes(api_prefix: str = "/acquire", *, title: str = "acquire") ->
             _static(name), media_type=media_type, headers={**headers, "Cache-Control": "no-cache"}
         )
 
+    async def icon(_: Request) -> Response:
+        # Browsers and tools that ignore <link rel="icon"> ask for /favicon.ico.
+        icon_headers = {**headers, "Cache-Control": "max-age=86400"}
+        return Response(_icon(), media_type="image/x-icon", headers=icon_headers)
+
     return [
         Route("/", page, methods=["GET"], name=_PAGE_ROUTE),
         Route("/_dashboard/{name}", asset, methods=["GET"], name=_ASSET_ROUTE),
+        Route("/favicon.ico", icon, methods=["GET"], name=_ICON_ROUTE),
     ]
 
 

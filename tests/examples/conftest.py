@@ -15,6 +15,8 @@ from acquire.settings import Settings
 from acquire.worker import build_worker_settings
 from tests.web.support import serve as serve_on_loopback
 
+from .browser import binaries
+
 KEY_ACME = "acme-key-0123456789abcdef"
 KEY_GLOBEX = "globex-key-0123456789abcdef"
 API_KEYS = {KEY_ACME: "acme", KEY_GLOBEX: "globex"}
@@ -38,3 +40,9 @@ async def live_worker(settings: Settings, redis: aioredis.Redis) -> AsyncIterato
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await worker.close()
+
+
+@pytest.fixture
+def browser_binaries() -> tuple[str, str]:
+    """Chromium and chromedriver; without them the test is reported as not run (failed in CI)."""
+    return binaries()

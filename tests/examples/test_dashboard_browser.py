@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from arq.worker import Worker
 from selenium.webdriver.common.by import By
@@ -28,6 +29,8 @@ from examples.starlette_app import create_app
 
 from .browser import chromium
 from .conftest import API_KEYS, KEY_ACME, SECRET, serve
+
+pytestmark = pytest.mark.usefixtures("browser_binaries")
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"

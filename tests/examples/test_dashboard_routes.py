@@ -38,3 +38,18 @@ async def test_api_on_another_origin_is_allowed_by_the_csp() -> None:
 def test_bad_api_prefix_is_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match="api_prefix"):
         dashboard_routes(prefix)
+
+
+async def test_favicon_is_served_at_the_root_and_linked_from_the_page() -> None:
+    app = Starlette(routes=dashboard_routes("/acquire"))
+    async with serve(app) as base, httpx.AsyncClient(base_url=base) as http:
+        page = await http.get("/")
+        assert '<link rel="icon" href="/_dashboard/favicon.svg" type="image/svg+xml">' in page.text
+        svg = await http.get("/_dashboard/favicon.svg")
+        assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
+        assert svg.text.startswith("<svg")
+        ico = await http.get("/favicon.ico")
+        assert ico.status_code == 200 and ico.headers["content-type"] == "image/x-icon"
+        # An ICO directory with one 32x32 image, which is a PNG.
+        assert ico.content[:4] == b"\x00\x00\x01\x00" and ico.content[6:8] == b"\x20\x20"
+        assert ico.content[22:30] == b"\x89PNG\r\n\x1a\n"

@@ -28,7 +28,9 @@
   // +1: a rise means more risk (red). Net tone falling (more negative words) is riskier; drift
   // has no direction (it is always >= 0), so more drift is shown as more attention-worthy.
   const RISK_SIGN = { count: 1, words: 1, tone: -1, drift: 1 };
-  const MAX_EVENTS = 300;
+  // The job's stream keeps ACQUIRE_EVENTS_MAXLEN events (2000 by default): show them all, but
+  // never let one page hold an unbounded list.
+  const MAX_EVENTS = 5000;
   const RECONNECT_MS = 2000; // before following again with a fresh token (never a tight loop)
 
   const $ = (id) => document.getElementById(id);
@@ -190,7 +192,7 @@
     el("td", { text: subject(job) }),
     el("td", {}, badge(job.state)),
     el("td", {}, progressBar(job, `Progress of ${job.job_id}`)),
-    el("td", { class: "muted", text: time(job.created_at) }))));
+    el("td", { class: "muted created", text: time(job.created_at) }))));
     $("jobs-empty").hidden = jobs.length > 0;
   }
 
@@ -368,7 +370,12 @@
     renderDetail();
     const job = state.jobs.get(jobId);
     if (job && FINAL.has(job.state) && !state.results.has(jobId)) refreshJob(jobId);
-    if (job && !FINAL.has(job.state)) follow(jobId);
+    // A finished job's stream still holds its whole timeline: read it once (it ends at the final event).
+    if (job && (!FINAL.has(job.state) || !hasFinalEvent(jobId))) follow(jobId);
+  }
+
+  function hasFinalEvent(jobId) {
+    return (state.events.get(jobId) || []).some((e) => e.event === "job_completed" || e.event === "job_failed");
   }
 
   function describe(event) {
@@ -408,12 +415,25 @@
     const error = $("detail-error");
     error.hidden = !job.error;
     error.textContent = job.error ? `${job.error_type ? `${job.error_type}: ` : ""}${job.error}` : "";
-    const events = state.events.get(job.job_id) || [];
-    $("detail-events").replaceChildren(...events.slice(-60).map((e) => {
-      const [text, cls] = describe(e);
-      return el("li", { class: cls, "data-event": e.event }, el("time", { text: time(e.at) }), text);
-    }));
+    renderEvents(job.job_id);
     renderResult(job);
+  }
+
+  function renderEvents(jobId) {
+    // Events only accumulate (apart from the MAX_EVENTS trim): append the new ones, so a long
+    // timeline is not rebuilt on every event.
+    const list = $("detail-events");
+    const events = state.events.get(jobId) || [];
+    const item = (e) => {
+      const [text, cls] = describe(e);
+      return el("li", { class: cls, "data-event": e.event, "data-id": e.id }, el("time", { text: time(e.at) }), text);
+    };
+    const shown = list.children.length;
+    const continues = list.dataset.jobId === jobId && shown <= events.length &&
+      (shown === 0 || list.firstElementChild.dataset.id === events[0].id);
+    if (continues) list.append(...events.slice(shown).map(item));
+    else list.replaceChildren(...events.map(item));
+    list.dataset.jobId = jobId;
   }
 
   function keyValueTable(obj, caption) {
@@ -467,14 +487,14 @@
       for (const f of company.filings || []) rows.push([company.company, f]);
     }
     if (!rows.length) return [];
-    return [el("h3", { text: "Filings" }), el("table", { class: "table filings" },
+    return [el("h3", { text: "Filings" }), el("div", { class: "scroll-x" }, el("table", { class: "table filings" },
       el("thead", {}, el("tr", {}, ...["Company", "Form", "FY", "Filed", "Accession", "Size", "Status"]
         .map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, ...rows.map(([c, f]) => el("tr", { "data-accession": f.accession },
         el("td", { text: c }), el("td", { text: f.form }), el("td", { text: String(f.fiscal_year ?? "—") }),
         el("td", { text: fmt(f.filing_date || f.filed) }), el("td", { class: "mono", text: fmt(f.accession) }),
         el("td", { class: "num", text: f.size ? `${(f.size / 1024).toFixed(0)} KB` : "—" }),
-        el("td", { text: fmt(f.status) })))))];
+        el("td", { text: fmt(f.status) }))))))];
   }
 
   // ---- risk drift -----------------------------------------------------------------------------
@@ -521,7 +541,7 @@
       const available = METRICS.filter((m) => rows.some((r) => typeof r.change[m] === "number"));
       const select = el("select", { id: "heatmap-metric" },
         ...available.map((m) => el("option", { value: m, text: METRIC_LABELS[m] || m, selected: m === DEFAULT_METRIC })));
-      const holder = el("div", { id: "heatmap" });
+      const holder = el("div", { id: "heatmap", class: "scroll-x" });
       const draw = () => holder.replaceChildren(heatmap(rows, select.value));
       select.addEventListener("change", draw);
       draw();
@@ -546,12 +566,12 @@
       const row = (name, pick) => el("tr", {}, el("th", { scope: "row", text: name }),
         el("td", { class: "num", text: fmt(pick(stats("previous"))) }),
         el("td", { class: "num", text: fmt(pick(stats("current"))) }));
-      parts.push(el("h3", { text: "Item 1A" }), el("table", { class: "table section-stats" },
+      parts.push(el("h3", { text: "Item 1A" }), el("div", { class: "scroll-x" }, el("table", { class: "table section-stats" },
         el("thead", {}, el("tr", {}, el("th", { scope: "col", text: "" }),
           el("th", { scope: "col", class: "num", text: `previous${years[1] ? ` (FY${years[1]})` : ""}` }),
           el("th", { scope: "col", class: "num", text: `current${years[0] ? ` (FY${years[0]})` : ""}` }))),
         el("tbody", {}, row("risk factors", (x) => x.factors), row("words", (x) => x.words),
-          row("net tone", (x) => x.tone && x.tone.net_tone))));
+          row("net tone", (x) => x.tone && x.tone.net_tone)))));
     }
     if (Array.isArray(result.recommendations) && result.recommendations.length) {
       parts.push(el("h3", { text: "Recommendations" }),
@@ -595,6 +615,22 @@
 
   // ---- wiring ---------------------------------------------------------------------------------
 
+  /**
+   * A link such as `/#key=...` (what `acquire demo` prints) opens the page connected. The
+   * fragment never reaches a server; it is removed from the address bar and history at once.
+   */
+  function keyFromLink() {
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    const key = (fragment.get("key") || "").trim();
+    if (!key) return false;
+    fragment.delete("key");
+    const rest = fragment.toString();
+    history.replaceState(null, "", `${location.pathname}${location.search}${rest ? `#${rest}` : ""}`);
+    state.key = key;
+    sessionStorage.setItem("acquire.apiKey", key);
+    return true;
+  }
+
   function showKind() {
     const kind = $("kind").value;
     for (const fs of document.querySelectorAll("fieldset[data-kind]")) {
@@ -612,8 +648,14 @@
       event.preventDefault();
       connect($("api-key").value.trim());
     });
+    keyFromLink();
     $("api-key").value = state.key;
     loadJobs();
+    window.addEventListener("hashchange", () => { // the link opened in a tab already showing the page
+      if (!keyFromLink()) return;
+      $("api-key").value = state.key;
+      connect(state.key);
+    });
     setInterval(refreshList, LIST_REFRESH_MS);
   });
 })();
