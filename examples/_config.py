@@ -7,6 +7,8 @@ organisation ``demo``, with a warning in the log: fine on your own machine, neve
 ``EXAMPLE_TOKEN_SECRET`` (32+ characters) signs the short-lived EventSource tokens. Every
 process serving the same users needs the same one; unset, each process draws its own.
 
+``HOST`` and ``PORT`` (default ``127.0.0.1:8080``) are where :func:`serve` listens.
+
 (Not ``ACQUIRE_*``: acquire's settings treat unknown ``ACQUIRE_`` variables as typos.)
 """
 
@@ -16,7 +18,18 @@ import logging
 import os
 import secrets
 
-__all__ = ["API_PREFIX", "DEFAULT_API_KEY", "api_keys_from_env", "parse_api_keys", "token_secret_from_env"]
+from starlette.types import ASGIApp
+
+from acquire.web.serving import uvicorn_limits
+
+__all__ = [
+    "API_PREFIX",
+    "DEFAULT_API_KEY",
+    "api_keys_from_env",
+    "parse_api_keys",
+    "serve",
+    "token_secret_from_env",
+]
 
 log = logging.getLogger("examples")
 
@@ -51,3 +64,11 @@ def api_keys_from_env() -> dict[str, str]:
 def token_secret_from_env() -> str:
     """``EXAMPLE_TOKEN_SECRET``, or a random secret for this process."""
     return os.environ.get("EXAMPLE_TOKEN_SECRET") or secrets.token_urlsafe(32)
+
+
+def serve(app: ASGIApp) -> None:
+    """Run ``app`` under uvicorn on ``HOST``:``PORT`` with limits on slow and idle clients."""
+    import uvicorn
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    uvicorn.run(app, host=host, port=int(os.environ.get("PORT", "8080")), **uvicorn_limits())

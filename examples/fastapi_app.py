@@ -6,7 +6,7 @@ Run it like the Starlette example (same environment variables; see ``_config.py`
     export SEC_USER_AGENT="Your Company admin@example.com"
     export EXAMPLE_API_KEYS="acme-key-0123456789abcdef:acme"
     arq acquire.WorkerSettings &
-    uvicorn examples.fastapi_app:app --port 8080
+    python -m examples.fastapi_app                     # uvicorn on :8080 (HOST, PORT)
 
 Open http://127.0.0.1:8080/ for the dashboard; FastAPI's own docs stay at ``/docs`` and the
 app's own endpoints (here ``/healthz``) sit beside the mounted router. The router is plain
@@ -25,7 +25,7 @@ from starlette.routing import Mount
 from acquire import AcquireClient, Settings
 from acquire.web import api_key_authorizer, create_router
 from acquire.web.dashboard import dashboard_routes
-from examples._config import API_PREFIX, api_keys_from_env, token_secret_from_env
+from examples._config import API_PREFIX, api_keys_from_env, serve, token_secret_from_env
 
 __all__ = ["app", "create_app"]
 
@@ -65,3 +65,7 @@ def create_app(
 
 
 app = create_app()
+
+
+if __name__ == "__main__":
+    serve(app)

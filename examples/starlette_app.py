@@ -7,7 +7,7 @@ Run it (from a source checkout, with Redis reachable at ``REDIS_URL`` and a work
     export EXAMPLE_API_KEYS="acme-key-0123456789abcdef:acme,globex-key-0123456789abcdef:globex"
     export EXAMPLE_TOKEN_SECRET="$(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     arq acquire.WorkerSettings &                       # the worker, in another terminal
-    uvicorn examples.starlette_app:app --port 8080
+    python -m examples.starlette_app                   # uvicorn on :8080 (HOST, PORT)
 
 then open http://127.0.0.1:8080/, paste an API key and submit a job. Or call the API::
 
@@ -18,6 +18,11 @@ then open http://127.0.0.1:8080/, paste an API key and submit a job. Or call the
 ``EXAMPLE_API_KEYS`` (``key:org`` pairs) and ``EXAMPLE_TOKEN_SECRET`` are described in
 ``examples/_config.py``; unset, the key ``local-dev-key-0123456789`` is accepted for the
 organisation ``demo`` (local development only).
+
+``python -m`` runs uvicorn with :func:`acquire.web.serving.uvicorn_limits` (a connection cap,
+bounded request heads, a keep-alive timeout). With the ``uvicorn`` command, pass the same:
+``uvicorn examples.starlette_app:app --http h11 --limit-concurrency 1024
+--h11-max-incomplete-event-size 16384 --timeout-keep-alive 5``.
 
 The client connects in the lifespan, so importing this module does no I/O.
 """
@@ -35,7 +40,7 @@ from starlette.routing import Mount, Route
 from acquire import AcquireClient, Settings
 from acquire.web import api_key_authorizer, create_router
 from acquire.web.dashboard import dashboard_routes
-from examples._config import API_PREFIX, api_keys_from_env, token_secret_from_env
+from examples._config import API_PREFIX, api_keys_from_env, serve, token_secret_from_env
 
 __all__ = ["app", "create_app"]
 
@@ -76,3 +81,7 @@ def create_app(
 
 
 app = create_app()
+
+
+if __name__ == "__main__":
+    serve(app)
