@@ -3,8 +3,9 @@
     python bench/risk_drift.py [--runs 5]
 
 For each pair (NVIDIA FY2024 vs FY2023, NVIDIA FY2025 vs FY2024, Tesla FY2024 vs FY2023,
-Meta FY2024 vs FY2023) it times ``analyze_risk_drift`` on the raw document bytes (Item 1A
-extraction, factor splitting, scoring, matching, similarity and report) in this one process,
+Meta FY2024 vs FY2023, and the layout corpus's Boeing FY2024 vs FY2023) it times
+``analyze_risk_drift`` on the raw document bytes (Item 1A extraction, factor splitting,
+scoring, matching, similarity and report) in this one process,
 one core, after one warm-up run, and reports the median. Decompressing the fixtures is not
 timed. Peak RSS is the process maximum from ``resource.getrusage``. Prints one final JSON line.
 """
@@ -42,6 +43,10 @@ PAIRS: dict[str, tuple[Path, Path]] = {
     "meta_fy2024_vs_fy2023": (
         ARCHIVES / "1326801/000132680124000012/meta-20231231.htm.gz",
         SEC / "unplaced" / "meta-20241231_10-K_FY2024_filed-2025-01-30.htm.gz",
+    ),
+    "ba_fy2024_vs_fy2023": (
+        SEC / "corpus" / "html" / "BA-FY2023.html.gz",
+        SEC / "corpus" / "html" / "BA-FY2024.html.gz",
     ),
 }
 

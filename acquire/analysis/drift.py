@@ -98,7 +98,7 @@ def analyze_sections(
         executive_summary=executive_summary(
             old_stats, new_stats, section_similarity, changes, counts, categories
         ),
-        recommendations=recommendations(changes, categories, new_factors),
+        recommendations=recommendations(changes, categories, new_factors, (old_stats, new_stats)),
     )
     if rewriter is not None:
         report = report.model_copy(update={"rewritten_summary": rewriter.rewrite(report)})

@@ -155,7 +155,9 @@ def _candidate(index: int, block: Block, base: Style) -> _Candidate | None:
         return _Candidate(index, block.text, "", style, False)
     if len(lead.split()) < 2:
         return None
-    if _RUN_IN_CLOSE.search(lead):
+    # "Heading- Body": a dash closing the lead (a hyphenated word runs on without a space).
+    spaced = block.text[lead_chars - 1 : lead_chars + 1].count(" ") > 0
+    if _RUN_IN_CLOSE.search(lead) or (lead.endswith("-") and spaced):
         return _Candidate(index, _TRAILING_DASH.sub("", lead), rest, style, True)
     dash = _DASH_OR_COLON.match(rest)
     if dash:

@@ -15,8 +15,14 @@ Procedure (deterministic; every tie is broken by position):
    non-stop words; "General" or "Competition" is not, so it cannot drive a match. A pair is
    eligible when ``body >= MIN_BODY`` and ``score >= MIN_SCORE``; eligible pairs are taken
    greedily by descending score.
-3. **New / removed.** What is left unpaired.
-4. **Splits and merges.** An unpaired new factor *derives* from the old factor that holds the
+3. **Shared content.** A factor reworded and much expanded (or cut) scores low on cosine:
+   its heading changes and the added text dilutes the body vector. The remaining pairs are
+   therefore also scored by *containment*: the share of the shorter body's distinctive word
+   trigrams (those found in at most :data:`MAX_TRIGRAM_FACTORS` factor bodies of both
+   years, so boilerplate such as "could adversely affect" does not count) that occur in
+   the longer body. Pairs with containment ``>= MIN_CONTAINMENT`` are taken greedily.
+4. **New / removed.** What is left unpaired.
+5. **Splits and merges.** An unpaired new factor *derives* from the old factor that holds the
    largest share of its word trigrams (at least :data:`MIN_DERIVED`). An old factor whose
    derived pieces (including its own match, if that also derives from it) are two or more and
    together hold at least :data:`MIN_COVERAGE` of its trigrams was split. Merges are the
@@ -31,7 +37,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 __all__ = [
+    "MAX_TRIGRAM_FACTORS",
     "MIN_BODY",
+    "MIN_CONTAINMENT",
     "MIN_COVERAGE",
     "MIN_DERIVED",
     "MIN_SCORE",
@@ -47,6 +55,10 @@ HEADING_WEIGHT = 0.35
 SPECIFIC_HEADING_WORDS = 4
 MIN_DERIVED = 0.5
 MIN_COVERAGE = 0.6
+MIN_CONTAINMENT = 0.3
+MAX_TRIGRAM_FACTORS = 2
+# A body shorter than this many distinctive trigrams is too small to judge by containment.
+_MIN_TRIGRAMS = 20
 
 _STOP = frozenset(
     [
@@ -150,6 +162,13 @@ def match_factors(previous: Sequence[FactorText], current: Sequence[FactorText])
         for i, j, score in _greedy(previous, current, free_old, free_new):
             old_of[j] = i
             result.scores[(i, j)] = score
+    taken = set(old_of.values())
+    free_old = [i for i in range(len(previous)) if i not in taken]
+    free_new = [j for j in range(len(current)) if j not in old_of]
+    if free_old and free_new:
+        for i, j, score in _by_containment(previous, current, free_old, free_new):
+            old_of[j] = i
+            result.scores[(i, j)] = score
 
     result.pairs = sorted(((i, j) for j, i in old_of.items()), key=lambda p: (p[1], p[0]))
     matched_old = {i for i, _ in result.pairs}
@@ -204,6 +223,39 @@ def _greedy(
         taken_old.add(i)
         taken_new.add(j)
         chosen.append((i, j, -negative))
+    return chosen
+
+
+def _by_containment(
+    previous: Sequence[FactorText],
+    current: Sequence[FactorText],
+    free_old: list[int],
+    free_new: list[int],
+) -> list[tuple[int, int, float]]:
+    grams = [_trigrams(f.body) for f in previous] + [_trigrams(f.body) for f in current]
+    spread: Counter[tuple[str, str, str]] = Counter()
+    for found in grams:
+        spread.update(found)
+    old = {i: {g for g in grams[i] if spread[g] <= MAX_TRIGRAM_FACTORS} for i in free_old}
+    new = {j: {g for g in grams[len(previous) + j] if spread[g] <= MAX_TRIGRAM_FACTORS} for j in free_new}
+    eligible: list[tuple[float, int, int]] = []
+    for i in free_old:
+        for j in free_new:
+            smaller = min(len(old[i]), len(new[j]))
+            if smaller < _MIN_TRIGRAMS:
+                continue
+            value = round(len(old[i] & new[j]) / smaller, 9)
+            if value >= MIN_CONTAINMENT:
+                eligible.append((-value, i, j))
+    eligible.sort()
+    taken_old: set[int] = set()
+    taken_new: set[int] = set()
+    chosen: list[tuple[int, int, float]] = []
+    for negative, i, j in eligible:
+        if i not in taken_old and j not in taken_new:
+            taken_old.add(i)
+            taken_new.add(j)
+            chosen.append((i, j, -negative))
     return chosen
 
 

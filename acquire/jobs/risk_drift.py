@@ -84,6 +84,11 @@ async def run(jc: JobContext, request: RiskDriftRequest) -> Outcome:
             "factors": {"previous": report.previous.factors, "current": report.current.factors},
             "counts": report.counts,
             "section_cosine": report.section_similarity.cosine,
+            # Users compare many filers: a doubtful split must show in the summary too.
+            "segmentation_warnings": {
+                "previous": report.previous.segmentation.warnings,
+                "current": report.current.segmentation.warnings,
+            },
         },
     )
 

@@ -116,7 +116,14 @@ def build_10k(
         "<div><span>We design widgets. See Item 1A. Risk Factors for a discussion of risks.</span></div>",
         '<div id="i1a"></div><div><span style="font-weight:700">Item 1A. Risk Factors</span></div>',
         '<div><span style="font-style:italic">Investing in our stock involves risk. Consider the '
-        "following risks together with the other information in this report before you invest."
+        "following risks together with the other information in this report before you invest. "
+        "The risks described below are not the only ones we face: additional risks that we do not "
+        "know of today, or that we now deem immaterial, may also impair our business, our "
+        "financial condition and the price of our securities. Past performance is no guide to "
+        "future results, and the order in which the risks appear says nothing of their likelihood. "
+        "Any of these risks, alone or together with others, could cause our actual results to "
+        "differ materially from the expectations expressed in the forward-looking statements of "
+        "this report, which speak only as of its date and which we do not undertake to update."
         "</span></div>",
     ]
     for index, (heading, body) in enumerate(factors):

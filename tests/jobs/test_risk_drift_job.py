@@ -23,6 +23,12 @@ async def test_nvidia_fiscal_2025_vs_2024(
         assert result["filings"]["previous"]["accession"] == "0001045810-24-000029"
         assert result["heatmap"] and result["executive_summary"]
         assert sum(result["counts"].values()) == len(result["changes"])
+        # Both years split cleanly: the segmentation record says so in the result and summary.
+        assert status.summary["segmentation_warnings"] == {"previous": [], "current": []}
+        for side in ("previous", "current"):
+            record = result[side]["segmentation"]
+            assert record["method"] == "html-styles" and record["warnings"] == []
+            assert record["coverage"] >= 0.97
         events = await client.events.read("acme", job.job_id)
         steps = [e.data["step"] for e in events if e.event.value == "step_complete"]
         assert steps == ["fetch", "extract", "segment", "score", "match", "summarise", "save"]

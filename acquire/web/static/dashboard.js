@@ -530,8 +530,20 @@
     return text.charAt(0).toUpperCase() + text.slice(1);
   }
 
+  function segmentationWarnings(result) {
+    const years = Array.isArray(result.years) ? result.years : [result.years?.current, result.years?.previous];
+    const items = [];
+    for (const [side, year] of [["previous", years[1]], ["current", years[0]]]) {
+      const warnings = result[side]?.segmentation?.warnings || [];
+      for (const w of warnings) items.push(el("li", { text: `${side}${year ? ` (FY${year})` : ""}: ${w}` }));
+    }
+    if (!items.length) return [];
+    return [el("div", { class: "segmentation-warnings", id: "segmentation-warnings", role: "alert" },
+      el("h3", { text: "Unreliable: segmentation warnings" }), el("ul", {}, ...items))];
+  }
+
   function riskDrift(result) {
-    const parts = [];
+    const parts = [...segmentationWarnings(result)];
     if (result.executive_summary) {
       parts.push(el("h3", { text: "Executive summary" }),
         el("p", { class: "summary-text", id: "executive-summary", text: result.executive_summary }));
@@ -571,7 +583,9 @@
           el("th", { scope: "col", class: "num", text: `previous${years[1] ? ` (FY${years[1]})` : ""}` }),
           el("th", { scope: "col", class: "num", text: `current${years[0] ? ` (FY${years[0]})` : ""}` }))),
         el("tbody", {}, row("risk factors", (x) => x.factors), row("words", (x) => x.words),
-          row("net tone", (x) => x.tone && x.tone.net_tone)))));
+          row("net tone", (x) => x.tone && x.tone.net_tone),
+          row("heading style", (x) => x.segmentation && x.segmentation.heading_style),
+          row("coverage", (x) => x.segmentation && x.segmentation.coverage)))));
     }
     if (Array.isArray(result.recommendations) && result.recommendations.length) {
       parts.push(el("h3", { text: "Recommendations" }),
