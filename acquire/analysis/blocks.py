@@ -25,7 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from acquire.analysis.text import fold
 
-__all__ = ["Block", "Style", "drop_furniture", "html_blocks", "is_page_noise"]
+__all__ = ["PLAIN", "Block", "Style", "class_styles", "drop_furniture", "html_blocks", "is_page_noise"]
 
 
 class Style(NamedTuple):
@@ -141,12 +141,16 @@ _SIZE = re.compile(r"^([\d.]+)\s*(pt|px|em|rem|%)$")
 _SPACE = re.compile(r"\s+")
 
 
-def html_blocks(tree: LexborHTMLParser) -> list[Block]:
-    """Flatten a parsed HTML tree into blocks, dropping hidden content and scripts."""
+def html_blocks(tree: LexborHTMLParser, classes: dict[str, str] | None = None) -> list[Block]:
+    """Flatten a parsed HTML tree into blocks, dropping hidden content and scripts.
+
+    ``classes`` maps CSS class names to declarations (see :func:`class_styles`) for
+    documents styled by a ``<style>`` sheet rather than inline.
+    """
     root = tree.body or tree.root
     if root is None:
         return []
-    builder = _BlockBuilder()
+    builder = _BlockBuilder(classes or {})
     builder.walk(root, PLAIN)
     builder.flush()
     return builder.blocks
@@ -178,6 +182,25 @@ def _declarations(css: str) -> tuple[bool, bool | None, bool | None, bool, str |
     return hidden, bold, italic, underline, size, colour
 
 
+_STYLE_SHEET = re.compile(r"<style[^>]*>(.*?)</style\s*>", re.IGNORECASE | re.DOTALL)
+_RULE = re.compile(r"([^{}]+)\{([^}]*)\}")
+_CLASS_SELECTOR = re.compile(r"^[a-z0-9]*\.([\w-]+)$", re.IGNORECASE)
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
+def class_styles(document: str) -> dict[str, str]:
+    """Declarations of the simple class selectors (``.name``, ``p.name``) of a document's style sheets."""
+    classes: dict[str, str] = {}
+    for sheet in _STYLE_SHEET.findall(document):
+        for selectors, declarations in _RULE.findall(_CSS_COMMENT.sub("", sheet)):
+            for selector in selectors.split(","):
+                found = _CLASS_SELECTOR.match(selector.strip())
+                if found:
+                    name = found.group(1)
+                    classes[name] = f"{classes[name]};{declarations}" if name in classes else declarations
+    return classes
+
+
 def _size(value: str, inherited: float) -> float:
     found = _SIZE.match(value)
     if not found:
@@ -198,9 +221,10 @@ def _colour(value: str) -> str:
 class _BlockBuilder:
     """Depth-first walk that cuts text at block elements and records each run's style."""
 
-    __slots__ = ("blocks", "runs", "styles")
+    __slots__ = ("blocks", "classes", "runs", "styles")
 
-    def __init__(self) -> None:
+    def __init__(self, classes: dict[str, str]) -> None:
+        self.classes = classes
         self.blocks: list[Block] = []
         self.runs: list[tuple[str, Style]] = []
         # (outer style, tag, style attribute) -> inner style (None: hidden). Inline XBRL
@@ -220,6 +244,11 @@ class _BlockBuilder:
             elif tag not in _SKIP_TAGS:
                 attributes = child.attributes
                 css = attributes.get("style") or ""
+                if self.classes:
+                    names = attributes.get("class")
+                    if names:
+                        # Inline declarations come last, so they win.
+                        css = ";".join([*(self.classes.get(n, "") for n in names.split()), css])
                 key = (style, tag, css)
                 if tag == "font":
                     inner = _inner_style(style, tag, css, attributes)

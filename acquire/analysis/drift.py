@@ -107,9 +107,12 @@ def analyze_sections(
 
 
 def _harmonise_categories(
-    old: list[RiskFactor], new: list[RiskFactor], old_texts: Sequence[FactorText],
-    new_texts: Sequence[FactorText], matching: Matching,
-) -> tuple[list[RiskFactor], list[RiskFactor]]:  # fmt: skip
+    old: list[RiskFactor],
+    new: list[RiskFactor],
+    old_texts: Sequence[FactorText],
+    new_texts: Sequence[FactorText],
+    matching: Matching,
+) -> tuple[list[RiskFactor], list[RiskFactor]]:
     """Give factors matched across the years one category, classified on all their text.
 
     Categories come from keyword rules, so rewording can move a factor that stays the same

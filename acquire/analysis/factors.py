@@ -66,7 +66,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
     styled = any(style != PLAIN for b in blocks for _, style in b.runs)
     found = styled_headings(blocks) if styled else None
     if found is not None and found.units >= _MIN_STYLED_UNITS:
-        method, starts, style = "html-styles", found.starts, describe(found.style, found.run_in)
+        method, starts, style = "html-styles", found.starts, describe(found.style, found.run_in, found.marked)
     else:
         method = "layout" if styled else "plain-text"
         starts, style = layout_headings(blocks), "layout"

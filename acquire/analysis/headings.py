@@ -45,12 +45,16 @@ _RUN_IN_CLOSE = re.compile(r"(?:[.?!:]['\")\]]?|\s[-\u2013\u2014]+|[-\u2013\u201
 _DASH_OR_COLON = re.compile(r"^\s*(?:[-\u2013\u2014]+|:)\s*")
 _TRAILING_DASH = re.compile(r"\s*[-\u2013\u2014]+$")
 _SUMMARY = re.compile(
-    r"^(?:summary\s+(?:of\s+)?(?:the\s+)?(?:material\s+|principal\s+|key\s+)?risk\s+factors?"
-    r"|risk\s+factors?\s+summary|summary\s+risk\s+factors?|summary\s+of\s+(?:material\s+)?risks)\W*$",
+    r"^(?:summary\s+(?:of\s+)?(?:the\s+|our\s+)?(?:[a-z]+\s+){0,2}risks?(?:\s+factors?)?"
+    r"|risk\s+factors?\s+summary)\W*$",
     re.IGNORECASE,
 )
+_CLOSED = re.compile(r"[.?!:]['\")\]]?$")
 _RISK_FACTORS_LINE = re.compile(r"^\W*risk\s+factors\W*$", re.IGNORECASE)
-_BULLET = re.compile(r"^[\u2022\u25cf\u25aa\u25a0\u00b7\u2023\u25e6\u27a2*]")
+_MARKER = re.compile(
+    r"^(?:[\u2022\u25cf\u25aa\u25a0\u00b7\u2023\u25e6\u27a2\u2013*-]|\(?\d{1,2}[.)]|\([a-z]\))\s*"
+)
+_BULLET_BLOCK = re.compile(r"^[\u2022\u25cf\u25aa\u25a0\u00b7\u2023\u25e6\u27a2\u2013*o-]\s")
 _CONTINUES = re.compile(r"(?:[,;]|\b(?:and|or|of|the|to|in|for|with|by|our|a|an))$", re.IGNORECASE)
 
 
@@ -77,10 +81,11 @@ class StyledHeadings:
     style: Style | None
     run_in: bool
     units: int
+    marked: bool = False
 
 
-_Key = tuple[Style, bool]
-"""A heading style: the candidate's style and whether it runs in."""
+_Key = tuple[Style, bool, bool]
+"""A heading style: the candidate's style, whether it runs in, whether a bullet or number leads it."""
 
 
 @dataclass(slots=True)
@@ -90,6 +95,11 @@ class _Candidate:
     rest: str
     style: Style
     run_in: bool
+    marked: bool
+
+    @property
+    def key(self) -> _Key:
+        return (self.style, self.run_in, self.marked)
 
 
 def styled_headings(blocks: Sequence[Block]) -> StyledHeadings:
@@ -106,12 +116,11 @@ def styled_headings(blocks: Sequence[Block]) -> StyledHeadings:
     ]
     units: dict[_Key, int] = {}
     for c in usable:
-        key = (c.style, c.run_in)
-        units[key] = units.get(key, 0) + (body[(c.index, key)] >= MIN_BODY_WORDS)
+        units[c.key] = units.get(c.key, 0) + (body[(c.index, c.key)] >= MIN_BODY_WORDS)
     if not units:
         return StyledHeadings([], None, False, 0)
     key = _choose(units, usable, at, len(blocks))
-    return StyledHeadings(_starts(usable, at, body, key), key[0], key[1], units[key])
+    return StyledHeadings(_starts(blocks, usable, at, key), key[0], key[1], units[key], key[2])
 
 
 def _choose(units: dict[_Key, int], usable: list[_Candidate], at: dict[int, _Candidate], size: int) -> _Key:
@@ -128,7 +137,7 @@ def _choose(units: dict[_Key, int], usable: list[_Candidate], at: dict[int, _Can
     for key, count in sorted(units.items(), key=lambda item: -item[1]):
         if key[1] or count < _MIN_LEVEL_UNITS:
             continue
-        own = [c.index for c in usable if (c.style, c.run_in) == key]
+        own = [c.index for c in usable if c.key == key]
         direct = sum(1 for i in own if i + 1 < size and i + 1 not in at)
         if direct >= 0.5 * len(own):
             return key
@@ -136,32 +145,40 @@ def _choose(units: dict[_Key, int], usable: list[_Candidate], at: dict[int, _Can
 
 
 def _candidate(index: int, block: Block, base: Style) -> _Candidate | None:
-    pieces = block.styled()
-    if not pieces or _BULLET.match(block.text):
-        return None
-    lead_chars = 0
+    text = block.text
+    # A bullet or a number may lead a heading ("1. We face ..."), in any style.
+    marker = _MARKER.match(text)
+    skip = marker.end() if marker else 0
+    lead_end = skip
     weights: Counter[Style] = Counter()
-    for text, style in pieces:
+    start = 0
+    for end, style in block.runs:
+        piece = text[max(start, skip) : end]
+        start = end
+        if end <= skip or not piece.strip():
+            lead_end = max(lead_end, end)
+            continue
         if _same(style, base):
             break
-        lead_chars += len(text)
-        weights[_canon(style, base)] += sum(ch.isalpha() for ch in text)
-    if not lead_chars or not weights or max(weights.values()) == 0:
+        lead_end = end
+        weights[_canon(style, base)] += sum(ch.isalpha() for ch in piece)
+    if not weights or max(weights.values()) == 0:
         return None
     style = max(weights.items(), key=lambda item: item[1])[0]
-    lead = block.text[:lead_chars].strip()
-    rest = block.text[lead_chars:].strip()
-    if not any(ch.isalpha() for ch in rest) or len(lead) >= 0.9 * len(block.text):
-        return _Candidate(index, block.text, "", style, False)
+    lead = text[skip:lead_end].strip()
+    rest = text[lead_end:].strip()
+    marked = skip > 0
+    if not any(ch.isalpha() for ch in rest) or len(lead) >= 0.9 * len(text[skip:]):
+        return _Candidate(index, text[skip:].strip(), "", style, False, marked)
     if len(lead.split()) < 2:
         return None
     # "Heading- Body": a dash closing the lead (a hyphenated word runs on without a space).
-    spaced = block.text[lead_chars - 1 : lead_chars + 1].count(" ") > 0
+    spaced = " " in text[lead_end - 1 : lead_end + 1]
     if _RUN_IN_CLOSE.search(lead) or (lead.endswith("-") and spaced):
-        return _Candidate(index, _TRAILING_DASH.sub("", lead), rest, style, True)
+        return _Candidate(index, _TRAILING_DASH.sub("", lead), rest, style, True, marked)
     dash = _DASH_OR_COLON.match(rest)
     if dash:
-        return _Candidate(index, lead, rest[dash.end() :], style, True)
+        return _Candidate(index, lead, rest[dash.end() :], style, True, marked)
     return None
 
 
@@ -183,10 +200,10 @@ def _body_words(blocks: Sequence[Block], found: list[_Candidate]) -> dict[tuple[
     a run-in candidate of another style holds body text (a sub-heading inside a factor).
     """
     words: dict[tuple[int, _Key], int] = {}
-    for key in dict.fromkeys((c.style, c.run_in) for c in found):
-        bounds = [c.index for c in found if not c.run_in or (c.style, c.run_in) == key] + [len(blocks)]
+    for key in dict.fromkeys(c.key for c in found):
+        bounds = [c.index for c in found if not c.run_in or c.key == key] + [len(blocks)]
         for c in found:
-            if (c.style, c.run_in) != key:
+            if c.key != key:
                 continue
             end = bounds[bisect_right(bounds, c.index)]
             words[(c.index, key)] = len(c.rest.split()) + sum(
@@ -214,32 +231,29 @@ def _summary_span(
                 return (start, c.index)
             seen.add(key)
     first = next(
-        (
-            c.index
-            for c in found
-            if c.index > start and body[(c.index, (c.style, c.run_in))] >= MIN_BODY_WORDS
-        ),
+        (c.index for c in found if c.index > start and body[(c.index, c.key)] >= MIN_BODY_WORDS),
         start + 1,
     )
     return (start, first)
 
 
 def _starts(
-    usable: list[_Candidate], at: dict[int, _Candidate], body: dict[tuple[int, _Key], int], key: _Key
+    blocks: Sequence[Block], usable: list[_Candidate], at: dict[int, _Candidate], key: _Key
 ) -> list[Start]:
     def leads_to_heading(index: int) -> bool:
         following = at.get(index)
-        return following is not None and (not following.run_in or (following.style, following.run_in) == key)
+        return following is not None and (not following.run_in or following.key == key)
 
     starts: list[Start] = []
     consumed: set[int] = set()
     for c in usable:
         if c.index in consumed:
             continue
-        if (c.style, c.run_in) != key:
+        if c.key != key:
             # Another style: a caption when a heading (or another caption) follows at once.
             if (
                 not c.run_in
+                and not c.marked
                 and len(c.heading.split()) <= _MAX_CAPTION_WORDS
                 and leads_to_heading(c.index + 1)
             ):
@@ -247,28 +261,36 @@ def _starts(
             continue
         heading, rest, end = c.heading, c.rest, c.index + 1
         # A heading split by a page break: the next block, in the same style, continues it.
-        while (
-            not rest
-            and end in at
-            and (at[end].style, at[end].run_in) == key
-            and _continued(heading, at[end].heading)
-        ):
+        while not rest and end in at and at[end].key == key and _continued(heading, at[end].heading):
             heading = f"{heading} {at[end].heading}"
             rest = at[end].rest
             consumed.add(end)
             end += 1
-        if not rest and len(heading.split()) <= _MAX_CAPTION_WORDS and leads_to_heading(end):
+        short = not rest and len(heading.split()) <= _MAX_CAPTION_WORDS
+        if short and (leads_to_heading(end) or _lists_only(blocks, end, at, heading)):
             starts.append(Start(c.index, end, heading, "", caption=True))
         else:
             starts.append(Start(c.index, end, heading, rest, caption=False))
     return starts
 
 
+def _lists_only(blocks: Sequence[Block], end: int, at: dict[int, _Candidate], heading: str) -> bool:
+    """An unpunctuated line over bullets only: a caption of a summary list, not a factor."""
+    if _CLOSED.search(heading):
+        return False
+    following: list[str] = []
+    for index in range(end, len(blocks)):
+        if index in at:
+            break
+        following.append(blocks[index].text)
+    return len(following) >= 2 and all(_BULLET_BLOCK.match(text) for text in following)
+
+
 def _continued(first: str, second: str) -> bool:
     return second[:1].islower() or bool(_CONTINUES.search(first))
 
 
-def describe(style: Style | None, run_in: bool) -> str:
+def describe(style: Style | None, run_in: bool, marked: bool = False) -> str:
     """A reader's name for a heading style: "bold italic", "underline, run-in", "12pt #0068b5"."""
     if style is None:
         return "none"
@@ -280,4 +302,6 @@ def describe(style: Style | None, run_in: bool) -> str:
     if style.colour:
         parts.append(style.colour)
     name = " ".join(parts) or "plain"
+    if marked:
+        name += ", bulleted"
     return f"{name}, run-in" if run_in else name

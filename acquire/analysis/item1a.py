@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from acquire.analysis.blocks import Block, drop_furniture, html_blocks, is_page_noise
+from acquire.analysis.blocks import Block, class_styles, drop_furniture, html_blocks, is_page_noise
 from acquire.analysis.items import heading_span, item_of, item_order, titled_span
 from acquire.analysis.models import ExtractionMethod
 from acquire.analysis.plain import plain_blocks
@@ -79,6 +79,7 @@ _MIN_SECTION_CHARS = 1500
 # How far past an anchor its heading may sit (behind a back-link or a running header).
 _TARGET_WINDOW = 4000
 _TARGET_BLOCKS = 4
+_RAW_TRIES = 3
 
 
 def extract_item1a(document: str | bytes) -> Item1ASection:
@@ -93,10 +94,11 @@ def extract_item1a(document: str | bytes) -> Item1ASection:
     if head.startswith(("<SEC-DOCUMENT>", "<SEC-HEADER>", "<IMS-HEADER>", "<DOCUMENT>")):
         text = _primary_from_submission(text)
     if _LOOKS_HTML.search(text[:20000]):
-        section = _from_anchors(text) or _from_raw_headings(text)
+        classes = class_styles(text)
+        section = _from_anchors(text, classes) or _from_raw_headings(text, classes)
         if section is not None:
             return section
-        return _from_blocks(html_blocks(LexborHTMLParser(text)), "heading", "HTML")
+        return _from_blocks(html_blocks(LexborHTMLParser(text), classes), "heading", "HTML")
     return _from_blocks(plain_blocks(html.unescape(_TAG.sub("", text))), "plain-text", "text")
 
 
@@ -153,13 +155,14 @@ def _chars(blocks: list[Block]) -> int:
 # --------------------------------------------------------------------------- raw headings
 
 
-def _from_raw_headings(text: str) -> Item1ASection | None:
-    """The item-heading search on the likeliest slice of the raw HTML only.
+def _from_raw_headings(text: str, classes: dict[str, str]) -> Item1ASection | None:
+    """The item-heading search on the likeliest slices of the raw HTML only.
 
     Parsing and walking a whole 3 MB document costs ~10x more than the Item 1A slice, so the
     "Item <n>" texts that open an element are found by a regex first, and only the longest
-    span from an "Item 1A" to the next later item is parsed. The block-level search then
-    confirms it (short heading blocks); when it does not, the caller walks the whole document.
+    spans from an "Item 1A" to the next later item are parsed. A slice counts when its first
+    block is a short "Item 1A" heading and the section is long enough; when none does, the
+    caller walks the whole document.
     """
     starts: list[int] = []
     ends: list[int] = []
@@ -169,25 +172,23 @@ def _from_raw_headings(text: str) -> Item1ASection | None:
             starts.append(found.start())
         elif item_order(code) > _ORDER:
             ends.append(found.start())
-    best: tuple[int, int] | None = None
-    for start in starts:
-        end = next((pos for pos in ends if pos > start), len(text))
-        if best is None or end - start > best[1] - best[0]:
-            best = (start, end)
-    if best is None:
-        return None
-    fragment = text[text.rfind("<", 0, best[0]) : best[1]]
-    blocks = [b for b in html_blocks(LexborHTMLParser(fragment)) if not is_page_noise(b.text)]
-    span = heading_span(blocks, _ITEM)
-    if span is None or _chars(span) < _MIN_SECTION_CHARS:
-        return None
-    return Item1ASection(blocks=tuple(drop_furniture(span)), method="heading")
+    spans = [(start, next((pos for pos in ends if pos > start), len(text))) for start in starts]
+    spans.sort(key=lambda span: span[0] - span[1])
+    for start, end in spans[:_RAW_TRIES]:
+        fragment = text[text.rfind("<", 0, start) : end]
+        blocks = [b for b in html_blocks(LexborHTMLParser(fragment), classes) if not is_page_noise(b.text)]
+        if not blocks or item_of(blocks[0].text) != _ITEM:
+            continue
+        span = heading_span(blocks, _ITEM)
+        if span is not None and _chars(span) >= _MIN_SECTION_CHARS:
+            return Item1ASection(blocks=tuple(drop_furniture(span)), method="heading")
+    return None
 
 
 # --------------------------------------------------------------------------- anchors
 
 
-def _from_anchors(text: str) -> Item1ASection | None:
+def _from_anchors(text: str, classes: dict[str, str]) -> Item1ASection | None:
     # A regex over the raw HTML finds the TOC links ~5x faster than parsing the whole document.
     start_ids: list[str] = []
     end_ids: list[str] = []
@@ -206,20 +207,20 @@ def _from_anchors(text: str) -> Item1ASection | None:
     starts = sorted({p for p in (_anchor_pos(text, t) for t in dict.fromkeys(start_ids)) if p >= 0})
     ends = sorted({p for p in (_anchor_pos(text, t) for t in dict.fromkeys(end_ids)) if p >= 0})
     for start in starts:
-        if not _verified(text[start : start + _TARGET_WINDOW]):
+        if not _verified(text[start : start + _TARGET_WINDOW], classes):
             continue
         end = next((pos for pos in ends if pos > start), -1)
         if end < 0:
             continue
-        blocks = _trim(html_blocks(LexborHTMLParser(text[start:end])))
+        blocks = _trim(html_blocks(LexborHTMLParser(text[start:end]), classes))
         if _chars(blocks) >= _MIN_SECTION_CHARS:
             return Item1ASection(blocks=tuple(blocks), method="toc-anchor")
     return None
 
 
-def _verified(fragment: str) -> bool:
+def _verified(fragment: str, classes: dict[str, str]) -> bool:
     """Whether one of the first blocks at an anchor is the Item 1A heading."""
-    blocks = [b for b in html_blocks(LexborHTMLParser(fragment)) if not is_page_noise(b.text)]
+    blocks = [b for b in html_blocks(LexborHTMLParser(fragment), classes) if not is_page_noise(b.text)]
     return any(_is_heading(b.text) for b in blocks[:_TARGET_BLOCKS])
 
 

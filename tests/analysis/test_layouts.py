@@ -6,6 +6,8 @@ layouts on real filings) and checks the factors, groups and bodies exactly.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from acquire.analysis import (
@@ -15,7 +17,7 @@ from acquire.analysis import (
     segment_risk_factors,
     split_risk_factors,
 )
-from acquire.analysis.models import RiskFactor
+from acquire.analysis.models import RiskFactor, Segmentation
 from tests.analysis.helpers import FACTORS
 
 HEADINGS = [h for h, _ in FACTORS]
@@ -262,6 +264,42 @@ def test_plain_text_run_in_headings_and_hard_wrapped_lines() -> None:
     assert [f.body for f in factors] == BODIES
 
 
+def test_headings_styled_by_a_style_sheet() -> None:
+    # Some filing agents style paragraphs by class from a <style> sheet, not inline.
+    sheet = "<style>.hd { font-weight: bold; font-style: italic } p.tx { font-size: 10pt }</style>"
+    section = "".join(f'<p class="hd">{h}</p><p class="tx">{b}</p>' for h, b in FACTORS)
+    split = segment_risk_factors(
+        extract_item1a(_document(section).replace("<html>", f"<html><head>{sheet}</head>"))
+    )
+    assert [f.heading for f in split.factors] == HEADINGS
+    assert split.segmentation.heading_style == "bold italic 10pt"  # the body's size, from p.tx
+
+
+@pytest.mark.parametrize("marker", ["\u2022 ", "1. ", "(a) "])
+def test_bulleted_or_numbered_headings(marker: str) -> None:
+    section = "".join(f"<p>{marker}<b>{h}</b></p><p>{b}</p>" for h, b in FACTORS)
+    split = segment_risk_factors(extract_item1a(_document(section)))
+    assert [f.heading for f in split.factors] == HEADINGS
+    assert [f.body for f in split.factors] == BODIES
+    assert split.segmentation.heading_style == "bold, bulleted"
+
+
+def test_summary_lists_without_a_summary_heading_are_not_factors() -> None:
+    # An unheaded summary: captions (in the heading style) over bullet lists, then the factors.
+    summary = _div("Risks Related to Our Business", BOLD) + "".join(
+        f"<div>\u2022 {h}</div>" for h in HEADINGS[:4]
+    )
+    summary += _div("Risks Related to Our Stock", BOLD) + "".join(
+        f"<div>\u2022 {h}</div>" for h in HEADINGS[4:]
+    )
+    section = summary + _div("Risks Related to Our Business", BOLD)
+    section += "".join(_div(h, BOLD) + _div(b) for h, b in FACTORS)
+    split = segment_risk_factors(extract_item1a(_document(section)))
+    assert [f.heading for f in split.factors] == HEADINGS
+    assert {f.group for f in split.factors} == {"Risks Related to Our Business"}
+    assert split.segmentation.preamble_words > 100
+
+
 # --------------------------------------------------------------------------- warnings
 
 
@@ -289,6 +327,11 @@ def test_short_section_and_few_factors_warn() -> None:
     record = segment_risk_factors(extract_item1a(few)).segmentation
     assert record.factors == 2 and record.coverage == 1.0
     assert any("marks only 2 factors" in w for w in record.warnings)
+
+
+def test_readme_documents_the_segmentation_record() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert [name for name in Segmentation.model_fields if f"`{name}`" not in readme] == []
 
 
 def test_clean_years_have_no_warnings_and_may_report_no_change() -> None:
