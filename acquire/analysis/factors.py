@@ -71,11 +71,13 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
         method = "layout" if styled else "plain-text"
         starts, style = layout_headings(blocks), "layout"
     factors = _assemble(blocks, starts, lexicon)
-    counts = [len(words(b.text)) for b in blocks]
-    total = sum(counts)
     first = next((s for s in starts if not s.caption), None)
-    preamble = sum(counts[: first.index]) if first else total
+    end = first.index if first else len(blocks)
+    preamble = sum(len(words(b.text)) for b in blocks[:end])
     inside = sum(f.words for f in factors)
+    # After the first heading every word is in a factor or in a caption.
+    captions = sum(len(words(s.heading)) for s in starts if s.caption and s.index > end)
+    total = preamble + inside + captions
     coverage = round6(inside / (total - preamble)) if factors and total > preamble else 0.0
     record = Segmentation(
         method=method,

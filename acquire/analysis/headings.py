@@ -49,6 +49,7 @@ _SUMMARY = re.compile(
     r"|risk\s+factors?\s+summary)\W*$",
     re.IGNORECASE,
 )
+_LETTERS = re.compile(r"[A-Za-z]")
 _CLOSED = re.compile(r"[.?!:]['\")\]]?$")
 _RISK_FACTORS_LINE = re.compile(r"^\W*risk\s+factors\W*$", re.IGNORECASE)
 _MARKER = re.compile(
@@ -161,14 +162,15 @@ def _candidate(index: int, block: Block, base: Style) -> _Candidate | None:
         if _same(style, base):
             break
         lead_end = end
-        weights[_canon(style, base)] += sum(ch.isalpha() for ch in piece)
+        # Weighted by letters: a run of punctuation or digits does not set the style.
+        weights[_canon(style, base)] += len(_LETTERS.findall(piece))
     if not weights or max(weights.values()) == 0:
         return None
     style = max(weights.items(), key=lambda item: item[1])[0]
     lead = text[skip:lead_end].strip()
     rest = text[lead_end:].strip()
     marked = skip > 0
-    if not any(ch.isalpha() for ch in rest) or len(lead) >= 0.9 * len(text[skip:]):
+    if not _LETTERS.search(rest) or len(lead) >= 0.9 * len(text[skip:]):
         return _Candidate(index, text[skip:].strip(), "", style, False, marked)
     if len(lead.split()) < 2:
         return None

@@ -59,6 +59,9 @@ class Item1ASection:
 
 _ITEM = "1A"
 _ORDER = item_order(_ITEM)
+# The items that may follow 1A: their links bound the section (locating every later item's
+# anchor would search the document once per link for nothing).
+_LAST_END = item_order("2")
 _RISK_FACTORS = re.compile(r"^\W*risk\s+factors\W*$", re.IGNORECASE)
 _END_LINK = re.compile(r"^\W*(?:unresolved\s+staff|cybersecurity|properties)", re.IGNORECASE)
 _INCORPORATED = re.compile(r"incorporated\s+(?:herein\s+|in\s+this\s+\w+\s+)?by\s+reference", re.IGNORECASE)
@@ -202,7 +205,7 @@ def _from_anchors(text: str, classes: dict[str, str]) -> Item1ASection | None:
         item = item_of(label)
         if item == _ITEM or _RISK_FACTORS.match(label):
             start_ids.append(target)
-        elif (item is not None and item_order(item) > _ORDER) or _END_LINK.match(label):
+        elif (item is not None and _ORDER < item_order(item) <= _LAST_END) or _END_LINK.match(label):
             end_ids.append(target)
     starts = sorted({p for p in (_anchor_pos(text, t) for t in dict.fromkeys(start_ids)) if p >= 0})
     ends = sorted({p for p in (_anchor_pos(text, t) for t in dict.fromkeys(end_ids)) if p >= 0})

@@ -6,9 +6,9 @@ paragraphs; one newline between paragraphs (each line a paragraph); and hard-wra
 their line, the item on the next. Paragraph boundaries are recovered as follows:
 
 * a blank line always ends a paragraph, and a bullet or enumeration marker starts one;
-* in hard-wrapped text (90% of the lines at most 100 characters) a line continues into the
-  next when it is full (at least 70% of that width), so a short line, such as a heading
-  directly above its paragraph or a paragraph's last line, ends its paragraph;
+* in hard-wrapped text (90% of the lines at most 200 characters, and most lines at least 70%
+  of that width) a line continues into the next when it is full, so a short line, such as a
+  heading directly above its paragraph or a paragraph's last line, ends its paragraph;
 * otherwise each line is a paragraph, unless the next line starts in lower case after a line
   without closing punctuation (a paragraph broken by a page break);
 * a line holding only a bullet marker joins the next line.
@@ -29,8 +29,9 @@ BULLET = re.compile(rf"^(?:[{_GLYPHS}]|[o-](?=\s)|\(?(?:[a-z]|\d{{1,2}}|[ivx]{{1
 """A bullet or enumeration marker at the start of a paragraph."""
 _MARKER_ONLY = re.compile(rf"^(?:[{_GLYPHS}o-]|\(?(?:[a-z]|\d{{1,2}}|[ivx]{{1,4}})\))$")
 _CLOSED = re.compile(r"[.;:?!)\"']$")
-# Lines at most this long (90th percentile) mean the text is hard-wrapped.
-_MAX_WRAP_WIDTH = 100
+# Lines at most this long (90th percentile), most of them nearly as long, mean the text is
+# hard-wrapped.
+_MAX_WRAP_WIDTH = 200
 _FULL_LINE = 0.7
 
 
@@ -76,4 +77,6 @@ def _wrap_width(lines: list[str]) -> int:
     if len(lengths) < 10:
         return 0
     width = int(statistics.quantiles(lengths, n=10)[-1])
-    return width if width <= _MAX_WRAP_WIDTH else 0
+    # Hard-wrapped text is mostly full lines; one paragraph per line is not.
+    full = sum(1 for length in lengths if _FULL_LINE * width <= length <= width)
+    return width if width <= _MAX_WRAP_WIDTH and full >= 0.5 * len(lengths) else 0

@@ -7,6 +7,8 @@ import re
 import pytest
 
 from acquire.analysis import Item1ANotFoundError, extract_item1a, split_risk_factors
+from acquire.analysis.blocks import Block
+from acquire.analysis.items import heading_span, item_of, item_order
 from tests.analysis.helpers import APPLE_8K_TXT, DOCUMENTS, FACTORS, build_10k, build_txt_submission, load
 
 PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,3}\s*$", re.IGNORECASE | re.MULTILINE)
@@ -132,3 +134,32 @@ def test_document_without_item_1a_raises() -> None:
     with pytest.raises(Item1ANotFoundError):
         extract_item1a("<html><body><div>Item 7. Management's Discussion</div></body></html>")
     assert issubclass(Item1ANotFoundError, ValueError)
+
+
+def test_item_headings_are_found_for_any_item() -> None:
+    # The locator is generic: "Item 7" is found the way "Item 1A" is (issue 17 reuses it).
+    assert [
+        item_of(t) for t in ("ITEM 1A. RISK FACTORS", "Item 7A.", "Item 1 and 2", "Item 16. Summary")
+    ] == [
+        "1A",
+        "7A",
+        "1",
+        "16",
+    ]
+    assert (
+        item_of("Item 7 of this report discusses our results at length, by segment and by quarter too.")
+        is None
+    )
+    assert sorted(["2", "1B", "16", "1A", "7A", "1", "7"], key=item_order) == [
+        "1",
+        "1A",
+        "1B",
+        "2",
+        "7",
+        "7A",
+        "16",
+    ]
+    texts = ["Item 7. MD&A", "TOC row", "Item 8. Statements", "Item 7. Management's Discussion", "x" * 2000]
+    blocks = [Block(text=t) for t in [*texts, "Item 7A. Market Risk", "y"]]
+    span = heading_span(blocks, "7")
+    assert span is not None and [b.text for b in span] == ["Item 7. Management's Discussion", "x" * 2000]
