@@ -101,8 +101,8 @@ def extract_item1a(document: str | bytes) -> Item1ASection:
         section = _from_anchors(text, classes) or _from_raw_headings(text, classes)
         if section is not None:
             return section
-        return _from_blocks(html_blocks(LexborHTMLParser(text), classes), "heading", "HTML")
-    return _from_blocks(plain_blocks(html.unescape(_TAG.sub("", text))), "plain-text", "text")
+        return _from_blocks(html_blocks(LexborHTMLParser(text), classes), "heading", "HTML", text)
+    return _from_blocks(plain_blocks(html.unescape(_TAG.sub("", text))), "plain-text", "text", "")
 
 
 def _decode(raw: bytes) -> str:
@@ -135,17 +135,17 @@ def _primary_from_submission(text: str) -> str:
     )
 
 
-def _from_blocks(blocks: list[Block], method: ExtractionMethod, kind: str) -> Item1ASection:
+def _from_blocks(blocks: list[Block], method: ExtractionMethod, kind: str, document: str) -> Item1ASection:
     kept = [b for b in blocks if not is_page_noise(b.text)]
     span = heading_span(kept, _ITEM)
     if span is not None and _chars(span) >= _MIN_SECTION_CHARS:
-        return Item1ASection(blocks=tuple(drop_furniture(span)), method=method)
+        return Item1ASection(blocks=tuple(drop_furniture(span, document)), method=method)
     if span is not None and _INCORPORATED.search(" ".join(b.text for b in span)):
         stub = normalise_space(" ".join(b.text for b in span[1:]))[:300]
         raise Item1ANotFoundError(
             f"Item 1A is not in this document: it is incorporated by reference ({stub})"
         )
-    titled = titled_span(drop_furniture(kept), _RISK_FACTORS)
+    titled = titled_span(drop_furniture(kept, document), _RISK_FACTORS)
     if titled is not None and _chars(titled) >= _MIN_SECTION_CHARS:
         return Item1ASection(blocks=tuple(titled), method="title-heading")
     raise Item1ANotFoundError(f"no Item 1A (Risk Factors) section found in the {kind} document")
@@ -184,7 +184,7 @@ def _from_raw_headings(text: str, classes: dict[str, str]) -> Item1ASection | No
             continue
         span = heading_span(blocks, _ITEM)
         if span is not None and _chars(span) >= _MIN_SECTION_CHARS:
-            return Item1ASection(blocks=tuple(drop_furniture(span)), method="heading")
+            return Item1ASection(blocks=tuple(drop_furniture(span, text)), method="heading")
     return None
 
 
@@ -215,7 +215,7 @@ def _from_anchors(text: str, classes: dict[str, str]) -> Item1ASection | None:
         end = next((pos for pos in ends if pos > start), -1)
         if end < 0:
             continue
-        blocks = _trim(html_blocks(LexborHTMLParser(text[start:end]), classes))
+        blocks = _trim(html_blocks(LexborHTMLParser(text[start:end]), classes), text)
         if _chars(blocks) >= _MIN_SECTION_CHARS:
             return Item1ASection(blocks=tuple(blocks), method="toc-anchor")
     return None
@@ -245,9 +245,9 @@ def _anchor_pos(text: str, anchor: str) -> int:
     return -1
 
 
-def _trim(blocks: list[Block]) -> list[Block]:
+def _trim(blocks: list[Block], document: str) -> list[Block]:
     """Drop page furniture and anything before the heading or from a later item's heading on."""
-    kept = drop_furniture(blocks)
+    kept = drop_furniture(blocks, document)
     first = next((i for i, b in enumerate(kept[:_TARGET_BLOCKS]) if _is_heading(b.text)), 0)
     kept = kept[first:]
     while kept and (item := item_of(kept[-1].text)) is not None and item_order(item) > _ORDER:

@@ -135,6 +135,25 @@ def test_running_headers_and_footers_are_removed() -> None:
     assert all(f.group is None for f in factors)
 
 
+def test_running_headers_of_a_two_page_section_are_removed() -> None:
+    # A short section spans two page breaks: each header appears twice in it. The numbered
+    # footer differs only in its page number; the bold company name repeats all over the
+    # document's pages (here: five other pages before Item 1).
+    def page_break(n: int) -> str:
+        return _div(f"Acme Corp. | 2024 Form 10-K | {n}") + _div("ACME CORPORATION", BOLD)
+
+    section = "".join(
+        _div(h, BOLD) + _div(b) + (page_break(12 + n) if n in (2, 5) else "")
+        for n, (h, b) in enumerate(FACTORS)
+    )
+    other_pages = _div("ACME CORPORATION", BOLD) * 5
+    document = _document(section).replace("<html><body>", f"<html><body>{other_pages}")
+    factors = _split(document)
+    assert [f.heading for f in factors] == HEADINGS
+    assert [f.body for f in factors] == BODIES
+    assert all(f.group is None for f in factors)
+
+
 def test_heading_split_by_a_page_break_and_long_headings() -> None:
     # Layout 6: one heading over two blocks with page furniture between; a 160-word heading.
     long_heading = (
