@@ -6,15 +6,16 @@ Run a worker with ``arq acquire.WorkerSettings``, enqueue and follow jobs with
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 from acquire.client import AcquireClient, JobHandle
-from acquire.embedded import EmbeddedRedis
 from acquire.errors import (
+    DEPRECATED_ALIASES,
     AcquireError,
     ConfigurationError,
-    JobNotFinished,
-    JobNotFound,
+    JobNotFinishedError,
+    JobNotFoundError,
     NotFoundError,
     PermanentError,
     RateLimitedError,
@@ -34,10 +35,12 @@ from acquire.models import (
     YahooRequest,
     parse_request,
 )
-from acquire.settings import Settings, SettingsError, get_settings
-from acquire.worker import build_worker_settings
+from acquire.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from acquire.testing.embedded import EmbeddedRedis
+    from acquire.worker import build_worker_settings
+
     WorkerSettings: type
     AnalysisWorkerSettings: type
 
@@ -55,8 +58,8 @@ __all__ = [
     "JobEvent",
     "JobHandle",
     "JobKind",
-    "JobNotFinished",
-    "JobNotFound",
+    "JobNotFinishedError",
+    "JobNotFoundError",
     "JobState",
     "JobStatus",
     "NotFoundError",
@@ -65,7 +68,6 @@ __all__ = [
     "RiskDriftRequest",
     "SecFilingsRequest",
     "Settings",
-    "SettingsError",
     "TransientError",
     "WorkerSettings",
     "XbrlFactsRequest",
@@ -80,10 +82,25 @@ _built: dict[str, type] = {}
 
 
 def __getattr__(name: str) -> Any:
-    # Built on first access, from the environment: `import acquire` alone reads no settings,
-    # while `arq acquire.WorkerSettings` gets a class validated against the environment.
+    # The worker and the offline tools load on first access, so `import acquire` (and
+    # `import acquire.client`) loads no job runtime and reads no settings, while
+    # `arq acquire.WorkerSettings` gets a class validated against the environment.
     if name in ("WorkerSettings", "AnalysisWorkerSettings"):
         if name not in _built:
+            from acquire.worker import build_worker_settings
+
             _built[name] = build_worker_settings(analysis=name == "AnalysisWorkerSettings")
         return _built[name]
+    if name == "build_worker_settings":
+        from acquire.worker import build_worker_settings
+
+        return build_worker_settings
+    if name == "EmbeddedRedis":
+        from acquire.testing.embedded import EmbeddedRedis
+
+        return EmbeddedRedis
+    if name in DEPRECATED_ALIASES:
+        new = DEPRECATED_ALIASES[name]
+        warnings.warn(f"acquire.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
     raise AttributeError(f"module 'acquire' has no attribute {name!r}")

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from acquire.cli import main
+from acquire.cli.main import main
 
 sys.exit(main())

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import secrets
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from arq.connections import ArqRedis, create_pool
+from arq.connections import ArqRedis
 
-from acquire import serialization
-from acquire.errors import JobNotFound, TransientError
-from acquire.events import EventReader
+from acquire.connection import connect
+from acquire.errors import JobNotFoundError, TransientError
+from acquire.ids import new_job_id
 from acquire.models import (
     ANALYSIS_KINDS,
     ItemStatus,
@@ -35,17 +34,12 @@ from acquire.models import (
     validate_org,
 )
 from acquire.settings import Settings, get_settings
-from acquire.store import JobStore
-from acquire.worker import redis_settings
+from acquire.store.events import EventReader
+from acquire.store.jobs import JobStore
 
 __all__ = ["AcquireClient", "JobHandle", "new_job_id"]
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
-
-
-def new_job_id() -> str:
-    """22 url-safe characters from 128 random bits: unguessable and safe in keys and URLs."""
-    return secrets.token_urlsafe(16)
 
 
 class JobHandle:
@@ -60,19 +54,19 @@ class JobHandle:
         return f"JobHandle(org={self.org!r}, job_id={self.job_id!r})"
 
     async def status(self) -> JobStatus:
-        """The status record; :class:`~acquire.errors.JobNotFound` if missing or expired."""
+        """The status record; :class:`~acquire.errors.JobNotFoundError` if missing or expired."""
         return await self._client.store.get_status(self.org, self.job_id)
 
     async def items(self) -> list[ItemStatus]:
         return await self._client.store.get_items(self.org, self.job_id)
 
     async def result(self) -> dict[str, Any]:
-        """The result; :class:`~acquire.errors.JobNotFinished` while the job runs."""
+        """The result; :class:`~acquire.errors.JobNotFinishedError` while the job runs."""
         return await self._client.store.get_result(self.org, self.job_id)
 
     async def events(self, after: str = "0") -> AsyncIterator[JobEvent]:
         """Every event after stream id ``after``, then live ones, until the job ends."""
-        await self.status()  # raises JobNotFound for an unknown job instead of waiting forever
+        await self.status()  # raises JobNotFoundError for an unknown job instead of waiting forever
         async for event in self._client.events.follow(self.org, self.job_id, after):
             yield event
 
@@ -83,7 +77,7 @@ class JobHandle:
                 pass
             status = await self.status()
         if not status.state.final:
-            raise JobNotFound(f"job {self.job_id} expired before finishing")
+            raise JobNotFoundError(f"job {self.job_id} expired before finishing")
         return status
 
 
@@ -100,13 +94,7 @@ class AcquireClient:
     async def connect(cls, settings: Settings | None = None) -> AcquireClient:
         """Connect to ``REDIS_URL`` (or ``settings.redis_url``) with JSON serialisation."""
         settings = settings or get_settings()
-        redis = await create_pool(
-            redis_settings(settings),
-            job_serializer=serialization.serialize,
-            job_deserializer=serialization.deserialize,
-            default_queue_name=settings.acquire_queue,
-        )
-        return cls(redis, settings)
+        return cls(await connect(settings), settings)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -12,11 +12,14 @@ The job runtime decides what to do with a failure from its class alone:
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 __all__ = [
     "AcquireError",
     "ConfigurationError",
-    "JobNotFinished",
-    "JobNotFound",
+    "JobNotFinishedError",
+    "JobNotFoundError",
     "NotFoundError",
     "PermanentError",
     "RateLimitedError",
@@ -32,8 +35,9 @@ class PermanentError(AcquireError):
     """A failure that retrying cannot fix (bad input upstream, refused access, parse error)."""
 
 
-class ConfigurationError(PermanentError):
-    """acquire is misconfigured (e.g. SEC refused the declared User-Agent)."""
+class ConfigurationError(PermanentError, ValueError):
+    """acquire is misconfigured: a malformed or unknown setting (the message names the
+    environment variable), or a setting an upstream refused (SEC and the declared User-Agent)."""
 
 
 class NotFoundError(PermanentError):
@@ -52,9 +56,25 @@ class RateLimitedError(TransientError):
     """The upstream throttled us (HTTP 429, or SEC's 403 rate-threshold page)."""
 
 
-class JobNotFound(AcquireError, LookupError):
+class JobNotFoundError(AcquireError, LookupError):
     """No job with this id exists for this organisation (or it has expired)."""
 
 
-class JobNotFinished(AcquireError):
+class JobNotFinishedError(AcquireError):
     """The job's result was asked for before the job reached a final status."""
+
+
+#: Names kept for code written against 0.1.0; each access warns.
+DEPRECATED_ALIASES: dict[str, str] = {
+    "JobNotFound": "JobNotFoundError",
+    "JobNotFinished": "JobNotFinishedError",
+    "SettingsError": "ConfigurationError",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in DEPRECATED_ALIASES:
+        new = DEPRECATED_ALIASES[name]
+        warnings.warn(f"acquire.{name} is deprecated; use {new}", DeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module 'acquire.errors' has no attribute {name!r}")

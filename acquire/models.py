@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from acquire.keys import ID_PATTERN, ORG_PATTERN
+from acquire.ids import ID_PATTERN, ORG_PATTERN
 
 __all__ = [
     "FORM_TYPES",
@@ -98,7 +98,7 @@ Year = Annotated[int, AfterValidator(_check_year)]
 FormType = Literal["10-K", "10-Q", "8-K", "20-F", "40-F", "6-K", "10-KT", "S-1", "DEF 14A"]
 FORM_TYPES: tuple[FormType, ...] = get_args(FormType)
 
-#: Standardised XBRL metrics (see ``acquire.sources.xbrl_catalogue`` for their candidate tags).
+#: Standardised XBRL metrics (see ``acquire.sources.sec.xbrl_catalogue`` for their candidate tags).
 Metric = Literal[
     "revenue",
     "cost_of_revenue",

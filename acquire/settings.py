@@ -3,7 +3,7 @@
 Every setting is an environment variable with the name shown in the README's configuration
 table (``REDIS_URL``, ``WORKER_CONCURRENCY``, ...). Values are validated when the worker or
 client starts: a malformed value, or an unknown variable that looks like one of ours (a typo
-such as ``WORKER_CONCURENCY``), is a :class:`SettingsError` naming the variable, never a silent
+such as ``WORKER_CONCURENCY``), is a :class:`ConfigurationError` naming the variable, never a silent
 default.
 """
 
@@ -17,7 +17,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-__all__ = ["Settings", "SettingsError", "get_settings"]
+from acquire.errors import ConfigurationError
+
+__all__ = ["Settings", "get_settings"]
 
 # Env vars starting with these prefixes are ours: an unknown one is most likely a typo.
 _OWNED_PREFIXES = ("ACQUIRE_", "WORKER_", "SEC_", "YAHOO_", "WEBHOOK_")
@@ -25,10 +27,6 @@ _OWNED_PREFIXES = ("ACQUIRE_", "WORKER_", "SEC_", "YAHOO_", "WEBHOOK_")
 _IGNORED_ENV = frozenset({"ACQUIRE_TEST_REDIS_URL", "ACQUIRE_BENCH_QUICK"})
 
 PositiveFloat = Annotated[float, Field(gt=0)]
-
-
-class SettingsError(ValueError):
-    """A setting is malformed or unknown; the message names the environment variable."""
 
 
 class Settings(BaseModel):
@@ -111,8 +109,7 @@ class Settings(BaseModel):
     @field_validator("webhook_allow_hosts")
     @classmethod
     def _allow_list(cls, value: str) -> str:
-        from acquire.errors import ConfigurationError
-        from acquire.ssrf import AllowList
+        from acquire.webhooks.ssrf import AllowList
 
         try:
             AllowList.parse(value)  # a bad entry fails at startup, not at the first delivery
@@ -130,12 +127,12 @@ class Settings(BaseModel):
             if upper.startswith(_OWNED_PREFIXES) and upper not in known and upper not in _IGNORED_ENV:
                 hint = difflib.get_close_matches(upper, sorted(known), n=1)
                 suggestion = f" (did you mean {hint[0]}?)" if hint else ""
-                raise SettingsError(f"unknown setting {name}{suggestion}")
+                raise ConfigurationError(f"unknown setting {name}{suggestion}")
         values = {k.lower(): v for k, v in env.items() if k.upper() in known}
         try:
             return cls(**values)
         except ValidationError as exc:
-            raise SettingsError(_describe(exc)) from None
+            raise ConfigurationError(_describe(exc)) from None
 
 
 def _describe(exc: ValidationError) -> str:

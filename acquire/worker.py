@@ -17,22 +17,17 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from typing import Any, cast
 
 from arq import cron, func
-from arq.connections import ArqRedis, RedisSettings
-from arq.worker import Worker
-from redis.asyncio.retry import Retry
-from redis.backoff import EqualJitterBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.exceptions import WatchError
+from arq.connections import ArqRedis
 
 from acquire import metrics, serialization
-from acquire.jobs import completion
-from acquire.jobs.runtime import JobSpec, Services, make_tasks
+from acquire.connection import redis_settings
 from acquire.logs import configure_logging
+from acquire.runtime import arq_patches
+from acquire.runtime.run import JobSpec, Services, make_tasks
 from acquire.settings import Settings, get_settings
-from acquire.store import JobStore
+from acquire.store.jobs import JobStore
 
-__all__ = ["ResourceFactory", "build_worker_settings", "default_specs", "redis_settings"]
+__all__ = ["ResourceFactory", "build_worker_settings", "default_specs"]
 
 log = logging.getLogger("acquire.worker")
 
@@ -40,30 +35,6 @@ log = logging.getLogger("acquire.worker")
 ResourceFactory = Callable[[Services], AbstractAsyncContextManager[None]]
 
 _QUEUE_DEPTH_INTERVAL = 5.0
-
-#: How a command rides out a Redis restart or failover: up to 20 reconnection attempts with
-#: jittered exponential backoff from 50 ms to 2 s, about 16-31 s in all.
-_RETRY_ATTEMPTS = 20
-_RETRY_BACKOFF = (2.0, 0.05)  # (cap, base) in seconds
-
-
-def redis_settings(settings: Settings) -> RedisSettings:
-    """arq's connection settings for ``REDIS_URL`` (redis://, rediss:// or unix://).
-
-    Commands that fail on a dropped connection are retried on a fresh one for a while. Without
-    that, a Redis restart raised ``ConnectionError`` out of arq's poll loop and every worker
-    process exited, and the job code running at that moment failed its jobs on a Redis error.
-    Repeating a command is safe for the store's scripts (a final state is set once, an item
-    counted once, retry/step events de-duplicated); a reply lost after Redis applied a command
-    is the one case where a plain write could run twice. A WATCHed transaction is not retried
-    by redis-py (it raises ``WatchError``); see :func:`_guard_job_pickup`.
-    """
-    base = RedisSettings.from_dsn(settings.redis_url)
-    base.retry = Retry(EqualJitterBackoff(*_RETRY_BACKOFF), _RETRY_ATTEMPTS)
-    # OSError too: connecting raises it unwrapped, e.g. FileNotFoundError for a unix socket a
-    # stopping Redis removed, and redis-py retries a failed connect only on the listed types.
-    base.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
-    return base
 
 
 def default_specs() -> list[JobSpec]:
@@ -108,8 +79,7 @@ def build_worker_settings(
     tests and host applications may pass their own.
     """
     settings = settings or get_settings()
-    _guard_job_pickup()
-    completion.install()
+    arq_patches.install()
     specs = default_specs() if specs is None else list(specs)
     factories = default_resources() if resources is None else list(resources)
     extras = default_extra_functions(settings) if extra_functions is None else list(extra_functions)
@@ -130,7 +100,7 @@ def build_worker_settings(
     by_kind = {spec.kind: spec for spec in specs}
 
     async def reconcile_jobs(ctx: dict[str, Any]) -> dict[str, int]:
-        from acquire.jobs.reconcile import reconcile
+        from acquire.runtime.reconcile import reconcile
 
         report = await reconcile(ctx["acquire"], by_kind, older_than=settings.acquire_reconcile_after)
         return {"checked": report.checked, "failed": len(report.failed), "finished": len(report.finished)}
@@ -192,35 +162,6 @@ def build_worker_settings(
     }
     name = "AnalysisWorkerSettings" if analysis else "WorkerSettings"
     return type(name, (), attributes)
-
-
-def _guard_job_pickup() -> None:
-    """Keep arq's poll loop alive when Redis drops the connection while it picks up a job.
-
-    arq 0.28's ``Worker.start_jobs`` takes a concurrency slot, then WATCHes the job's
-    in-progress key and reads it. When the connection dies after the WATCH, redis-py cannot
-    retry (the watch is gone) and raises ``WatchError``; arq only catches that around EXEC, so
-    it escaped the poll loop and the worker process exited (seen in the Redis-restart
-    scenario), and the slot was never given back. Here the slot is released and the rest of
-    the batch left for the next poll, when arq reads the queue again. Upstream fix: catch
-    ``WatchError``/``ConnectionError`` over the whole WATCH block in ``start_jobs``.
-    Idempotent; patches arq's class once per process (only worker processes build settings).
-    """
-    if getattr(Worker.start_jobs, "_acquire_guarded", False):
-        return
-    original = Worker.start_jobs
-
-    async def start_jobs(self: Worker, job_ids: list[bytes]) -> None:
-        try:
-            await original(self, job_ids)
-        except (WatchError, RedisConnectionError, RedisTimeoutError) as exc:
-            # Every path of arq's loop releases its slot except the one that raised: exactly one.
-            self.job_counter -= 1
-            self.sem.release()
-            log.warning("Redis connection lost while picking up a job (%s); retrying at the next poll", exc)
-
-    start_jobs._acquire_guarded = True  # type: ignore[attr-defined]
-    Worker.start_jobs = start_jobs  # type: ignore[method-assign]
 
 
 _metrics_started: set[int] = set()

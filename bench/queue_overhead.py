@@ -27,10 +27,10 @@ from arq.worker import Worker
 
 from acquire import serialization
 from acquire.client import AcquireClient, new_job_id
-from acquire.embedded import EmbeddedRedis
-from acquire.jobs.runtime import JobContext, JobSpec, Outcome
 from acquire.models import JobKind, parse_request
+from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
+from acquire.testing.embedded import EmbeddedRedis
 from acquire.worker import build_worker_settings
 
 
@@ -38,7 +38,7 @@ async def noop(ctx: dict[str, Any], payload: Any = None) -> int:
     return 1
 
 
-async def acquire_noop(jc: JobContext, request: Any) -> Outcome:
+async def acquire_noop(job: JobContext, request: Any) -> Outcome:
     return Outcome(result={"ok": True})
 
 

@@ -37,10 +37,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from acquire.client import AcquireClient
-from acquire.embedded import EmbeddedRedis
 from acquire.models import SecFilingsRequest
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.replay import ReplayServer
 from tests.reliability.fleet import await_all, fleet_env
 from tests.reliability.restart import run_redis_restart, run_soak
 from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown
@@ -51,12 +51,14 @@ QUICK = os.environ.get("ACQUIRE_BENCH_QUICK") == "1"
 
 def _settings(redis_url: str, server: ReplayServer) -> Settings:
     return Settings(
-        redis_url=redis_url, sec_user_agent="acquire bench bench@example.com",
-        sec_www_base_url=f"{server.url}/www.sec.gov", sec_data_base_url=f"{server.url}/data.sec.gov",
+        redis_url=redis_url,
+        sec_user_agent="acquire bench bench@example.com",
+        sec_www_base_url=f"{server.url}/www.sec.gov",
+        sec_data_base_url=f"{server.url}/data.sec.gov",
         yahoo_base_url=f"{server.url}/query2.finance.yahoo.com",
         yahoo_cookie_url=f"{server.url}/fc.yahoo.com",
         metrics_port=0,
-    )  # fmt: skip
+    )
 
 
 async def _flush(settings: Settings) -> None:
@@ -101,8 +103,12 @@ async def _hostile(settings: Settings) -> dict[str, Any]:
                     ["/jobs", f"/jobs/{job_id}", f"/jobs/{job_id}/result", f"/jobs/{job_id}/events"]
                 )
                 body = bytes(rng.randrange(256) for _ in range(rng.randint(0, 200)))
-                response = await http.request(rng.choice(["GET", "POST"]), path, content=body,
-                                              headers={"X-API-Key": rng.choice([key, "bad"])})  # fmt: skip
+                response = await http.request(
+                    rng.choice(["GET", "POST"]),
+                    path,
+                    content=body,
+                    headers={"X-API-Key": rng.choice([key, "bad"])},
+                )
                 codes[str(response.status_code)] = codes.get(str(response.status_code), 0) + 1
         await router.aclose()
     return {
@@ -119,8 +125,11 @@ def _slim(report: dict[str, Any]) -> dict[str, Any]:
 async def main() -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="acquire-reliability-"))
     out: dict[str, Any] = {}
-    with EmbeddedRedis(work / "redis") as redis_server, ReplayServer() as replay, \
-            ReplayServer(sec_max_rps=10, sec_block_seconds=2) as throttled:  # fmt: skip
+    with (
+        EmbeddedRedis(work / "redis") as redis_server,
+        ReplayServer() as replay,
+        ReplayServer(sec_max_rps=10, sec_block_seconds=2) as throttled,
+    ):
         settings = _settings(redis_server.url, replay)
         await _flush(settings)
         out["crash"] = _slim(await run_crash(settings, work / "crash", jobs=60 if QUICK else 200))

@@ -33,12 +33,12 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from acquire.cache import RedisCache
-from acquire.embedded import EmbeddedRedis
-from acquire.ratelimit import RateLimiter
-from acquire.replay import ReplayServer, default_fixtures_dir
+from acquire.http.cache import RedisCache
+from acquire.http.ratelimit import RateLimiter
 from acquire.settings import Settings
-from acquire.sources.edgar import EdgarClient, parse_submissions
+from acquire.sources.sec.edgar import EdgarClient, parse_submissions
+from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.replay import ReplayServer, default_fixtures_dir
 
 CIK = 1045810
 SUBMISSIONS = f"sec/data.sec.gov/submissions/CIK{CIK:010d}.json.gz"
@@ -52,8 +52,9 @@ def build_fixtures(root: Path, documents: int) -> tuple[list[str], list[str]]:
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(source / rel, root / rel)
     shutil.copytree(source / "sec/errors", root / "sec/errors")
-    subs = parse_submissions(json.loads(gzip.decompress((source / SUBMISSIONS).read_bytes())),
-                             www_base_url="https://www.sec.gov")  # fmt: skip
+    subs = parse_submissions(
+        json.loads(gzip.decompress((source / SUBMISSIONS).read_bytes())), www_base_url="https://www.sec.gov"
+    )
     chosen = [f for f in subs.filings if f.primary_document and f.fiscal_year in YEARS][:documents]
     for filing in chosen:
         folder = root / "sec/www.sec.gov/Archives/edgar/data" / str(CIK) / filing.accession.replace("-", "")
@@ -64,8 +65,17 @@ def build_fixtures(root: Path, documents: int) -> tuple[list[str], list[str]]:
     return [f.accession for f in chosen], sorted({f.form for f in chosen})
 
 
-def worker(index: int, processes: int, settings_json: str, accessions: list[str], forms: list[str],
-           concurrency: int, ready: Any, go: Event, out: Any) -> None:  # fmt: skip
+def worker(
+    index: int,
+    processes: int,
+    settings_json: str,
+    accessions: list[str],
+    forms: list[str],
+    concurrency: int,
+    ready: Any,
+    go: Event,
+    out: Any,
+) -> None:
     settings = Settings.model_validate_json(settings_json)
     try:
         out.put(asyncio.run(_work(index, processes, settings, accessions, forms, concurrency, ready, go)))
@@ -73,8 +83,16 @@ def worker(index: int, processes: int, settings_json: str, accessions: list[str]
         out.put({"documents": 0, "errors": [repr(exc)], "error_count": 1, "from_cache": 0, "seconds": 0.0})
 
 
-async def _work(index: int, processes: int, settings: Settings, accessions: list[str], forms: list[str],
-                concurrency: int, ready: Any, go: Event) -> dict[str, Any]:  # fmt: skip
+async def _work(
+    index: int,
+    processes: int,
+    settings: Settings,
+    accessions: list[str],
+    forms: list[str],
+    concurrency: int,
+    ready: Any,
+    go: Event,
+) -> dict[str, Any]:
     redis = aioredis.Redis.from_url(settings.redis_url)
     limiter = RateLimiter(redis, "sec", settings.sec_max_rps)
     cache = RedisCache(redis, max_bytes=settings.sec_cache_max_bytes)
@@ -102,8 +120,9 @@ async def _work(index: int, processes: int, settings: Settings, accessions: list
     }
 
 
-def run_fleet(settings: Settings, accessions: list[str], forms: list[str], processes: int,
-              concurrency: int) -> list[dict[str, Any]]:  # fmt: skip
+def run_fleet(
+    settings: Settings, accessions: list[str], forms: list[str], processes: int, concurrency: int
+) -> list[dict[str, Any]]:
     ctx = mp.get_context("spawn")
     ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     config = settings.model_dump_json()
@@ -139,13 +158,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="acquire-bench-") as tmp:
         root = Path(tmp) / "fixtures"
         accessions, forms = build_fixtures(root, args.documents)
-        with EmbeddedRedis(Path(tmp) / "redis") as redis_server, \
-                ReplayServer(root, sec_max_rps=10, sec_block_seconds=600) as server:  # fmt: skip
+        with (
+            EmbeddedRedis(Path(tmp) / "redis") as redis_server,
+            ReplayServer(root, sec_max_rps=10, sec_block_seconds=600) as server,
+        ):
             settings = Settings(
-                redis_url=redis_server.url, sec_user_agent="acquire bench bench@example.com",
-                sec_www_base_url=f"{server.url}/www.sec.gov", sec_data_base_url=f"{server.url}/data.sec.gov",
-                sec_max_rps=10, sec_cache="redis", metrics_port=0,
-            )  # fmt: skip
+                redis_url=redis_server.url,
+                sec_user_agent="acquire bench bench@example.com",
+                sec_www_base_url=f"{server.url}/www.sec.gov",
+                sec_data_base_url=f"{server.url}/data.sec.gov",
+                sec_max_rps=10,
+                sec_cache="redis",
+                metrics_port=0,
+            )
             first = run_fleet(settings, accessions, forms, args.processes, args.concurrency)
             log = list(server.log)
             server.log.clear()

@@ -8,7 +8,7 @@
   client on a two-connection ``BlockingConnectionPool`` (plus the fan-out's own reader);
 - the client process: N raw asyncio HTTP/1.0 connections, each following one job's
   ``/events`` and parsing the SSE lines;
-- this process: an embedded ``redis-server``, the producer (``JobStore.transition`` appends
+- this process: an embedded ``redis-server``, the producer (``JobStore.update_status`` appends
   one ``step_complete`` per job per round, carrying its send time), and the measurements.
 
 Reports events delivered / expected (duplicates and gaps count against it), p50/p99 latency
@@ -69,17 +69,24 @@ def serve(redis_url: str, port: int) -> None:
     _raise_fd_limit()
     settings = Settings(redis_url=redis_url)
     pool = BlockingConnectionPool.from_url(redis_url, max_connections=2, client_name=WEB_NAME)
-    redis = ArqRedis(connection_pool=pool, job_serializer=serialization.serialize,
-                     job_deserializer=serialization.deserialize)  # fmt: skip
+    redis = ArqRedis(
+        connection_pool=pool,
+        job_serializer=serialization.serialize,
+        job_deserializer=serialization.deserialize,
+    )
     client = AcquireClient(redis, settings)
     router = create_router(client, lambda request: ORG, queue_size=1024)
 
     async def stats(request: Request) -> JSONResponse:
         fanout = router.fanout.stats()
-        return JSONResponse({
-            "subscribers": fanout.subscribers, "reads": fanout.reads, "dropped": fanout.dropped,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "subscribers": fanout.subscribers,
+                "reads": fanout.reads,
+                "dropped": fanout.dropped,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
 
     app = Starlette(routes=[Route("/stats", stats), Mount("/acquire", router)])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", backlog=4096)
@@ -88,8 +95,15 @@ def serve(redis_url: str, port: int) -> None:
 # ---- the client process ------------------------------------------------------------------------
 
 
-async def _follow(port: int, job_id: str, latencies: list[float], seen: dict[int, int], first: asyncio.Event,
-                  counter: list[int], total: int) -> int:  # fmt: skip
+async def _follow(
+    port: int,
+    job_id: str,
+    latencies: list[float],
+    seen: dict[int, int],
+    first: asyncio.Event,
+    counter: list[int],
+    total: int,
+) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 20)
     writer.write(f"GET /acquire/jobs/{job_id}/events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n".encode())
     await writer.drain()
@@ -122,8 +136,12 @@ async def clients_main(port: int, job_ids: list[str], clients: int) -> None:
     first = asyncio.Event()
     counter = [0]
     per_client: list[dict[int, int]] = [{} for _ in range(clients)]
-    tasks = [asyncio.create_task(_follow(port, job_ids[n % len(job_ids)], latencies, per_client[n], first,
-                                         counter, clients)) for n in range(clients)]  # fmt: skip
+    tasks = [
+        asyncio.create_task(
+            _follow(port, job_ids[n % len(job_ids)], latencies, per_client[n], first, counter, clients)
+        )
+        for n in range(clients)
+    ]
     await first.wait()
     print("READY", flush=True)
     results = await asyncio.gather(*tasks)
@@ -145,17 +163,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     import redis.asyncio as aioredis
 
     from acquire.client import AcquireClient
-    from acquire.embedded import EmbeddedRedis
     from acquire.models import EventType, SecFilingsRequest
     from acquire.settings import Settings
+    from acquire.testing.embedded import EmbeddedRedis
 
     with EmbeddedRedis() as server:
         settings = Settings(redis_url=server.url)
         client = await AcquireClient.connect(settings)
-        jobs = [(await client.submit(ORG, SecFilingsRequest(companies=["NVDA"], years=[2024]))).job_id
-                for _ in range(args.jobs)]  # fmt: skip
+        jobs = [
+            (await client.submit(ORG, SecFilingsRequest(companies=["NVDA"], years=[2024]))).job_id
+            for _ in range(args.jobs)
+        ]
         for job_id in jobs:
-            await client.store.transition(ORG, job_id, {"state": "running"}, event=EventType.JOB_STARTED)
+            await client.store.update_status(ORG, job_id, {"state": "running"}, event=EventType.JOB_STARTED)
         port = args.port
         me = [sys.executable, __file__]
         web = subprocess.Popen([*me, "--serve", "--redis", server.url, "--port", str(port)])  # noqa: ASYNC220
@@ -172,8 +192,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 followers = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
                     # "--" first: a job id may start with "-"
                     [*me, "--follow", "--port", str(port), "--clients", str(args.clients), "--", *jobs],
-                    stdout=subprocess.PIPE, text=True,
-                )  # fmt: skip
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
                 assert followers.stdout is not None
                 ready = await asyncio.to_thread(followers.stdout.readline)
                 assert ready.strip() == "READY", ready
@@ -190,14 +211,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 started = time.perf_counter()
                 for seq in range(args.rounds):
                     for job_id in jobs:
-                        await client.store.transition(
-                            ORG, job_id, {"step": f"s{seq}"}, event=EventType.STEP_COMPLETE,
+                        await client.store.update_status(
+                            ORG,
+                            job_id,
+                            {"step": f"s{seq}"},
+                            event=EventType.STEP_COMPLETE,
                             data={"step": f"s{seq}", "seq": seq, "sent": time.time()},
-                        )  # fmt: skip
+                        )
                     max_connections = max(max_connections, await count_connections())
                     await asyncio.sleep(args.interval)
                 for job_id in jobs:
-                    await client.store.transition(
+                    await client.store.update_status(
                         ORG, job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
                     )
                 report = json.loads(await asyncio.to_thread(followers.stdout.readline))

@@ -58,17 +58,21 @@ Handler = Callable[[Entry], Awaitable[None] | None]
 
 
 def _decode(entry_id: bytes | str, fields: dict[bytes | str, bytes | str]) -> Entry:
-    text = {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in fields.items()}  # fmt: skip
+    text = {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in fields.items()
+    }
     try:
         data = json.loads(text.get("data", "{}"))
     except json.JSONDecodeError:
         data = {"unparseable": text.get("data")}
     return Entry(
         id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
-        org=text.get("org", ""), job_id=text.get("job_id", ""), kind=text.get("kind", ""),
+        org=text.get("org", ""),
+        job_id=text.get("job_id", ""),
+        kind=text.get("kind", ""),
         data=data if isinstance(data, dict) else {"value": data},
-    )  # fmt: skip
+    )
 
 
 def format_filing(entry: Entry) -> str:
@@ -154,9 +158,14 @@ async def _main(args: argparse.Namespace) -> int:
     redis = aioredis.Redis.from_url(os.environ.get("REDIS_URL", "redis://localhost:6379/0"))
     try:
         handled = await consume(
-            redis, stream=args.stream, group=args.group, consumer=args.consumer,
-            block_ms=args.block_ms, claim_idle_ms=args.claim_idle_ms, burst=args.burst,
-        )  # fmt: skip
+            redis,
+            stream=args.stream,
+            group=args.group,
+            consumer=args.consumer,
+            block_ms=args.block_ms,
+            claim_idle_ms=args.claim_idle_ms,
+            burst=args.burst,
+        )
     finally:
         await redis.aclose()
     print(f"handled {handled} entries", file=sys.stderr)

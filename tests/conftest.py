@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from acquire.embedded import EmbeddedRedis
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.replay import ReplayServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

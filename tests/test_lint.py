@@ -20,7 +20,7 @@ def test_ruff_is_clean() -> None:
 
 
 def test_ruff_format_is_clean() -> None:
-    result = _run("ruff", "format", "--check", "acquire")
+    result = _run("ruff", "format", "--check", "acquire", "tests", "bench", "examples")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -1,1 +1,1 @@
-"""arq task modules, one per job kind, and the runtime that wraps them."""
+"""The job kinds, one module per kind, and the registry a worker builds them from."""

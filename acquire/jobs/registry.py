@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from acquire.jobs.runtime import JobSpec
+    from acquire.runtime.run import JobSpec
     from acquire.settings import Settings
     from acquire.worker import ResourceFactory
 
@@ -14,9 +14,9 @@ __all__ = ["extra_functions", "resources", "specs"]
 
 def specs() -> list[JobSpec]:
     """One :class:`JobSpec` per job kind."""
-    from acquire.jobs import risk_drift, sec, xbrl, yahoo
+    from acquire.jobs import risk_drift, sec_filings, xbrl_facts, yahoo
 
-    return [sec.SPEC, xbrl.SPEC, yahoo.SPEC, risk_drift.SPEC]
+    return [sec_filings.SPEC, xbrl_facts.SPEC, yahoo.SPEC, risk_drift.SPEC]
 
 
 def resources() -> list[ResourceFactory]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from acquire.cache import create_cache
-from acquire.jobs.runtime import Services
-from acquire.ratelimit import RateLimiter
-from acquire.sources.edgar import EdgarClient, create_sec_http_client
-from acquire.sources.yahoo import RedisSessionStore, YahooClient
+from acquire.http.cache import create_cache
+from acquire.http.ratelimit import RateLimiter
+from acquire.runtime.run import Services
+from acquire.sources.sec.edgar import EdgarClient, create_sec_http_client
+from acquire.sources.yahoo.client import RedisSessionStore, YahooClient
 
 __all__ = ["sec_resources", "yahoo_resources"]
 

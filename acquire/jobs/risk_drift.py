@@ -15,9 +15,9 @@ from typing import Any
 
 from acquire.analysis import Item1ANotFoundError, analyze_sections, extract_item1a
 from acquire.errors import NotFoundError, PermanentError
-from acquire.jobs.runtime import JobContext, JobSpec, Outcome
 from acquire.models import JobKind, RiskDriftRequest
-from acquire.sources.edgar import EdgarClient, Filing
+from acquire.runtime.run import JobContext, JobSpec, Outcome
+from acquire.sources.sec.edgar import EdgarClient, Filing
 
 __all__ = ["SPEC"]
 
@@ -32,8 +32,8 @@ def _pick(filings: list[Filing], year: int, ticker: str) -> Filing:
     return max(candidates, key=lambda f: (f.filing_date, f.accession))
 
 
-async def run(jc: JobContext, request: RiskDriftRequest) -> Outcome:
-    edgar: EdgarClient = jc.services.get("edgar")
+async def run(job: JobContext, request: RiskDriftRequest) -> Outcome:
+    edgar: EdgarClient = job.services.get("edgar")
     current_year, previous_year = request.years
     filings = await edgar.filings(request.ticker, forms=["10-K"], years=[current_year, previous_year])
     current, previous = (
@@ -41,12 +41,12 @@ async def run(jc: JobContext, request: RiskDriftRequest) -> Outcome:
         _pick(filings, previous_year, request.ticker),
     )
     documents = await asyncio.gather(edgar.download(previous), edgar.download(current))
-    await jc.step("fetch", 30)
+    await job.step("fetch", 30)
     try:
         sections = await asyncio.to_thread(lambda: [extract_item1a(d.content) for d in documents])
     except Item1ANotFoundError as exc:
         raise PermanentError(f"no Item 1A found: {exc}") from exc
-    await jc.step("extract", 45)
+    await job.step("extract", 45)
 
     loop = asyncio.get_running_loop()
     stages: asyncio.Queue[str | None] = asyncio.Queue()
@@ -56,14 +56,17 @@ async def run(jc: JobContext, request: RiskDriftRequest) -> Outcome:
 
     async def report_stages() -> None:
         while (stage := await stages.get()) is not None:
-            await jc.step(stage, _STAGE_PROGRESS.get(stage, 50))
+            await job.step(stage, _STAGE_PROGRESS.get(stage, 50))
 
     reporter = asyncio.create_task(report_stages())
     try:
         report = await asyncio.to_thread(
-            analyze_sections, sections[0], sections[1],
-            rewriter=jc.services.resources.get("summary_rewriter"), progress=progress,
-        )  # fmt: skip
+            analyze_sections,
+            sections[0],
+            sections[1],
+            rewriter=job.services.resources.get("summary_rewriter"),
+            progress=progress,
+        )
     finally:
         stages.put_nowait(None)
         await reporter
@@ -76,7 +79,7 @@ async def run(jc: JobContext, request: RiskDriftRequest) -> Outcome:
         },
         **report.model_dump(mode="json"),
     }
-    await jc.step("save", 95)
+    await job.step("save", 95)
     return Outcome(
         result=result,
         summary={

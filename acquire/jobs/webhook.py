@@ -2,8 +2,8 @@
 
 Enqueued by the runtime when a job with a ``callback_url`` reaches a final status (with a
 fixed arq job id, so at most one delivery job exists per job). Each attempt is recorded on
-the job (``acquire.keys.job_webhooks``); a retry is rescheduled with arq's ``Retry`` after
-the delay :mod:`acquire.webhook_delivery` decided.
+the job (``acquire.store.keys.job_webhooks``); a retry is rescheduled with arq's ``Retry`` after
+the delay :mod:`acquire.webhooks.delivery` decided.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from arq import func
 from arq.worker import Retry
 
 from acquire import metrics
-from acquire.errors import AcquireError, JobNotFound
-from acquire.jobs.runtime import WEBHOOK_FUNCTION, Services
+from acquire.errors import AcquireError, JobNotFoundError
 from acquire.logs import job_context
+from acquire.runtime.run import WEBHOOK_FUNCTION, Services
 from acquire.settings import Settings
-from acquire.webhook_delivery import WebhookOutcome, deliver
-from acquire.webhooks import build_message
+from acquire.webhooks.delivery import WebhookOutcome, deliver
+from acquire.webhooks.message import build_message
 
 __all__ = ["deliver_webhook", "webhook_function"]
 
@@ -39,7 +39,7 @@ async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[
     job_context.set({"job_id": job_id, "org": org})
     try:
         status = await services.store.get_status(org, job_id)
-    except (JobNotFound, ValueError):
+    except (JobNotFoundError, ValueError):
         return {"outcome": "gave_up", "error": "job not found (expired?)"}
     url = status.request.get("callback_url")
     if not url or not status.state.final:
@@ -47,9 +47,12 @@ async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[
     attempt = int(ctx.get("job_try", 1))
     try:
         message = build_message(
-            job_id, status.state.value, _data(status), settings=services.settings,
+            job_id,
+            status.state.value,
+            _data(status),
+            settings=services.settings,
             occurred_at=status.finished_at,
-        )  # fmt: skip
+        )
     except AcquireError as exc:  # e.g. WEBHOOK_SECRET missing: never send unsigned webhooks
         record = {"attempt": attempt, "outcome": "gave_up", "error": str(exc)}
         _count(WebhookOutcome.GAVE_UP, None)

@@ -10,16 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from acquire.errors import AcquireError, NotFoundError, TransientError
-from acquire.jobs.runtime import JobContext, JobSpec, Outcome, Spread
 from acquire.models import ItemState, ItemStatus, JobKind, JobRequest, YahooRequest
-from acquire.sources.yahoo import YahooClient
+from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
+from acquire.sources.yahoo.client import YahooClient
 
 __all__ = ["SPEC"]
 
 
-async def run(jc: JobContext, request: YahooRequest) -> Spread:
-    await jc.step("plan", 2)
-    return await jc.spread([(company, {"company": company}) for company in request.companies])
+async def run(job: JobContext, request: YahooRequest) -> Spread:
+    await job.step("plan", 2)
+    return await job.spread([(company, {"company": company}) for company in request.companies])
 
 
 async def _parts(yahoo: YahooClient, symbol: str, request: YahooRequest) -> dict[str, Any]:
@@ -56,11 +56,11 @@ async def _parts(yahoo: YahooClient, symbol: str, request: YahooRequest) -> dict
 
 
 async def run_company(
-    jc: JobContext, request: YahooRequest, key: str, payload: dict[str, Any]
+    job: JobContext, request: YahooRequest, key: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
-    yahoo: YahooClient = jc.services.get("yahoo")
+    yahoo: YahooClient = job.services.get("yahoo")
     data = {"company": key, **await _parts(yahoo, payload["company"], request)}
-    await jc.publish(jc.settings.yahoo_topic, data)
+    await job.publish(job.settings.yahoo_topic, data)
     return data
 
 

@@ -1,1 +1,2 @@
-"""Upstream clients: HTTP only, no Redis keys or job logic (limiter and cache are injected)."""
+"""Upstream clients (SEC, Yahoo): HTTP and the upstreams' quirks, no job logic (limiter, cache and
+session store are injected)."""

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from acquire.web.auth import InvalidToken, TokenSigner, api_key_authorizer, bearer_or_api_key
+from acquire.web.auth import InvalidTokenError, TokenSigner, api_key_authorizer, bearer_or_api_key
 from acquire.web.router import COOKIE_NAME, AcquireRouter, Authorize, create_router
 from acquire.web.sse import EventFanout, FanoutStats, StreamEvent, Subscription
 
@@ -16,7 +16,7 @@ __all__ = [
     "Authorize",
     "EventFanout",
     "FanoutStats",
-    "InvalidToken",
+    "InvalidTokenError",
     "StreamEvent",
     "Subscription",
     "TokenSigner",

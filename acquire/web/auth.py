@@ -24,17 +24,17 @@ from collections.abc import Callable, Mapping, Sequence
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from acquire.keys import ID_PATTERN
 from acquire.models import validate_org
+from acquire.store.keys import ID_PATTERN
 
-__all__ = ["InvalidToken", "TokenSigner", "api_key_authorizer", "bearer_or_api_key"]
+__all__ = ["InvalidTokenError", "TokenSigner", "api_key_authorizer", "bearer_or_api_key"]
 
 _VERSION = "v1"
 _MIN_SECRET_BYTES = 32
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="acquire"'}
 
 
-class InvalidToken(Exception):
+class InvalidTokenError(Exception):
     """A token is malformed, forged, expired or for another job; the message says which."""
 
 
@@ -90,36 +90,36 @@ class TokenSigner:
         return self._payload(token)[2]
 
     def verify(self, token: str, job_id: str, *, now: float | None = None) -> str:
-        """The organisation a valid token grants access to job ``job_id``; else :class:`InvalidToken`."""
+        """The organisation a valid token grants access to job ``job_id``; else :class:`InvalidTokenError`."""
         org, token_job, expires = self._payload(token)
         if token_job != job_id:
-            raise InvalidToken("token is for another job")
+            raise InvalidTokenError("token is for another job")
         if expires <= (time.time() if now is None else now):
-            raise InvalidToken("token expired")
+            raise InvalidTokenError("token expired")
         try:
             return validate_org(org if isinstance(org, str) else "")
         except ValueError:
-            raise InvalidToken("malformed token") from None
+            raise InvalidTokenError("malformed token") from None
 
     def _payload(self, token: str) -> tuple[object, object, int]:
         """The (org, job id, expiry) a token carries, once its signature is checked."""
         parts = token.split(".")
         # Non-ASCII text cannot be a token, and hmac.compare_digest raises on it.
         if len(parts) != 3 or parts[0] != _VERSION or len(token) > 512 or not token.isascii():
-            raise InvalidToken("malformed token")
+            raise InvalidTokenError("malformed token")
         message = f"{parts[0]}.{parts[1]}"
         # Compare against every key without stopping early: timing says nothing about which.
         valid = False
         for key in self._keys:
             valid |= hmac.compare_digest(self._sign(key, message), parts[2])
         if not valid:
-            raise InvalidToken("token signature is invalid")
+            raise InvalidTokenError("token signature is invalid")
         try:
             payload = json.loads(_unb64(parts[1]))
         except (ValueError, binascii.Error):
-            raise InvalidToken("malformed token") from None
+            raise InvalidTokenError("malformed token") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("e"), int):
-            raise InvalidToken("malformed token")
+            raise InvalidTokenError("malformed token")
         return payload.get("o"), payload.get("j"), payload["e"]
 
 

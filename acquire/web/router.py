@@ -27,7 +27,7 @@ Bodies and paths. ``POST /jobs`` must send its whole body within ``body_timeout`
 redirects from the client's ``Host`` header).
 
 Not found is one answer. A job of another organisation, a missing or expired job and a
-malformed job id (anything not matching :data:`acquire.keys.ID_PATTERN`, rejected before Redis
+malformed job id (anything not matching :data:`acquire.store.keys.ID_PATTERN`, rejected before Redis
 is touched) all get the same ``404 {"detail": "job not found"}``, so ids cannot be probed.
 
 Events. Each SSE message carries the Redis Stream id as ``id``, the event type as ``event`` and
@@ -57,12 +57,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
-from acquire import keys
 from acquire.client import AcquireClient
-from acquire.errors import JobNotFound
-from acquire.events import decode_entry, valid_stream_id
+from acquire.errors import JobNotFoundError
 from acquire.models import JobStatus, parse_request, validate_org
-from acquire.web.auth import InvalidToken, TokenSigner
+from acquire.store import keys
+from acquire.store.events import decode_entry, valid_stream_id
+from acquire.web.auth import InvalidTokenError, TokenSigner
 from acquire.web.responses import GuardedEventSourceResponse
 from acquire.web.sse import EventFanout, StreamEvent
 
@@ -83,7 +83,7 @@ _LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
 
 
-class _NotFound(Exception):
+class _NotFoundError(Exception):
     pass
 
 
@@ -134,11 +134,17 @@ def create_router(
             "max_body_bytes, body_timeout and max_stream_seconds must be positive, ping_seconds >= 0"
         )
     api = _Api(
-        client, authorize, TokenSigner(token_secret, ttl=token_ttl) if token_secret else None,
+        client,
+        authorize,
+        TokenSigner(token_secret, ttl=token_ttl) if token_secret else None,
         fanout or EventFanout(client.redis, queue_size=queue_size),
-        max_body_bytes=max_body_bytes, body_timeout=body_timeout, ping_seconds=ping_seconds,
-        max_stream_seconds=max_stream_seconds, retry_ms=retry_ms, cookie_secure=cookie_secure,
-    )  # fmt: skip
+        max_body_bytes=max_body_bytes,
+        body_timeout=body_timeout,
+        ping_seconds=ping_seconds,
+        max_stream_seconds=max_stream_seconds,
+        retry_ms=retry_ms,
+        cookie_secure=cookie_secure,
+    )
 
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
@@ -172,7 +178,7 @@ def _guard(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except HTTPException as exc:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
-        except (_NotFound, JobNotFound):
+        except (_NotFoundError, JobNotFoundError):
             return JSONResponse(_NOT_FOUND, 404)
         except ClientDisconnect:  # nobody is left to answer; not a server error
             log.info("client disconnected before sending the body of %s %s", request.method, request.url.path)
@@ -186,7 +192,7 @@ def _guard(endpoint: Endpoint) -> Endpoint:
 def _job_id(request: Request) -> str:
     job_id: str = request.path_params["job_id"]
     if not keys.ID_PATTERN.fullmatch(job_id):
-        raise _NotFound
+        raise _NotFoundError
     return job_id
 
 
@@ -207,10 +213,19 @@ def _validation_errors(exc: ValidationError, kind: object) -> list[dict[str, str
 
 class _Api:
     def __init__(
-        self, client: AcquireClient, authorize: Authorize, tokens: TokenSigner | None, fanout: EventFanout,
-        *, max_body_bytes: int, body_timeout: float, ping_seconds: float, max_stream_seconds: float,
-        retry_ms: int, cookie_secure: bool,
-    ) -> None:  # fmt: skip
+        self,
+        client: AcquireClient,
+        authorize: Authorize,
+        tokens: TokenSigner | None,
+        fanout: EventFanout,
+        *,
+        max_body_bytes: int,
+        body_timeout: float,
+        ping_seconds: float,
+        max_stream_seconds: float,
+        retry_ms: int,
+        cookie_secure: bool,
+    ) -> None:
         self.client = client
         self.store = client.store
         self._authorize = authorize
@@ -241,13 +256,13 @@ class _Api:
                 raise HTTPException(401, "token authentication is not enabled on this server")
             try:
                 return self.tokens.verify(token, job_id)
-            except InvalidToken as exc:
+            except InvalidTokenError as exc:
                 raise HTTPException(401, str(exc)) from None
         cookie = request.cookies.get(COOKIE_NAME)
         if cookie and self.tokens is not None:
             try:
                 return self.tokens.verify(cookie, job_id)
-            except InvalidToken:
+            except InvalidTokenError:
                 pass  # ambient and possibly stale: the host's own authorisation decides
         return await self.authorize(request)
 
@@ -309,8 +324,9 @@ class _Api:
         org = await self.authorize(request)
         raw = request.query_params.get("limit", "50")
         if not _DIGITS.fullmatch(raw) or not 1 <= int(raw) <= 1000:
-            return _unprocessable([{"field": "limit", "message": "must be an integer from 1 to 1000"}],
-                                  "invalid query")  # fmt: skip
+            return _unprocessable(
+                [{"field": "limit", "message": "must be an integer from 1 to 1000"}], "invalid query"
+            )
         jobs = await self.client.list_jobs(org, int(raw))
         return JSONResponse({"jobs": [job.model_dump(mode="json") for job in jobs]})
 
@@ -344,9 +360,14 @@ class _Api:
             {"token": token, "expires_at": self.tokens.expires_at(token), "events_url": path}
         )
         response.set_cookie(
-            COOKIE_NAME, token, max_age=self.tokens.ttl, path=path, httponly=True,
-            secure=self.cookie_secure, samesite="strict",
-        )  # fmt: skip
+            COOKIE_NAME,
+            token,
+            max_age=self.tokens.ttl,
+            path=path,
+            httponly=True,
+            secure=self.cookie_secure,
+            samesite="strict",
+        )
         return response
 
     # ---- events ------------------------------------------------------------------------------
@@ -364,9 +385,10 @@ class _Api:
             # Everything, including the final event, was delivered: 204 makes browsers stop retrying.
             return Response(status_code=204)
         return GuardedEventSourceResponse(
-            self._stream(org, job_id, status, after, page), ping=self.ping_seconds,
+            self._stream(org, job_id, status, after, page),
+            ping=self.ping_seconds,
             stall_timeout=_SEND_TIMEOUT,
-        )  # fmt: skip
+        )
 
     async def _range(self, org: str, job_id: str, after: str) -> list[StreamEvent]:
         if after == _LAST_STREAM_ID:
@@ -402,5 +424,5 @@ class _Api:
                         return
                 elif sub.closed:  # dropped as too slow, or shutting down: the client resumes by id
                     return
-                elif not await self.store.redis.exists(keys.job(org, job_id)):
+                elif not await self.store.redis.exists(keys.job_status(org, job_id)):
                     return  # expired while idle

@@ -37,9 +37,9 @@ from typing import Any
 import redis.asyncio as aioredis
 from sse_starlette import JSONServerSentEvent
 
-from acquire import keys
-from acquire.events import decode_entry
 from acquire.models import JobEvent
+from acquire.store import keys
+from acquire.store.events import decode_entry
 
 __all__ = ["EventFanout", "FanoutStats", "StreamEvent", "Subscription", "encode_sse"]
 

@@ -15,7 +15,7 @@ from acquire.client import AcquireClient
 from acquire.logs import configure_logging, job_context
 from acquire.models import SecFilingsRequest
 from acquire.settings import Settings
-from tests.core.helpers import drain
+from tests.support.jobs import drain
 
 
 def _free_port() -> int:

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from acquire.settings import Settings, SettingsError
+from acquire.errors import ConfigurationError
+from acquire.settings import Settings
 
 
 def test_defaults_follow_the_original_design() -> None:
@@ -42,7 +43,7 @@ def test_environment_values_are_parsed() -> None:
     ],
 )
 def test_bad_settings_are_clear_startup_errors(env: dict[str, str], message: str) -> None:
-    with pytest.raises(SettingsError, match=message):
+    with pytest.raises(ConfigurationError, match=message):
         Settings.from_env(env)
 
 

@@ -24,10 +24,17 @@ from selenium.webdriver.chrome.service import Service
 REQUIRE_ENV = "REQUIRE_BROWSER_TESTS"
 PACKAGES = "chromium chromium-driver"
 FLAGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-    "--window-size=1400,2200", "--force-device-scale-factor=1",
-]  # fmt: skip
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--window-size=1400,2200",
+    "--force-device-scale-factor=1",
+]
 
 
 def _find(env: str, *names: str) -> str | None:

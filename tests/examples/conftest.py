@@ -13,7 +13,7 @@ from starlette.types import ASGIApp
 
 from acquire.settings import Settings
 from acquire.worker import build_worker_settings
-from tests.web.support import serve as serve_on_loopback
+from tests.support.web import serve as serve_on_loopback
 
 from .browser import binaries
 

@@ -22,8 +22,13 @@ def _run_without_driver(tmp_path: Path, *, required: bool) -> subprocess.Complet
         env[REQUIRE_ENV] = "1"
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", BROWSER_TEST],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("required", [False, True], ids=["fresh-machine", "ci"])

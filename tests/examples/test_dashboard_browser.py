@@ -76,12 +76,16 @@ def _submit_sec_job_and_read_page(base: str) -> dict[str, object]:
             "job_id": detail.get_attribute("data-job-id"),
             "progress": driver.find_element(By.ID, "detail-progress").get_attribute("aria-valuenow"),
             "events": _attrs(driver, "#detail-events li", "data-event"),
-            "filings": [[td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-                        for tr in driver.find_elements(By.CSS_SELECTOR, "table.filings tbody tr")],
+            "filings": [
+                [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+                for tr in driver.find_elements(By.CSS_SELECTOR, "table.filings tbody tr")
+            ],
             "rows": _attrs(driver, "#jobs-body tr", "data-job-state"),
-            "summary": {tr.get_attribute("data-key"): tr.find_element(By.TAG_NAME, "td").text
-                        for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")},
-        }  # fmt: skip
+            "summary": {
+                tr.get_attribute("data-key"): tr.find_element(By.TAG_NAME, "td").text
+                for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")
+            },
+        }
 
 
 async def test_sec_filings_job_submitted_and_followed_in_the_browser(
@@ -144,8 +148,7 @@ async def _worker(settings: Settings) -> AsyncIterator[None]:
     """Workers on both queues (they are the same queue unless ACQUIRE_ANALYSIS_QUEUE is set)."""
     tasks, workers = [], []
     for analysis in {False, settings.acquire_analysis_queue != settings.acquire_queue}:
-        cls = build_worker_settings(settings, analysis=analysis, extra_functions=[],
-                                    serve_metrics=False)  # fmt: skip
+        cls = build_worker_settings(settings, analysis=analysis, extra_functions=[], serve_metrics=False)
         kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
         worker = Worker(**{**kwargs, "burst": False, "handle_signals": False})
         workers.append(worker)
@@ -164,11 +167,12 @@ async def _worker(settings: Settings) -> AsyncIterator[None]:
 def _heatmap_cells(driver: WebDriver) -> dict[tuple[str, str], dict[str, str | None]]:
     return {
         (cell.get_attribute("data-category") or "", cell.get_attribute("data-column") or ""): {
-            "value": cell.get_attribute("data-value"), "risk": cell.get_attribute("data-risk"),
+            "value": cell.get_attribute("data-value"),
+            "risk": cell.get_attribute("data-risk"),
             "text": cell.text,
         }
         for cell in driver.find_elements(By.CSS_SELECTOR, "#heatmap td[data-category]")
-    }  # fmt: skip
+    }
 
 
 def _submit_risk_drift_and_read_heatmap(base: str) -> dict[str, Any]:
@@ -201,10 +205,19 @@ def _submit_risk_drift_and_read_heatmap(base: str) -> dict[str, Any]:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.execute_script("document.getElementById('job-detail').scrollIntoView()")
         driver.save_screenshot(str(ARTIFACTS / "dashboard.png"))
-        job_summary = {tr.get_attribute("data-key"): tr.find_element(By.TAG_NAME, "td").text
-                       for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")}  # fmt: skip
-        return {"words": words, "count": count, "removed": removed, "new": new, "summary": summary,
-                "events": events, "job_summary": job_summary}  # fmt: skip
+        job_summary = {
+            tr.get_attribute("data-key"): tr.find_element(By.TAG_NAME, "td").text
+            for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")
+        }
+        return {
+            "words": words,
+            "count": count,
+            "removed": removed,
+            "new": new,
+            "summary": summary,
+            "events": events,
+            "job_summary": job_summary,
+        }
 
 
 async def test_risk_drift_job_shows_a_heatmap_in_the_browser(
@@ -222,8 +235,9 @@ async def test_risk_drift_job_shows_a_heatmap_in_the_browser(
     assert len(words) == 3 * len(categories)
     # Every row is consistent: change = current - previous, and the colour follows the change.
     for category in categories:
-        previous, current, change = (float(words[category, c]["value"] or "nan") for c in
-                                     ("previous", "current", "change"))  # fmt: skip
+        previous, current, change = (
+            float(words[category, c]["value"] or "nan") for c in ("previous", "current", "change")
+        )
         assert change == current - previous
         expected = "increased" if change > 0 else "decreased" if change < 0 else "unchanged"
         assert {words[category, c]["risk"] for c in ("previous", "current", "change")} == {expected}

@@ -22,10 +22,10 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from starlette.types import Receive, Scope, Send
 
-from acquire import keys
 from acquire.client import AcquireClient
-from acquire.demo import DEMO_JOBS
 from acquire.settings import Settings
+from acquire.store import keys
+from acquire.testing.demo import DEMO_JOBS
 from examples.starlette_app import create_app
 
 from .browser import chromium, full_page_screenshot, overflows, set_viewport

@@ -13,7 +13,7 @@ from starlette.routing import Mount
 
 from acquire.settings import Settings
 from examples import _config, fastapi_app, starlette_app
-from tests.core.helpers import run_real_worker
+from tests.support.jobs import run_real_worker
 
 from .conftest import API_KEYS, KEY_ACME, KEY_GLOBEX, SECRET, serve
 

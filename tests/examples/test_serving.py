@@ -20,9 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 async def test_the_example_app_bounds_request_heads(settings: Settings) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ACQUIRE_", "SEC_", "REDIS_"))}
     env.update(
-        REDIS_URL=settings.redis_url, SEC_USER_AGENT=settings.sec_user_agent, PORT="0",
-        EXAMPLE_API_KEYS=f"{KEY_ACME}:acme", PYTHONPATH=str(ROOT),
-    )  # fmt: skip
+        REDIS_URL=settings.redis_url,
+        SEC_USER_AGENT=settings.sec_user_agent,
+        PORT="0",
+        EXAMPLE_API_KEYS=f"{KEY_ACME}:acme",
+        PYTHONPATH=str(ROOT),
+    )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "examples.starlette_app", cwd=ROOT, env=env, stderr=asyncio.subprocess.PIPE
     )

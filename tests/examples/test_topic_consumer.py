@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from acquire.client import AcquireClient
 from acquire.settings import Settings
 from examples.topic_consumer import Entry, consume, format_filing
-from tests.core.helpers import run_real_worker
+from tests.support.jobs import run_real_worker
 
 ROOT = Path(__file__).resolve().parents[2]
 STREAM = "data.sec"
@@ -27,8 +27,9 @@ async def _append(redis: aioredis.Redis, accession: str) -> str:
         "cik": 1045810,
         "filing": {"form": "10-K", "fiscal_year": 2024, "accession": accession, "status": "completed"},
     }
-    entry_id = await redis.xadd(STREAM, {"org": "acme", "job_id": "j1", "kind": "sec_filings",
-                                         "data": json.dumps(data)})  # fmt: skip
+    entry_id = await redis.xadd(
+        STREAM, {"org": "acme", "job_id": "j1", "kind": "sec_filings", "data": json.dumps(data)}
+    )
     return str(entry_id.decode())
 
 
@@ -87,9 +88,15 @@ async def test_a_new_consumer_claims_entries_a_dead_one_left_pending(redis: aior
         await consume(redis, stream=STREAM, group=GROUP, consumer="old", handle=die, burst=True)
     seen: list[str] = []
     handled = await consume(
-        redis, stream=STREAM, group=GROUP, consumer="new", handle=lambda e: seen.append(e.id),
-        claim_idle_ms=0, burst=True, block_ms=50,
-    )  # fmt: skip
+        redis,
+        stream=STREAM,
+        group=GROUP,
+        consumer="new",
+        handle=lambda e: seen.append(e.id),
+        claim_idle_ms=0,
+        burst=True,
+        block_ms=50,
+    )
     assert seen == ids and handled == 2
     assert await _pending(redis) == 0
 
@@ -105,9 +112,17 @@ async def test_the_script_prints_the_filings_a_real_sec_job_published(
         assert (await job.status()).state.value == "completed"
     env = {**os.environ, "REDIS_URL": settings.redis_url, "SEC_TOPIC": settings.sec_topic}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "examples.topic_consumer", "--burst", "--block-ms", "100",
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+        sys.executable,
+        "-m",
+        "examples.topic_consumer",
+        "--burst",
+        "--block-ms",
+        "100",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode == 0, err.decode()
     lines = out.decode().splitlines()

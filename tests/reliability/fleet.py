@@ -25,11 +25,11 @@ from typing import IO, Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from acquire import keys
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import JobRequest, JobState, JobStatus, SecFilingsRequest, XbrlFactsRequest
-from acquire.replay import SEC_HOSTS, LoggedRequest
 from acquire.settings import Settings
+from acquire.store import keys
+from acquire.testing.replay import SEC_HOSTS, LoggedRequest
 
 __all__ = [
     "Audit",
@@ -104,9 +104,11 @@ class Fleet:
             port = _free_port() if self._metrics else 0
             proc = subprocess.Popen(
                 [sys.executable, "-m", "arq", "acquire.WorkerSettings"],
-                env={**self.env, "METRICS_PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
+                env={**self.env, "METRICS_PORT": str(port)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-            )  # fmt: skip
+            )
             self.procs.append(proc)
             self.metrics_ports.append(port)
             self._logs.append(log)
@@ -194,9 +196,14 @@ class Audit:
     item_errors: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"jobs": self.jobs, "final": self.final, "states": dict(self.states),
-                "duplicates": len(self.duplicates), "reruns": self.reruns,
-                "retries": self.retries}  # fmt: skip
+        return {
+            "jobs": self.jobs,
+            "final": self.final,
+            "states": dict(self.states),
+            "duplicates": len(self.duplicates),
+            "reruns": self.reruns,
+            "retries": self.retries,
+        }
 
 
 async def _events(client: AcquireClient, handle: JobHandle) -> list[tuple[str, dict[str, Any]]]:

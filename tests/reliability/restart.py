@@ -27,12 +27,12 @@ import httpx
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from acquire import keys
 from acquire.client import AcquireClient, JobHandle
-from acquire.embedded import EmbeddedRedis
 from acquire.models import SecFilingsRequest
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.store import keys
+from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.replay import ReplayServer
 
 from .fleet import Fleet, audit_jobs, await_all, final_states, fleet_env, mixed_requests, now, submit_all
 from .scenarios import ORG, _in_flight
@@ -93,11 +93,27 @@ class WebProcess:
         self.log_path = log_path
         fd = self._sock.fileno()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "tests.reliability.restart:web_app",
-             "--fd", str(fd), "--log-level", "warning", "--no-access-log", "--lifespan", "on"],
-            env={**env, "RELIABILITY_MAX_STREAM_SECONDS": str(max_stream_seconds)}, cwd=_ROOT,
-            pass_fds=(fd,), stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "tests.reliability.restart:web_app",
+                "--fd",
+                str(fd),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+                "--lifespan",
+                "on",
+            ],
+            env={**env, "RELIABILITY_MAX_STREAM_SECONDS": str(max_stream_seconds)},
+            cwd=_ROOT,
+            pass_fds=(fd,),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     def stop(self) -> int:
         if self.proc.poll() is None:
@@ -207,8 +223,9 @@ async def stream_mismatches(
         stored = [entry_id.decode() for entry_id, _ in entries]
         got = received.get(handle.job_id, [])
         if got != stored:
-            problems.append(f"{handle.job_id}: received {len(got)} ids ({len(set(got))} distinct), "
-                            f"stored {len(stored)}")  # fmt: skip
+            problems.append(
+                f"{handle.job_id}: received {len(got)} ids ({len(set(got))} distinct), stored {len(stored)}"
+            )
     return problems
 
 
@@ -220,7 +237,7 @@ async def light_audit(client: AcquireClient, handles: Sequence[JobHandle]) -> di
         chunk = handles[start : start + 500]
         async with client.redis.pipeline(transaction=False) as pipe:
             for h in chunk:
-                pipe.hget(keys.job(h.org, h.job_id), "state")
+                pipe.hget(keys.job_status(h.org, h.job_id), "state")
                 pipe.xrange(keys.job_events(h.org, h.job_id), "-", "+")
             replies = await pipe.execute()
         for state, entries in zip(replies[::2], replies[1::2], strict=True):
@@ -236,11 +253,14 @@ async def light_audit(client: AcquireClient, handles: Sequence[JobHandle]) -> di
 
 def _settings(redis_url: str, replay: ReplayServer) -> Settings:
     return Settings(
-        redis_url=redis_url, sec_user_agent="acquire tests tests@example.com",
-        sec_www_base_url=f"{replay.url}/www.sec.gov", sec_data_base_url=f"{replay.url}/data.sec.gov",
+        redis_url=redis_url,
+        sec_user_agent="acquire tests tests@example.com",
+        sec_www_base_url=f"{replay.url}/www.sec.gov",
+        sec_data_base_url=f"{replay.url}/data.sec.gov",
         yahoo_base_url=f"{replay.url}/query2.finance.yahoo.com",
-        yahoo_cookie_url=f"{replay.url}/fc.yahoo.com", metrics_port=0,
-    )  # fmt: skip
+        yahoo_cookie_url=f"{replay.url}/fc.yahoo.com",
+        metrics_port=0,
+    )
 
 
 async def _set_fsync(client: AcquireClient, always: bool) -> None:
@@ -249,9 +269,15 @@ async def _set_fsync(client: AcquireClient, always: bool) -> None:
 
 
 async def run_redis_restart(
-    work: Path, replay: ReplayServer, *, jobs: int = 30, followers: int = 10, kill: bool = True,
-    fsync_always: bool = True, down_s: float = 2.0,
-) -> dict[str, Any]:  # fmt: skip
+    work: Path,
+    replay: ReplayServer,
+    *,
+    jobs: int = 30,
+    followers: int = 10,
+    kill: bool = True,
+    fsync_always: bool = True,
+    down_s: float = 2.0,
+) -> dict[str, Any]:
     """Stop Redis (SIGKILL with ``kill``, else SIGTERM) once the first job is done, start it
     again on the same data directory and socket, and let 2 workers, the router and
     ``followers`` SSE clients carry on.
@@ -269,8 +295,10 @@ async def run_redis_restart(
     try:
         async with await AcquireClient.connect(settings) as client:
             await _set_fsync(client, fsync_always)
-            with Fleet(env, work / "workers") as fleet, \
-                    WebProcess(env, work / "web.log", max_stream_seconds=2) as web:  # fmt: skip
+            with (
+                Fleet(env, work / "workers") as fleet,
+                WebProcess(env, work / "web.log", max_stream_seconds=2) as web,
+            ):
                 fleet.start(2)
                 started = now()
                 handles = await submit_all(client, ORG, mixed_requests(jobs))
@@ -351,8 +379,9 @@ async def run_soak(
     A warm-up pass (5%, at least 200 jobs) loads code and caches first; RSS is then read from
     ``/proc`` before and after the measured pass, so growth means memory kept per job.
     """
-    env = fleet_env(settings, WORKER_CONCURRENCY="20", RELIABILITY_ORG=ORG,
-                    ACQUIRE_JOBS_INDEX_MAX=str(max(jobs, 1000)))  # fmt: skip
+    env = fleet_env(
+        settings, WORKER_CONCURRENCY="20", RELIABILITY_ORG=ORG, ACQUIRE_JOBS_INDEX_MAX=str(max(jobs, 1000))
+    )
     async with await AcquireClient.connect(settings) as client:
         with Fleet(env, work / "workers") as fleet, WebProcess(env, work / "web.log") as web:
             fleet.start(2)

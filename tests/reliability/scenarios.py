@@ -21,8 +21,8 @@ from arq.constants import in_progress_key_prefix, result_key_prefix
 from acquire import serialization
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import EventType, JobRequest, SecFilingsRequest, YahooRequest
-from acquire.replay import SEC_HOSTS, Fault, ReplayServer
 from acquire.settings import Settings
+from acquire.testing.replay import SEC_HOSTS, Fault, ReplayServer
 
 from .fleet import Fleet, audit_jobs, await_all, fleet_env, max_in_window, mixed_requests, now, submit_all
 
@@ -151,9 +151,10 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
     slow = {"SEC_CACHE": "none", "SEC_MAX_RPS": "5", "ACQUIRE_JOB_TIMEOUT": "120"}
     report: dict[str, Any] = {}
     async with await AcquireClient.connect(settings) as client:
-        with Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="1"), log_dir / "short") as short, \
-                Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="60"),
-                      log_dir / "long") as long:  # fmt: skip
+        with (
+            Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="1"), log_dir / "short") as short,
+            Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="60"), log_dir / "long") as long,
+        ):
             all_handles: list[JobHandle] = []
             for name, fleet in (("short_grace", short), ("long_grace", long)):
                 fleet.start(1)
@@ -176,10 +177,15 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 redelivered = await _redelivered(client) - sum(
                     r.get("redelivered", 0) for r in report.values()
                 )
-                report[name] = {**audit.as_dict(), "in_flight_at_signal": in_flight, "exit_code": exit_code,
-                                "stop_s": round(stop_s, 2), "redelivered": redelivered,
-                                "cancel_events": await _cancelled_jobs(handles),
-                                "problems": audit.duplicates[:10]}  # fmt: skip
+                report[name] = {
+                    **audit.as_dict(),
+                    "in_flight_at_signal": in_flight,
+                    "exit_code": exit_code,
+                    "stop_s": round(stop_s, 2),
+                    "redelivered": redelivered,
+                    "cancel_events": await _cancelled_jobs(handles),
+                    "problems": audit.duplicates[:10],
+                }
             report["lost"] = sum(
                 report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace")
             )
@@ -206,10 +212,14 @@ def chaos_fault_maker() -> Callable[[], Fault]:
         lambda: Fault(status=500),
         lambda: Fault(status=503, body=b"Service Unavailable"),
         lambda: Fault(reset=True),
-        lambda: Fault(status=200, body=b'{"filings": {"recent": ' + b"0" * 4000 + b"}}", truncate=100,
-                      headers={"content-type": "application/json"}),
+        lambda: Fault(
+            status=200,
+            body=b'{"filings": {"recent": ' + b"0" * 4000 + b"}}",
+            truncate=100,
+            headers={"content-type": "application/json"},
+        ),
         lambda: Fault(status=502, body=b"<html>Bad Gateway</html>"),
-    ]  # fmt: skip
+    ]
     faults = itertools.cycle(makers)
     return lambda: next(faults)()
 
@@ -228,9 +238,16 @@ def chaos_requests(count: int) -> list[JobRequest]:
 
 
 async def run_chaos(
-    settings: Settings, upstream: ReplayServer, log_dir: Path, *, jobs: int = 60, workers: int = 3,
-    rate: float = 0.2, seed: int = 7, rate_pages: int = 3,
-) -> dict[str, Any]:  # fmt: skip
+    settings: Settings,
+    upstream: ReplayServer,
+    log_dir: Path,
+    *,
+    jobs: int = 60,
+    workers: int = 3,
+    rate: float = 0.2,
+    seed: int = 7,
+    rate_pages: int = 3,
+) -> dict[str, Any]:
     """Every job against an upstream failing ``rate`` of its answers, plus ``rate_pages`` of
     SEC's rate-limit pages; ``upstream`` should throttle SEC at 10 req/s (``sec_max_rps``)."""
     rate_page = gzip.decompress((upstream.root / "sec/errors/rate-exceeded.html.gz").read_bytes())
@@ -239,9 +256,14 @@ async def run_chaos(
     page = Fault(status=403, body=rate_page, headers={"content-type": "text/html"})
     upstream.inject(r"^/(www|data)\.sec\.gov/", *[page] * rate_pages)
     env = fleet_env(
-        settings, SEC_CACHE="redis", SEC_CACHE_TTL="0", SEC_BLOCK_SECONDS="1", ACQUIRE_JOB_TIMEOUT="90",
-        ACQUIRE_MAX_TRIES="8", YAHOO_MAX_RPS="20",
-    )  # fmt: skip
+        settings,
+        SEC_CACHE="redis",
+        SEC_CACHE_TTL="0",
+        SEC_BLOCK_SECONDS="1",
+        ACQUIRE_JOB_TIMEOUT="90",
+        ACQUIRE_MAX_TRIES="8",
+        YAHOO_MAX_RPS="20",
+    )
     requests = chaos_requests(jobs)
     async with await AcquireClient.connect(settings) as client:
         with Fleet(env, log_dir) as fleet:

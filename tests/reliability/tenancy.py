@@ -2,7 +2,7 @@
 
 Used by the tenancy test and ``bench/reliability.py``. A *leak* is any answer that reveals
 something about a job of another org: a status, items, a result, an event, a token, or the
-job's id in a listing. Refusals (``JobNotFound``, 401/404) are not leaks.
+job's id in a listing. Refusals (``JobNotFoundError``, 401/404) are not leaks.
 """
 
 from __future__ import annotations
@@ -52,12 +52,15 @@ async def _router_leaks(http: httpx.AsyncClient, intruder: str, victim: JobHandl
     headers = {"X-API-Key": KEYS[intruder]}
     base = f"/jobs/{victim.job_id}"
     attempts = [
-        ("GET", "/jobs?limit=1000", headers), ("GET", base, headers), ("GET", f"{base}/result", headers),
-        ("GET", f"{base}/events", headers), ("POST", f"{base}/token", headers),
+        ("GET", "/jobs?limit=1000", headers),
+        ("GET", base, headers),
+        ("GET", f"{base}/result", headers),
+        ("GET", f"{base}/events", headers),
+        ("POST", f"{base}/token", headers),
         # the victim's own token, presented for it by the intruder, is fine; a token the
         # intruder minted for its own job must not open the victim's stream
         ("GET", f"{base}/events?token={token}", headers),
-    ]  # fmt: skip
+    ]
     for method, path, hdrs in attempts:
         response = await http.request(method, path, headers=hdrs)
         body = response.text

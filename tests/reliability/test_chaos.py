@@ -11,10 +11,10 @@ import redis.asyncio as aioredis
 
 from acquire.client import AcquireClient
 from acquire.models import JobState, SecFilingsRequest
-from acquire.replay import Fault, ReplayServer
 from acquire.settings import Settings
+from acquire.testing.replay import Fault, ReplayServer
 from tests.conftest import FIXTURES
-from tests.core.helpers import run_real_worker
+from tests.support.jobs import run_real_worker
 
 from .scenarios import run_chaos
 

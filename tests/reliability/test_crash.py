@@ -9,8 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 from arq.worker import Worker
 
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.testing.replay import ReplayServer
 from acquire.worker import build_worker_settings
 
 from .scenarios import run_crash

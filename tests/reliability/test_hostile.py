@@ -27,11 +27,11 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from acquire import serialization
-from acquire.cli import main as cli_main
+from acquire.cli.main import main as cli_main
 from acquire.client import AcquireClient
 from acquire.models import FORM_TYPES, METRICS, JobKind, JobState, SecFilingsRequest, parse_request
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.testing.replay import ReplayServer
 from acquire.web import api_key_authorizer, create_router
 
 from .fleet import Fleet, fleet_env
@@ -47,8 +47,23 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
     max_leaves=20,
 )
-_FIELDS = ["kind", "companies", "years", "form_types", "metrics", "period", "parts", "range", "start",
-           "end", "interval", "ticker", "include_amendments", "download", "callback_url"]  # fmt: skip
+_FIELDS = [
+    "kind",
+    "companies",
+    "years",
+    "form_types",
+    "metrics",
+    "period",
+    "parts",
+    "range",
+    "start",
+    "end",
+    "interval",
+    "ticker",
+    "include_amendments",
+    "download",
+    "callback_url",
+]
 _PLAUSIBLE = (
     st.sampled_from(["NVDA", "AAPL", "320193", "0", "brk-b", "A:B", "", " "])
     | st.sampled_from([2023, 2024, 1900, -1, 10**20])
@@ -91,21 +106,46 @@ _ids = st.text(max_size=30) | st.sampled_from(["", "..", "%00", "a" * 300, "AAAA
 @st.composite
 def hostile_requests(draw: st.DrawFn) -> tuple[str, str, dict[str, str], bytes]:
     job_id = quote(draw(_ids), safe="") or "x"
-    method, path = draw(st.sampled_from([
-        ("POST", "/jobs"), ("GET", "/jobs"), ("GET", f"/jobs/{job_id}"), ("GET", f"/jobs/{job_id}/result"),
-        ("GET", f"/jobs/{job_id}/events"), ("POST", f"/jobs/{job_id}/token"), ("DELETE", f"/jobs/{job_id}"),
-    ]))  # fmt: skip
-    query = draw(st.sampled_from(["", "?limit=", "?limit=-1", "?limit=99999999999999999999", "?limit=5",
-                                  "?token=v1.a.b", "?last_event_id=abc",
-                                  f"?token={quote(draw(_header_text))}"]))  # fmt: skip
+    method, path = draw(
+        st.sampled_from(
+            [
+                ("POST", "/jobs"),
+                ("GET", "/jobs"),
+                ("GET", f"/jobs/{job_id}"),
+                ("GET", f"/jobs/{job_id}/result"),
+                ("GET", f"/jobs/{job_id}/events"),
+                ("POST", f"/jobs/{job_id}/token"),
+                ("DELETE", f"/jobs/{job_id}"),
+            ]
+        )
+    )
+    query = draw(
+        st.sampled_from(
+            [
+                "",
+                "?limit=",
+                "?limit=-1",
+                "?limit=99999999999999999999",
+                "?limit=5",
+                "?token=v1.a.b",
+                "?last_event_id=abc",
+                f"?token={quote(draw(_header_text))}",
+            ]
+        )
+    )
     headers = {"X-API-Key": draw(st.sampled_from([KEY, "", "wrong" * 8]) | _header_text)}
-    for name in draw(st.lists(st.sampled_from(["content-type", "idempotency-key", "last-event-id",
-                                              "authorization", "cookie"]), max_size=3)):  # fmt: skip
+    for name in draw(
+        st.lists(
+            st.sampled_from(["content-type", "idempotency-key", "last-event-id", "authorization", "cookie"]),
+            max_size=3,
+        )
+    ):
         headers[name] = draw(st.sampled_from(["application/json", "text/plain", "a" * 200]) | _header_text)
     body = draw(
-        st.binary(max_size=300) | json_values.map(lambda v: json.dumps(v).encode())
+        st.binary(max_size=300)
+        | json_values.map(lambda v: json.dumps(v).encode())
         | requests_like.map(lambda v: json.dumps(v).encode())
-    )  # fmt: skip
+    )
     return method, path + query, headers, body
 
 
@@ -160,13 +200,44 @@ def test_router_never_answers_500_nor_writes_on_rejection(
 
 # ---- CLI ----------------------------------------------------------------------------------
 
-_argv_words = st.sampled_from([
-    "submit", "status", "result", "watch", "--org", "acme", "-x", "--json", "{}", "[1]", "{\"kind\": 1}",
-    "sec_filings", "xbrl_facts", "yahoo", "risk_drift", "--companies", "NVDA", "A:B", "--years", "2024",
-    "abc", "--ticker", "--metrics", "--parts", "--form-types", "--callback-url", "http://[::1",
-    "--idempotency-key",
-    "a b", "--", "", "\x00", "AAAAAAAAAAAAAAAAAAAAAA", "../../etc/passwd",
-]) | st.text(max_size=12)  # fmt: skip
+_argv_words = st.sampled_from(
+    [
+        "submit",
+        "status",
+        "result",
+        "watch",
+        "--org",
+        "acme",
+        "-x",
+        "--json",
+        "{}",
+        "[1]",
+        '{"kind": 1}',
+        "sec_filings",
+        "xbrl_facts",
+        "yahoo",
+        "risk_drift",
+        "--companies",
+        "NVDA",
+        "A:B",
+        "--years",
+        "2024",
+        "abc",
+        "--ticker",
+        "--metrics",
+        "--parts",
+        "--form-types",
+        "--callback-url",
+        "http://[::1",
+        "--idempotency-key",
+        "a b",
+        "--",
+        "",
+        "\x00",
+        "AAAAAAAAAAAAAAAAAAAAAA",
+        "../../etc/passwd",
+    ]
+) | st.text(max_size=12)
 
 
 def test_cli_returns_an_exit_code_and_never_a_traceback(

@@ -29,15 +29,17 @@ from arq.worker import Worker
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from acquire import keys, serialization
+from acquire import serialization
 from acquire.client import new_job_id
-from acquire.embedded import EmbeddedRedis
-from acquire.events import encode_event
+from acquire.connection import redis_settings
 from acquire.models import EventType
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.store import keys
+from acquire.store.events import encode_event
+from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.replay import ReplayServer
 from acquire.web.sse import EventFanout
-from acquire.worker import build_worker_settings, redis_settings
+from acquire.worker import build_worker_settings
 
 from .restart import run_redis_restart
 
@@ -87,17 +89,21 @@ class _KillAfterWatch(Pipeline):
 
 
 async def test_worker_poll_survives_a_connection_lost_between_watch_and_exec(
-    settings: Settings, redis: aioredis.Redis, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    redis: aioredis.Redis,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     # Before the guard, arq's start_jobs let redis-py's WatchError escape the poll loop: the
     # worker process exited and the concurrency slot it had taken was never released.
     cls = build_worker_settings(settings, serve_metrics=False)
     kwargs: dict[str, Any] = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
     pool: ArqRedis = await create_pool(
-        redis_settings(settings), job_serializer=serialization.serialize,
-        job_deserializer=serialization.deserialize, default_queue_name=settings.acquire_queue,
-    )  # fmt: skip
+        redis_settings(settings),
+        job_serializer=serialization.serialize,
+        job_deserializer=serialization.deserialize,
+        default_queue_name=settings.acquire_queue,
+    )
     worker = Worker(**kwargs, redis_pool=pool, handle_signals=False)
     await pool.enqueue_job("sec_filings", {"job_id": "j"}, _job_id="pickup-job")
 

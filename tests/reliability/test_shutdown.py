@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.testing.replay import ReplayServer
 
 from .scenarios import run_shutdown
 

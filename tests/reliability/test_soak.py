@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
-from acquire.replay import ReplayServer
 from acquire.settings import Settings
+from acquire.testing.replay import ReplayServer
 
 from .restart import run_soak
 

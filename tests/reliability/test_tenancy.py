@@ -8,7 +8,7 @@ import redis.asyncio as aioredis
 from acquire.client import AcquireClient
 from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
-from tests.core.helpers import drain
+from tests.support.jobs import drain
 
 from .tenancy import count_leaks
 

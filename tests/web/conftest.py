@@ -15,9 +15,9 @@ from starlette.routing import Mount
 from acquire.client import AcquireClient
 from acquire.settings import Settings
 from acquire.web import AcquireRouter, api_key_authorizer, create_router
+from tests.support.web import GATES, KEY_ACME, KEY_GLOBEX, SECRET, WRITTEN, serve
 
 from .server_log import server_log  # noqa: F401 (a fixture for the tests here)
-from .support import GATES, KEY_ACME, KEY_GLOBEX, SECRET, WRITTEN, serve
 
 
 @dataclass

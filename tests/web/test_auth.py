@@ -6,7 +6,7 @@ import pytest
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from acquire.web import InvalidToken, TokenSigner, api_key_authorizer
+from acquire.web import InvalidTokenError, TokenSigner, api_key_authorizer
 
 JOB = "B" * 22
 OTHER = "C" * 22
@@ -23,9 +23,9 @@ def test_a_token_binds_org_job_and_expiry() -> None:
     token = signer.mint("acme", JOB, now=1000)
     assert signer.expires_at(token) == 1060
     assert signer.verify(token, JOB, now=1059) == "acme"
-    with pytest.raises(InvalidToken, match="expired"):
+    with pytest.raises(InvalidTokenError, match="expired"):
         signer.verify(token, JOB, now=1060)
-    with pytest.raises(InvalidToken, match="another job"):
+    with pytest.raises(InvalidTokenError, match="another job"):
         signer.verify(token, OTHER, now=1000)
 
 
@@ -42,9 +42,9 @@ def test_forged_and_malformed_tokens_are_refused() -> None:
         "",
         "a.b.c.d",
     ]:
-        with pytest.raises(InvalidToken):
+        with pytest.raises(InvalidTokenError):
             signer.verify(bad, JOB)
-    with pytest.raises(InvalidToken, match="signature"):
+    with pytest.raises(InvalidTokenError, match="signature"):
         TokenSigner("x" * 32).verify(token, JOB)
 
 

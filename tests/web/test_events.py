@@ -8,13 +8,20 @@ import time
 from acquire.client import AcquireClient
 from acquire.settings import Settings
 from acquire.web import COOKIE_NAME
-from tests.core.helpers import drain
+from tests.support.jobs import drain
+from tests.support.web import ACME, GATED_SPEC, GATES, GLOBEX, SECRET, WRITTEN, Sse, sec_body, sse
 
 from .conftest import Web
-from .support import ACME, GATED_SPEC, GATES, GLOBEX, SECRET, WRITTEN, Sse, sec_body, sse
 
-ALL_EVENTS = ["job_queued", "job_started", "step_complete", "item_completed", "item_completed",
-              "step_complete", "job_completed"]  # fmt: skip
+ALL_EVENTS = [
+    "job_queued",
+    "job_started",
+    "step_complete",
+    "item_completed",
+    "item_completed",
+    "step_complete",
+    "job_completed",
+]
 
 
 async def submit(web: Web, *companies: str, headers: dict[str, str] = ACME) -> str:
@@ -147,8 +154,14 @@ async def test_a_token_lets_eventsource_in_for_one_job_only(web: Web, settings: 
     url = f"{web.url}/jobs/{job_id}/events"
 
     ok = await sse(web.http, url, params={"token": token})  # no API key
-    assert ok.names == ["job_queued", "job_started", "step_complete", "item_completed", "step_complete",
-                        "job_completed"]  # fmt: skip
+    assert ok.names == [
+        "job_queued",
+        "job_started",
+        "step_complete",
+        "item_completed",
+        "step_complete",
+        "job_completed",
+    ]
 
     wrong_job = await web.http.get(f"{web.url}/jobs/{other}/events", params={"token": token})
     assert (wrong_job.status_code, wrong_job.json()) == (401, {"detail": "token is for another job"})

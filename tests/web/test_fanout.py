@@ -14,12 +14,12 @@ from acquire import serialization
 from acquire.client import AcquireClient
 from acquire.models import EventType
 from acquire.settings import Settings
-from acquire.transition import Transition
+from acquire.store.transition import Transition
 from acquire.web import EventFanout
-from tests.core.helpers import drain
+from tests.support.jobs import drain
+from tests.support.web import ACME, GATED_SPEC, GATES, Sse, sec_body, serve, sse
 
 from .conftest import make_router
-from .support import ACME, GATED_SPEC, GATES, Sse, sec_body, serve, sse
 
 
 def steps(*names: str) -> list[Transition]:
@@ -38,7 +38,7 @@ async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireCli
         slow = await fanout.subscribe("acme", job.job_id, queued.id)
         steady = await fanout.subscribe("acme", job.job_id, queued.id)
         # One atomic write: the reader receives all five in one XREAD and dispatches them at once.
-        await client.store.apply("acme", job.job_id, steps("s1", "s2", "s3", "s4", "s5"))
+        await client.store.apply_transitions("acme", job.job_id, steps("s1", "s2", "s3", "s4", "s5"))
         got = [await steady.get() for _ in range(3)]
         received = []
         while (item := await slow.get()) is not None:
@@ -50,7 +50,7 @@ async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireCli
 
         # Resuming from the last delivered id: the missed entries, then the live tail.
         resumed = await fanout.subscribe("acme", job.job_id, received[-1].id)
-        await client.store.transition(
+        await client.store.update_status(
             "acme", job.job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
         )
         rest = [item async for item in resumed]
@@ -69,10 +69,10 @@ async def test_a_late_joiner_gets_what_the_reader_already_passed(client: Acquire
     fanout = EventFanout(client.redis)
     try:
         early = await fanout.subscribe("acme", job.job_id, queued.id)
-        await client.store.apply("acme", job.job_id, steps("a", "b", "c"))
+        await client.store.apply_transitions("acme", job.job_id, steps("a", "b", "c"))
         seen = [await early.get() for _ in range(3)]  # the reader's cursor is now past "c"
         late = await fanout.subscribe("acme", job.job_id, queued.id)
-        await client.store.transition("acme", job.job_id, {"state": "failed"}, event=EventType.JOB_FAILED)
+        await client.store.update_status("acme", job.job_id, {"state": "failed"}, event=EventType.JOB_FAILED)
         late_ids = [e.id async for e in late]
         early_rest = [e.id async for e in early]
         stored = [e.id for e in await client.events.read("acme", job.job_id)][1:]

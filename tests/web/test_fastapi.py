@@ -10,10 +10,10 @@ from fastapi import FastAPI
 
 from acquire.client import AcquireClient
 from acquire.settings import Settings
-from tests.core.helpers import drain
+from tests.support.jobs import drain
+from tests.support.web import ACME, GLOBEX, sec_body, serve, sse
 
 from .conftest import make_router
-from .support import ACME, GLOBEX, sec_body, serve, sse
 
 
 async def test_mounted_in_fastapi(client: AcquireClient, settings: Settings) -> None:

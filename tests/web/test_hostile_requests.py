@@ -10,10 +10,10 @@ from pydantic import ValidationError
 
 from acquire.client import AcquireClient
 from acquire.web import COOKIE_NAME
+from tests.support.web import ACME, sec_body
 
 from .conftest import Web
 from .server_log import ServerLog
-from .support import ACME, sec_body
 
 MISSING = "A" * 22  # well-formed, never issued
 ABOVE_U64 = str(2**64)

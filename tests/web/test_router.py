@@ -10,10 +10,10 @@ from starlette.requests import Request
 from acquire.client import AcquireClient
 from acquire.settings import Settings
 from acquire.web import create_router
-from tests.core.helpers import drain
+from tests.support.jobs import drain
+from tests.support.web import ACME, GLOBEX, sec_body
 
 from .conftest import Web
-from .support import ACME, GLOBEX, sec_body
 
 MISSING = "A" * 22  # well-formed, never issued
 MALFORMED = ["short", "x" * 23, "bad!id!with!symbols!!", "%2e%2e"]
@@ -140,10 +140,17 @@ async def test_another_orgs_job_is_indistinguishable_from_a_missing_one(web: Web
     assert set(answers) == {(404, b'{"detail":"job not found"}')}
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/jobs"), ("GET", "/jobs"), ("GET", f"/jobs/{MISSING}"), ("GET", f"/jobs/{MISSING}/result"),
-    ("GET", f"/jobs/{MISSING}/events"), ("POST", f"/jobs/{MISSING}/token"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/jobs"),
+        ("GET", "/jobs"),
+        ("GET", f"/jobs/{MISSING}"),
+        ("GET", f"/jobs/{MISSING}/result"),
+        ("GET", f"/jobs/{MISSING}/events"),
+        ("POST", f"/jobs/{MISSING}/token"),
+    ],
+)
 async def test_every_route_requires_authorisation(web: Web, method: str, path: str) -> None:
     missing = await web.http.request(method, web.url + path)
     assert missing.status_code == 401
@@ -161,7 +168,7 @@ async def test_async_authorize_and_its_refusals_are_honoured(
 ) -> None:
     from starlette.exceptions import HTTPException
 
-    from .support import serve
+    from tests.support.web import serve
 
     async def authorize(request: Request) -> str:
         if request.headers.get("x-tenant") == "banned":

@@ -11,10 +11,10 @@ import httpx
 import pytest
 
 from acquire.client import AcquireClient
+from tests.support.web import ACME, serve
 
 from .conftest import Web, make_router
 from .server_log import ServerLog
-from .support import ACME, serve
 
 
 def _address(url: str) -> tuple[str, int]:

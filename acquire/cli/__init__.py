@@ -1,0 +1,1 @@
+"""The ``acquire`` command line (entry point :func:`acquire.cli.main.main`)."""

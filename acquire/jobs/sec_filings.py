@@ -1,0 +1,98 @@
+"""The SEC filings job (``process_sec_job`` in the original design).
+
+Steps: resolve each company (ticker or CIK), list its filings of the requested forms and
+fiscal years (older submission pages only when needed), download each primary document,
+record it, and publish it to ``SEC_TOPIC``. Every company is its own arq item job, so a
+request for many companies spreads across the whole fleet; a failing filing is recorded on
+its company's item without stopping the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from selectolax.lexbor import LexborHTMLParser
+
+from acquire.models import ItemState, ItemStatus, JobKind, JobRequest, SecFilingsRequest
+from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
+from acquire.sources.sec.edgar import EdgarClient, Filing, FilingDocument
+
+__all__ = ["SPEC", "text_length"]
+
+
+def text_length(document: FilingDocument) -> int:
+    """Characters of visible text in the document (HTML stripped; plain text as is)."""
+    if document.content_type and "html" not in document.content_type:
+        return len(document.text)
+    if document.content.lstrip()[:1] != b"<":
+        return len(document.text)
+    body = LexborHTMLParser(document.content).body
+    return len(body.text(separator=" ", strip=True)) if body is not None else 0
+
+
+async def run(job: JobContext, request: SecFilingsRequest) -> Spread:
+    await job.step("plan", 2)
+    return await job.spread([(company, {"company": company}) for company in request.companies])
+
+
+def _filing_record(filing: Filing) -> dict[str, Any]:
+    return filing.model_dump(mode="json", exclude_none=True)
+
+
+async def run_company(
+    job: JobContext, request: SecFilingsRequest, key: str, payload: dict[str, Any]
+) -> dict[str, Any]:
+    edgar: EdgarClient = job.services.get("edgar")
+    ref = await edgar.resolve(payload["company"])
+    filings = await edgar.filings(
+        ref.cik, forms=request.form_types, years=request.years, include_amendments=request.include_amendments
+    )
+    records: list[dict[str, Any]] = []
+    documents = await edgar.download_all(filings) if request.download else [None] * len(filings)
+    for filing, document in zip(filings, documents, strict=True):
+        record = _filing_record(filing)
+        if isinstance(document, Exception):
+            record.update(status="failed", error=str(document), error_type=type(document).__name__)
+        elif document is not None:
+            record.update(
+                status="completed",
+                size=document.size,
+                sha256=document.sha256,
+                text_length=text_length(document),
+                stored_in=None if job.settings.sec_cache == "none" else f"{job.settings.sec_cache} cache",
+                source=document.source,
+            )
+        else:
+            record["status"] = "listed"
+        records.append(record)
+        await job.publish(job.settings.sec_topic, {"company": key, "cik": ref.cik, "filing": record})
+    failed = sum(1 for r in records if r["status"] == "failed")
+    if records and failed == len(records):
+        raise RuntimeError(f"all {failed} filings of {key} failed: {records[0]['error']}")
+    return {
+        "company": key,
+        "cik": ref.cik,
+        "name": ref.name,
+        "filings": records,
+        "filings_found": len(records),
+        "filings_failed": failed,
+    }
+
+
+def assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
+    companies = [{"company": i.key, "state": i.state.value, "error": i.error, **i.data} for i in items]
+    found = sum(int(i.data.get("filings_found", 0)) for i in items)
+    failed = sum(int(i.data.get("filings_failed", 0)) for i in items)
+    done = sum(1 for i in items if i.state == ItemState.COMPLETED)
+    return Outcome(
+        result={"companies": companies},
+        summary={
+            "companies": len(items),
+            "companies_completed": done,
+            "filings": found,
+            "filings_failed": failed,
+        },
+    )
+
+
+SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=run, run_item=run_company, assemble=assemble)

@@ -1,0 +1,1 @@
+"""SEC EDGAR: filings, submissions and XBRL company facts."""

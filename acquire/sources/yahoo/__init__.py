@@ -1,0 +1,1 @@
+"""Yahoo Finance: the client, its shared cookie/crumb session, parsers and models."""

@@ -1,0 +1,1 @@
+"""Job records in Redis: key names, status records and their transitions, event streams."""

@@ -1,0 +1,319 @@
+"""The Redis result store: org-namespaced status records, items, results and events.
+
+Every write that changes a job's state also appends the event that reports it, in one Lua
+script, so a reader never sees a status without its event or the other way round. Scripts
+also make writes idempotent: a final status is never overwritten (a job delivered twice after
+a worker crash cannot flip ``completed`` back to ``running``), an item counts once however
+often it is reported, and an event with a dedupe token is appended once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+
+from acquire.errors import JobNotFinishedError, JobNotFoundError
+from acquire.models import EventType, ItemState, ItemStatus, JobStatus
+from acquire.settings import Settings
+from acquire.store import keys
+from acquire.store.events import dumps, encode_event
+from acquire.store.transition import JSON_FIELDS, TRANSITION_SCRIPT, Transition, encode_fields, encode_steps
+
+__all__ = ["ItemCounts", "JobStore"]
+
+_ACTIVE = keys.active()
+
+# KEYS: status, events, active, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
+# event fields (json), active member, field/value pairs...
+_CREATE = """
+if KEYS[5] ~= '' then
+  local existing = redis.call('GET', KEYS[5])
+  if existing then return existing end
+  redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1])
+end
+redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
+local ev = cjson.decode(ARGV[6])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
+redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
+redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
+for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+return ''
+"""
+
+# KEYS: status, items, events | ARGV: ttl, maxlen, item key, item json, item state, event json or ''
+# Returns {done, failed, total, counted}: counted = 1 when this call moved the item to final.
+_ITEM = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1, -1, 0} end
+local finals = {completed = true, failed = true, not_found = true}
+local old = redis.call('HGET', KEYS[2], ARGV[3])
+local was_final = false
+if old then was_final = finals[cjson.decode(old).state] == true end
+if was_final then
+  return {tonumber(redis.call('HGET', KEYS[1], 'items_done') or '0'),
+          tonumber(redis.call('HGET', KEYS[1], 'items_failed') or '0'),
+          tonumber(redis.call('HGET', KEYS[1], 'items_total') or '0'), 0}
+end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+local counted = 0
+if ARGV[5] == 'completed' then
+  redis.call('HINCRBY', KEYS[1], 'items_done', 1); counted = 1
+elseif finals[ARGV[5]] then
+  redis.call('HINCRBY', KEYS[1], 'items_failed', 1); counted = 1
+end
+local done = tonumber(redis.call('HGET', KEYS[1], 'items_done') or '0')
+local failed = tonumber(redis.call('HGET', KEYS[1], 'items_failed') or '0')
+local total = tonumber(redis.call('HGET', KEYS[1], 'items_total') or '0')
+if total > 0 and counted == 1 then
+  local state = redis.call('HGET', KEYS[1], 'state')
+  if state == 'running' or state == 'queued' or state == 'retrying' then
+    redis.call('HSET', KEYS[1], 'progress', math.floor(100 * (done + failed) / total))
+  end
+end
+if ARGV[6] ~= '' and counted == 1 then
+  local ev = cjson.decode(ARGV[6])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
+end
+return {done, failed, total, counted}
+"""
+
+
+class ItemCounts:
+    """Item counters of a job after an item update."""
+
+    __slots__ = ("counted", "done", "failed", "total")
+
+    def __init__(self, done: int, failed: int, total: int, *, counted: bool) -> None:
+        self.done, self.failed, self.total, self.counted = done, failed, total, counted
+
+    @property
+    def all_final(self) -> bool:
+        return self.total > 0 and self.done + self.failed >= self.total
+
+
+def _decode_status(raw: Mapping[bytes, bytes]) -> JobStatus:
+    values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    for name in JSON_FIELDS:
+        if name in values:
+            values[name] = json.loads(values[name])
+    return JobStatus.model_validate(values)
+
+
+class JobStore:
+    """Reads and writes job records. Every read takes the caller's org: there is no way to
+    read a job without naming the org it belongs to, so one tenant cannot see another's."""
+
+    def __init__(
+        self, redis: aioredis.Redis, *, ttl: int = 3600, events_maxlen: int = 2000, index_max: int = 1000
+    ) -> None:
+        self.redis = redis
+        self.ttl = ttl
+        self.events_maxlen = events_maxlen
+        self.index_max = index_max
+        self._create = redis.register_script(_CREATE)
+        self._transition = redis.register_script(TRANSITION_SCRIPT)
+        self._item = redis.register_script(_ITEM)
+        self._preluded: dict[str, AsyncScript] = {}
+
+    @classmethod
+    def from_settings(cls, redis: aioredis.Redis, settings: Settings) -> JobStore:
+        """A store with the TTL, stream length and index size of ``settings``."""
+        return cls(
+            redis,
+            ttl=settings.acquire_result_ttl,
+            events_maxlen=settings.acquire_events_maxlen,
+            index_max=settings.acquire_jobs_index_max,
+        )
+
+    # ---- writes --------------------------------------------------------------------------
+
+    async def create(self, status: JobStatus, *, idempotency_key: str | None = None) -> str:
+        """Store a new ``queued`` job and its ``job_queued`` event.
+
+        Returns the job id: the given one, or the id of the job already created with the same
+        idempotency key.
+        """
+        org, job_id = status.org, status.job_id
+        fields = encode_fields(status.model_dump(mode="json", exclude_none=True))
+        event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
+        k = keys.job_keys(org, job_id)
+        existing = await self._create(
+            keys=[
+                k.status,
+                k.events,
+                keys.active(),
+                keys.org_jobs(org),
+                keys.idempotency(org, idempotency_key) if idempotency_key else "",
+            ],
+            args=[
+                self.ttl,
+                self.events_maxlen,
+                self.index_max,
+                status.created_at.timestamp(),
+                job_id,
+                dumps(event),
+                k.active_member,
+                *fields,
+            ],
+        )
+        existing = existing.decode() if isinstance(existing, bytes) else existing
+        return existing or job_id
+
+    async def update_status(
+        self,
+        org: str,
+        job_id: str,
+        fields: Mapping[str, Any],
+        *,
+        event: EventType | None = None,
+        data: Mapping[str, Any] | None = None,
+        dedupe: str | None = None,
+        force: bool = False,
+        result: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Update status fields and append ``event``, unless the job is already final.
+
+        Returns 1 when applied, 0 when refused because the job is final, -1 when the job
+        does not exist (expired). ``dedupe`` appends the event only the first time;
+        ``result`` is stored in the same step (so a reader of the final event finds it).
+        """
+        step = Transition(fields, event, data, dedupe)
+        return await self.apply_transitions(org, job_id, [step], force=force, result=result)
+
+    async def apply_transitions(
+        self,
+        org: str,
+        job_id: str,
+        steps: Sequence[Transition],
+        *,
+        force: bool = False,
+        result: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Apply several transitions atomically, in order, in one round trip."""
+        names, args = self._transition_call(org, job_id, steps, force=force, result=result)
+        return int(await self._transition(keys=names, args=args))
+
+    def prelude_script(self, prelude: str) -> AsyncScript:
+        """:meth:`apply_transitions`'s script, preceded by ``prelude`` (Lua), as one script.
+
+        ``prelude`` uses ``KEYS`` from 6 and ``ARGV`` from 3 on (see
+        :meth:`apply_transitions_with_prelude`) and runs first, whatever the transition then
+        decides. One script per prelude text.
+        """
+        script = self._preluded.get(prelude)
+        if script is None:
+            script = self._preluded[prelude] = self.redis.register_script(prelude + TRANSITION_SCRIPT)
+        return script
+
+    async def apply_transitions_with_prelude(
+        self,
+        script: AsyncScript,
+        org: str,
+        job_id: str,
+        steps: Sequence[Transition],
+        *,
+        result: Mapping[str, Any] | None,
+        prelude_keys: Sequence[str],
+        prelude_args: Sequence[Any],
+    ) -> int:
+        """:meth:`apply_transitions` through a script from :meth:`prelude_script`, one command in all.
+
+        Redis runs a script atomically, so the prelude's writes and the transition happen
+        together; a Redis that forgot the script (a restart) gets it again and runs it once.
+        """
+        names, args = self._transition_call(org, job_id, steps, force=False, result=result)
+        return int(await script(keys=[*names, *prelude_keys], args=[*args, *prelude_args]))
+
+    def _transition_call(
+        self,
+        org: str,
+        job_id: str,
+        steps: Sequence[Transition],
+        *,
+        force: bool,
+        result: Mapping[str, Any] | None,
+    ) -> tuple[list[str], list[str]]:
+        k = keys.job_keys(org, job_id)
+        names = [k.status, k.events, k.seen, k.result, _ACTIVE]
+        header = [self.ttl, self.events_maxlen, 1 if force else 0, k.active_member]
+        args = [encode_steps(header, steps), dumps(result) if result is not None else ""]
+        return names, args
+
+    async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
+        """Record an item's status; a final item emits ``item_completed``/``item_failed`` once."""
+        state = item.state
+        event: EventType | None = None
+        if state == ItemState.COMPLETED:
+            event = EventType.ITEM_COMPLETED
+        elif state in (ItemState.FAILED, ItemState.NOT_FOUND):
+            event = EventType.ITEM_FAILED
+        payload = {"item": item.key, "state": state.value}
+        if item.error:
+            payload["error"] = item.error
+        encoded = dumps(encode_event(event, payload)) if event else ""
+        k = keys.job_keys(org, job_id)
+        done, failed, total, counted = await self._item(
+            keys=[k.status, k.items, k.events],
+            args=[self.ttl, self.events_maxlen, item.key, item.model_dump_json(), state.value, encoded],
+        )
+        if done < 0:
+            raise JobNotFoundError(job_id)
+        return ItemCounts(int(done), int(failed), int(total), counted=bool(counted))
+
+    async def record_webhook(self, org: str, job_id: str, attempt: Mapping[str, Any]) -> None:
+        key = keys.job_webhooks(org, job_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, dumps(attempt))
+            pipe.ltrim(key, -100, -1)
+            pipe.expire(key, self.ttl)
+            await pipe.execute()
+
+    async def delete(self, org: str, job_id: str, *, idempotency_key: str | None = None) -> None:
+        """Remove every key of a job (used to undo a submission that failed half-way)."""
+        k = keys.job_keys(org, job_id)
+        names = [k.status, k.items, k.result, k.events, k.seen]
+        if idempotency_key:
+            names.append(keys.idempotency(org, idempotency_key))
+        await self.redis.delete(*names)
+        await self.redis.zrem(keys.active(), keys.active_member(org, job_id))
+        await self.redis.zrem(keys.org_jobs(org), job_id)
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    async def get_status(self, org: str, job_id: str) -> JobStatus:
+        raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job_status(org, job_id)))
+        if not raw:
+            raise JobNotFoundError(job_id)
+        return _decode_status(raw)
+
+    async def get_items(self, org: str, job_id: str) -> list[ItemStatus]:
+        raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job_items(org, job_id)))
+        items = [ItemStatus.model_validate_json(v) for v in raw.values()]
+        return sorted(items, key=lambda item: item.key)
+
+    async def get_result(self, org: str, job_id: str) -> dict[str, Any]:
+        """The stored result; :class:`JobNotFinishedError` while the job runs."""
+        status = await self.get_status(org, job_id)
+        if not status.state.final:
+            raise JobNotFinishedError(f"job {job_id} is {status.state.value}")
+        body = await self.redis.get(keys.job_result(org, job_id))
+        result: dict[str, Any] = json.loads(body) if body else {}
+        return result
+
+    async def get_webhooks(self, org: str, job_id: str) -> list[dict[str, Any]]:
+        raw = await cast(Awaitable[list[bytes]], self.redis.lrange(keys.job_webhooks(org, job_id), 0, -1))
+        return [json.loads(entry) for entry in raw]
+
+    async def list_jobs(self, org: str, limit: int = 50) -> list[JobStatus]:
+        """The org's most recent jobs, newest first (expired ones are skipped)."""
+        ids = await self.redis.zrevrange(keys.org_jobs(org), 0, max(0, limit - 1))
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for raw_id in ids:
+                pipe.hgetall(keys.job_status(org, raw_id.decode()))
+            records: list[dict[bytes, bytes]] = await pipe.execute()
+        return [_decode_status(raw) for raw in records if raw]

@@ -1,0 +1,164 @@
+"""The one place where Redis key names are built.
+
+Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generated job id)::
+
+    acquire:{org}:job:{id}            hash    status record (JobStatus fields)
+    acquire:{org}:job:{id}:items      hash    item key -> ItemStatus JSON
+    acquire:{org}:job:{id}:result     string  result JSON
+    acquire:{org}:job:{id}:events     stream  progress events (JobEvent)
+    acquire:{org}:job:{id}:webhooks   list    webhook delivery attempts
+    acquire:{org}:job:{id}:seen       set     dedupe tokens of events appended once
+    acquire:{org}:jobs                zset    job ids by creation time (recent jobs)
+    acquire:{org}:idem:{key}          string  idempotency key -> job id
+    acquire:active                    zset    "{org}/{id}" of unfinished jobs, for the reconciler
+    acquire:ratelimit:{name}          zset    fleet-wide request log of an upstream
+    acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
+    acquire:cache:{namespace}:{key}   string  HTTP cache entry
+    acquire:yahoo:session             hash    shared Yahoo cookie and crumb
+    acquire:web:wake:{token}          stream  wakes one web process's SSE reader (short TTL)
+
+Everything under ``acquire:{org}:`` expires with the job's result TTL. arq's own keys
+(``arq:job:{id}``, ``arq:result:{id}``, the queue zset) are left to arq.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from acquire.ids import ID_PATTERN, ORG_PATTERN
+
+__all__ = [
+    "ID_PATTERN",
+    "ORG_PATTERN",
+    "JobKeys",
+    "active",
+    "active_member",
+    "cache",
+    "idempotency",
+    "job_events",
+    "job_items",
+    "job_keys",
+    "job_result",
+    "job_status",
+    "job_webhooks",
+    "org_jobs",
+    "parse_active_member",
+    "pause",
+    "ratelimit",
+    "sse_wake",
+    "yahoo_session",
+]
+
+PREFIX = "acquire"
+
+
+def _check(org: str, job_id: str | None = None) -> None:
+    # Defence in depth: models validate these at the edge, but a key builder must never be
+    # the place where one tenant's input becomes another tenant's key.
+    if not ORG_PATTERN.fullmatch(org):
+        raise ValueError(f"invalid organisation id {org!r}")
+    if job_id is not None and not ID_PATTERN.fullmatch(job_id):
+        raise ValueError(f"invalid job id {job_id!r}")
+
+
+def job_status(org: str, job_id: str) -> str:
+    """The hash holding the job's status record; the other keys of the job extend it."""
+    _check(org, job_id)
+    return f"{PREFIX}:{org}:job:{job_id}"
+
+
+# Suffixes of a job's other keys, after :func:`job_status` (one spelling for both builders below).
+_ITEMS, _RESULT, _EVENTS, _WEBHOOKS, _SEEN = ":items", ":result", ":events", ":webhooks", ":seen"
+
+
+class JobKeys(NamedTuple):
+    """Every key of one job, built with one validation (the store's hot path)."""
+
+    status: str
+    items: str
+    result: str
+    events: str
+    webhooks: str
+    seen: str
+    #: The job's member in the :func:`active` set.
+    active_member: str
+
+
+def job_keys(org: str, job_id: str) -> JobKeys:
+    base = job_status(org, job_id)
+    return JobKeys(
+        base,
+        base + _ITEMS,
+        base + _RESULT,
+        base + _EVENTS,
+        base + _WEBHOOKS,
+        base + _SEEN,
+        _member(org, job_id),
+    )
+
+
+def job_items(org: str, job_id: str) -> str:
+    return job_status(org, job_id) + _ITEMS
+
+
+def job_result(org: str, job_id: str) -> str:
+    return job_status(org, job_id) + _RESULT
+
+
+def job_events(org: str, job_id: str) -> str:
+    return job_status(org, job_id) + _EVENTS
+
+
+def job_webhooks(org: str, job_id: str) -> str:
+    return job_status(org, job_id) + _WEBHOOKS
+
+
+def org_jobs(org: str) -> str:
+    _check(org)
+    return f"{PREFIX}:{org}:jobs"
+
+
+def idempotency(org: str, key: str) -> str:
+    _check(org)
+    return f"{PREFIX}:{org}:idem:{key}"
+
+
+def active() -> str:
+    return f"{PREFIX}:active"
+
+
+def active_member(org: str, job_id: str) -> str:
+    _check(org, job_id)
+    return _member(org, job_id)
+
+
+def _member(org: str, job_id: str) -> str:
+    return f"{org}/{job_id}"
+
+
+def parse_active_member(member: str) -> tuple[str, str]:
+    """``(org, job_id)`` from an :func:`active_member`; ``ValueError`` if malformed."""
+    org, _, job_id = member.partition("/")
+    _check(org, job_id)
+    return org, job_id
+
+
+def ratelimit(name: str) -> str:
+    return f"{PREFIX}:ratelimit:{name}"
+
+
+def pause(name: str) -> str:
+    return f"{PREFIX}:pause:{name}"
+
+
+def cache(namespace: str, key: str) -> str:
+    return f"{PREFIX}:cache:{namespace}:{key}"
+
+
+def sse_wake(token: str) -> str:
+    """The private wake-up stream of one web process's SSE reader (``token``: random hex)."""
+    return f"{PREFIX}:web:wake:{token}"
+
+
+def yahoo_session() -> str:
+    return f"{PREFIX}:yahoo:session"

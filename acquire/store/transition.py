@@ -1,0 +1,133 @@
+"""A job's status change (:class:`Transition`), and how a list of them reaches Redis.
+
+The store applies transitions with one Lua script (:data:`TRANSITION_SCRIPT`): the status
+fields, the events that report them and the result are written together, and a job that is
+already final is never changed again. The arguments are encoded here: one flat JSON array,
+cheaper to build on every job's hot path than JSON objects or more script arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from acquire.models import EventType, JobState
+from acquire.store.events import dumps
+
+__all__ = ["JSON_FIELDS", "TRANSITION_SCRIPT", "Transition", "encode_fields", "encode_steps"]
+
+#: Status fields stored as JSON text.
+JSON_FIELDS = ("summary", "request")
+
+# The final states as a Lua table literal, e.g. {completed = true, failed = true, ...}.
+_FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
+
+# KEYS: status, events, seen, result, active | ARGV: payload json, result json or ''.
+# The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
+# more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
+# n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
+# A job that becomes final leaves the active set. Returns 1 applied, 0 refused (already
+# final), -1 missing.
+TRANSITION_SCRIPT = (
+    """
+local finals = FINALS
+local s = cjson.decode(ARGV[1])
+local ttl, maxlen, force, member = s[1], s[2], s[3], s[4]
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return -1 end
+if force == 0 and finals[state] then return 0 end
+local fields, now = {}, state
+local i = 5
+while i <= #s do
+  local n = s[i]
+  for j = i + 1, i + n, 2 do
+    fields[#fields + 1] = s[j]
+    fields[#fields + 1] = s[j + 1]
+    if s[j] == 'state' then now = s[j + 1] end
+  end
+  i = i + n + 1
+  local event, at, data, dedupe = s[i], s[i + 1], s[i + 2], s[i + 3]
+  i = i + 4
+  if event ~= '' then
+    local fresh = 1
+    if dedupe ~= '' then
+      fresh = redis.call('SADD', KEYS[3], dedupe)
+      redis.call('EXPIRE', KEYS[3], ttl)
+    end
+    if fresh == 1 then
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'event', event, 'at', at, 'data', data)
+    end
+  end
+end
+-- One HSET for every step: a later step's value of a field wins, as if applied in turn.
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
+if finals[now] then redis.call('ZREM', KEYS[5], member) end
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return 1
+"""
+).replace("FINALS", _FINALS_LUA)
+
+
+class Transition(NamedTuple):
+    """One status change: fields to set and, optionally, the event that reports it.
+
+    ``at`` is when it happened (default: when it is written); a ``datetime`` field holding the
+    same object is written with the same text as the event's ``at``.
+    """
+
+    fields: Mapping[str, Any]
+    event: EventType | None = None
+    data: Mapping[str, Any] | None = None
+    dedupe: str | None = None
+    at: datetime | None = None
+
+
+def _append_fields(flat: list[Any], fields: Mapping[str, Any], at: datetime | None, at_text: str) -> int:
+    """Append ``name, value`` strings for ``fields`` to ``flat``; returns how many it added.
+
+    A datetime that is ``at`` is written as ``at_text`` (the event's time, formatted once).
+    """
+    count = len(flat)
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, str):  # a StrEnum is its value, for JSON too
+            pass
+        elif name in JSON_FIELDS:
+            value = dumps(value) if value else "{}"
+        elif type(value) is datetime:
+            value = at_text if value is at else value.isoformat()
+        else:
+            value = str(value)
+        flat.append(name)
+        flat.append(value)
+    return len(flat) - count
+
+
+def encode_fields(fields: Mapping[str, Any]) -> list[str]:
+    """``name, value, ...`` strings of a status record's fields (``None`` left out)."""
+    flat: list[str] = []
+    _append_fields(flat, fields, None, "")
+    return flat
+
+
+def encode_steps(header: list[Any], steps: Sequence[Transition]) -> str:
+    """The script's payload: ``header`` (ttl, events maxlen, force, active member), then
+    each step as its field count, field strings, event name, time, data and dedupe token.
+
+    The steps are appended to ``header`` itself (the caller builds a fresh one per call).
+    """
+    flat = header
+    for fields, event, data, dedupe, at in steps:
+        when_text = (at or datetime.now(UTC)).isoformat()
+        count_at = len(flat)
+        flat.append(0)
+        flat[count_at] = _append_fields(flat, fields, at, when_text)
+        if event is None:
+            flat += ("", "", "", dedupe or "")
+        else:
+            flat += (event, when_text, dumps(data) if data else "{}", dedupe or "")
+    return dumps(flat)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import redis.asyncio as aioredis
+
+from acquire.client import AcquireClient
+from acquire.models import ItemState, JobState, SecFilingsRequest
+from acquire.settings import Settings
+from acquire.testing.replay import ReplayServer
+from tests.support.jobs import run_real_worker
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+ARCHIVES = FIXTURES / "sec/www.sec.gov/Archives/edgar/data"
+
+
+def sha(path: str) -> str:
+    return hashlib.sha256(gzip.decompress((ARCHIVES / path).read_bytes())).hexdigest()
+
+
+async def test_nvidia_and_tesla_10ks_end_to_end(
+    settings: Settings, redis: aioredis.Redis, upstream: ReplayServer
+) -> None:
+    async with await AcquireClient.connect(settings) as client:
+        job = await client.submit(
+            "acme", SecFilingsRequest(companies=["NVDA", "tsla", "9999999999"], years=[2023, 2024, 2025])
+        )
+        await run_real_worker(settings)
+        status = await job.status()
+        assert status.state == JobState.PARTIALLY_FAILED
+        # 6 filings: TSLA's FY2025 10-K is listed but not in the recordings (SEC answers 403
+        # AccessDenied), so it fails on its own while the rest complete.
+        assert status.summary["filings"] == 6 and status.summary["filings_failed"] == 1
+        assert status.summary["companies_completed"] == 2
+        items = {i.key: i for i in await job.items()}
+        assert items["9999999999"].state == ItemState.NOT_FOUND
+        nvda = {f["fiscal_year"]: f for f in items["NVDA"].data["filings"]}
+        assert sorted(nvda) == [2023, 2024, 2025]
+        assert nvda[2025]["accession"] == "0001045810-25-000023"
+        assert nvda[2025]["sha256"] == sha("1045810/000104581025000023/nvda-20250126.htm.gz")
+        assert nvda[2024]["sha256"] == sha("1045810/000104581024000029/nvda-20240128.htm.gz")
+        assert nvda[2025]["text_length"] > 100_000
+        tsla = {f["fiscal_year"]: f for f in items["TSLA"].data["filings"]}
+        assert sorted(tsla) == [2023, 2024, 2025]
+        assert tsla[2025]["status"] == "failed" and tsla[2025]["error_type"] == "NotFoundError"
+        assert tsla[2024]["sha256"] == sha("1318605/000162828025003063/tsla-20241231.htm.gz")
+        # every filing went to the SEC topic with its org
+        entries = await redis.xrange(settings.sec_topic)
+        assert len(entries) == 6
+        assert {e[1][b"org"] for e in entries} == {b"acme"}
+        assert {json.loads(e[1][b"data"])["filing"]["accession"] for e in entries} >= {"0001045810-25-000023"}
+        archives = len(upstream.requests_to("www.sec.gov", "/Archives"))
+        assert archives == 6
+
+        # the documents again: they come from the cache, zero Archives requests
+        again = await client.submit("acme", SecFilingsRequest(companies=["NVDA", "TSLA"], years=[2023, 2024]))
+        await run_real_worker(settings)
+        assert (await again.status()).state == JobState.COMPLETED
+        assert len(upstream.requests_to("www.sec.gov", "/Archives")) == archives

@@ -1,0 +1,100 @@
+"""Test job kinds and an in-process arq worker, for exercising the runtime on real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from arq.worker import Worker
+
+from acquire.errors import NotFoundError, PermanentError, TransientError
+from acquire.models import ItemState, JobKind
+from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
+from acquire.settings import Settings
+from acquire.worker import build_worker_settings
+
+#: What the test jobs do is steered by the first company of the request.
+FLAKY_ATTEMPTS: dict[str, int] = {}
+
+
+async def _run(job: JobContext, request: Any) -> Outcome | Spread:
+    mode = request.companies[0]
+    if mode == "HANG":
+        await asyncio.Event().wait()  # never set: only the soft time limit ends this
+    if mode == "BOOM":
+        raise PermanentError("upstream refused the request")
+    if mode == "CRASH":
+        raise KeyError("missing field 'cik'")
+    if mode == "FLAKY":
+        FLAKY_ATTEMPTS[job.job_id] = job.attempt
+        if job.attempt < 3:
+            raise TransientError("HTTP 503 from upstream")
+    if mode == "DEAD":
+        raise TransientError("HTTP 503 forever")
+    if mode == "SPREAD":
+        return await job.spread([(c, {"company": c}) for c in request.companies[1:]])
+    await job.step("fetch", 40)
+    for company in request.companies:
+        if company == "MISS":
+            await job.item(company, ItemState.NOT_FOUND, error=NotFoundError("no such company"))
+        else:
+            await job.item(company, ItemState.COMPLETED, data={"n": len(company)})
+    await job.publish(job.settings.sec_topic, {"companies": request.companies})
+    await job.step("save", 90)
+    return Outcome(result={"companies": request.companies}, summary={"count": len(request.companies)})
+
+
+async def _run_item(job: JobContext, request: Any, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+    if key == "MISS":
+        raise NotFoundError(f"{key} is not on EDGAR")
+    if key == "BAD":
+        raise ValueError("unparseable submissions JSON")
+    if key == "HANG":
+        await asyncio.Event().wait()  # never set: only the soft time limit ends this item
+    return {"company": payload["company"], "worker_item": True}
+
+
+TEST_SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=_run, run_item=_run_item)
+
+
+def make_worker(
+    settings: Settings,
+    specs: Sequence[JobSpec] = (TEST_SPEC,),
+    extra_functions: Sequence[Any] = (),
+    **overrides: Any,
+) -> Worker:
+    cls = build_worker_settings(
+        settings, specs=specs, resources=[], extra_functions=list(extra_functions), serve_metrics=False
+    )
+    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
+    kwargs.update(burst=True, handle_signals=False, **overrides)
+    return Worker(**kwargs)
+
+
+async def drain(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,)) -> Worker:
+    """Run a burst worker until the queue is empty (deferred retries included)."""
+    return await drain_with(settings, [], specs)
+
+
+async def drain_with(
+    settings: Settings, extra: Sequence[Any], specs: Sequence[JobSpec] = (TEST_SPEC,)
+) -> Worker:
+    """:func:`drain` with extra arq functions (e.g. the webhook job)."""
+    worker = make_worker(settings, specs, extra_functions=list(extra))
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+    return worker
+
+
+async def run_real_worker(settings: Settings, *, analysis: bool = False) -> None:
+    """A burst worker with acquire's built-in job kinds and resources (real HTTP clients)."""
+    cls = build_worker_settings(settings, analysis=analysis, extra_functions=[], serve_metrics=False)
+    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
+    worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
