@@ -9,7 +9,8 @@ Two layouts are covered:
 * **Titled sections**, for 10-Ks laid out as an annual report with a "Form 10-K
   cross-reference index": the section starts at a short block reading the item's title
   ("Risk Factors") set as a heading (in a type other than the body's) and ends at the next
-  block set in the same type or a larger one (the next heading of that level or above).
+  short block set in the same type or a larger one (the next heading of that level or
+  above) that is not a sentence (factor headings may share the section title's type).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ __all__ = ["base_style", "dominant_style", "heading_span", "item_of", "item_orde
 _ITEM = re.compile(r"^\W*item\s*(\d{1,2})\s*\.?\s*([a-d])?(?![a-z])", re.IGNORECASE)
 # A heading or a TOC row is short; a cross-reference sits in a long sentence.
 MAX_HEADING_WORDS = 14
+_MAX_TITLE_WORDS = 6
+_SENTENCE = re.compile(r"[.?!]['\")\]]?$")
 
 
 def item_of(text: str) -> str | None:
@@ -98,6 +101,9 @@ def _prominent(style: Style, base: Style) -> bool:
 
 
 def _same_level(block: Block, heading: Style) -> bool:
+    # A sentence is a factor heading inside the section, never the next section's title.
+    if _SENTENCE.search(block.text) and len(block.text.split()) > _MAX_TITLE_WORDS:
+        return False
     style = dominant_style(block)
     if style == heading:
         return True

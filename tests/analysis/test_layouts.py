@@ -226,6 +226,9 @@ def test_cross_reference_index_layout() -> None:
     factors = split_risk_factors(section)
     assert [f.heading for f in factors] == HEADINGS
     assert [f.body for f in factors] == BODIES
+    # Factor headings in the very type of the section's title do not end the section.
+    same = document.replace(f'style="{sub}"', f'style="{big}"')
+    assert [f.heading for f in split_risk_factors(extract_item1a(same))] == HEADINGS
 
 
 def test_item_1a_incorporated_by_reference_raises_saying_so() -> None:
