@@ -10,8 +10,11 @@ default.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Annotated, Literal
 
@@ -19,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from acquire.errors import ConfigurationError
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["AllowList", "Settings", "get_settings"]
 
 # Env vars starting with these prefixes are ours: an unknown one is most likely a typo.
 _OWNED_PREFIXES = ("ACQUIRE_", "WORKER_", "SEC_", "YAHOO_", "WEBHOOK_")
@@ -27,6 +30,45 @@ _OWNED_PREFIXES = ("ACQUIRE_", "WORKER_", "SEC_", "YAHOO_", "WEBHOOK_")
 _IGNORED_ENV = frozenset({"ACQUIRE_TEST_REDIS_URL", "ACQUIRE_BENCH_QUICK"})
 
 PositiveFloat = Annotated[float, Field(gt=0)]
+_IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class AllowList:
+    """``WEBHOOK_ALLOW_HOSTS`` parsed: the host names and IP networks that the webhook SSRF guard
+    (:mod:`acquire.webhooks.ssrf`) exempts from its address check."""
+
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[_IPNetwork, ...] = ()
+
+    @staticmethod
+    @lru_cache(maxsize=16)
+    def parse(value: str) -> AllowList:
+        """Parse ``WEBHOOK_ALLOW_HOSTS``: comma-separated names, IPs or CIDRs (``10.0.0.0/8``).
+
+        Raises :class:`~acquire.errors.ConfigurationError` naming the bad entry.
+        """
+        hosts: set[str] = set()
+        networks: list[_IPNetwork] = []
+        for raw in value.split(","):
+            entry = raw.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                if "/" in entry or not re.fullmatch(r"[a-z0-9._-]+", entry):
+                    raise ConfigurationError(
+                        f"WEBHOOK_ALLOW_HOSTS: {raw.strip()!r} is neither a host name nor an IP/CIDR"
+                    ) from None
+                hosts.add(entry)
+        return AllowList(frozenset(hosts), tuple(networks))
+
+    def exempts_host(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts
+
+    def exempts_address(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in net for net in self.networks)
 
 
 class Settings(BaseModel):
@@ -109,8 +151,6 @@ class Settings(BaseModel):
     @field_validator("webhook_allow_hosts")
     @classmethod
     def _allow_list(cls, value: str) -> str:
-        from acquire.webhooks.ssrf import AllowList
-
         try:
             AllowList.parse(value)  # a bad entry fails at startup, not at the first delivery
         except ConfigurationError as exc:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from typing import Any, cast
 
 from arq import cron, func
@@ -24,15 +24,13 @@ from acquire.connection import redis_settings
 from acquire.logs import configure_logging
 from acquire.runtime import arq_patches
 from acquire.runtime.run import JobSpec, Services, make_tasks
+from acquire.runtime.services import ResourceFactory
 from acquire.settings import Settings, get_settings
 from acquire.store.jobs import JobStore
 
 __all__ = ["ResourceFactory", "build_worker_settings", "default_specs"]
 
 log = logging.getLogger("acquire.worker")
-
-#: Opens a shared resource (an HTTP client, ...) for the worker's lifetime.
-ResourceFactory = Callable[[Services], AbstractAsyncContextManager[None]]
 
 _QUEUE_DEPTH_INTERVAL = 5.0
 

@@ -22,7 +22,8 @@ from pydantic import ValidationError
 
 from acquire.client import AcquireClient
 from acquire.errors import AcquireError, ConfigurationError
-from acquire.models import JobEvent, JobStatus, parse_request
+from acquire.models import JobStatus, parse_request
+from acquire.progress import describe_event, progress_line
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 
@@ -61,24 +62,6 @@ def resolve_settings(*, start_embedded: bool) -> tuple[Settings, EmbeddedRedis |
 
 
 # ---- output ------------------------------------------------------------------------------
-
-
-def progress_line(kind: str, job_id: str, progress: int, label: str, width: int = 30) -> str:
-    filled = round(width * max(0, min(100, progress)) / 100)
-    return f"{kind:<12} {job_id[:8]} [{'#' * filled}{'.' * (width - filled)}] {progress:3d}% {label}"
-
-
-def describe_event(event: JobEvent) -> str:
-    data = event.data
-    if event.event.value == "step_complete":
-        return str(data.get("step", ""))
-    if event.event.value in ("item_completed", "item_failed"):
-        return f"{event.event.value.split('_')[1]} {data.get('item', '')}"
-    if event.event.value == "job_retrying":
-        return f"retrying: {data.get('error', '')}"
-    if event.event.value == "job_failed":
-        return f"failed: {data.get('error', '')}"
-    return event.event.value.removeprefix("job_")
 
 
 def _print_status(status: JobStatus) -> None:

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from acquire.runtime.run import JobSpec
+    from acquire.runtime.services import ResourceFactory
     from acquire.settings import Settings
-    from acquire.worker import ResourceFactory
 
 __all__ = ["extra_functions", "resources", "specs"]
 

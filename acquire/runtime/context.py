@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from acquire.models import EventType, ItemState, ItemStatus
-from acquire.runtime.spec import Envelope, Services, Spread
+from acquire.runtime.services import Envelope, Services, Spread
 from acquire.store.jobs import ItemCounts
 from acquire.store.transition import Transition
 

@@ -36,7 +36,8 @@ from acquire.models import EventType, ItemState, JobRequest, JobState, parse_req
 from acquire.runtime import arq_patches
 from acquire.runtime.arq_patches import Completion
 from acquire.runtime.context import JobContext, Skip, describe_error, now_utc
-from acquire.runtime.spec import Envelope, JobSpec, Outcome, Services, Spread
+from acquire.runtime.services import Envelope, Outcome, Services, Spread
+from acquire.runtime.spec import JobSpec
 from acquire.settings import Settings
 from acquire.store.transition import Transition
 

@@ -1,70 +1,21 @@
-"""What a job kind is made of: its spec, the services it shares, what it returns."""
+"""What a job kind is made of: its steps (``run``, ``run_item``), how its items assemble, its limits."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from arq.connections import ArqRedis
-from pydantic import BaseModel
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from acquire.models import ANALYSIS_KINDS, ItemState, ItemStatus, JobKind, JobRequest
-from acquire.runtime.watchdog import Watchdog
+from acquire.runtime.context import JobContext
+from acquire.runtime.services import Outcome, Spread
 from acquire.settings import Settings
-from acquire.store.jobs import JobStore
 
-if TYPE_CHECKING:
-    from acquire.runtime.context import JobContext
-
-__all__ = ["AssembleFn", "Envelope", "JobSpec", "Outcome", "RunFn", "RunItemFn", "Services", "Spread"]
+__all__ = ["AssembleFn", "JobSpec", "RunFn", "RunItemFn"]
 
 
-@dataclass
-class Services:
-    """What a worker builds once at startup and every job shares (clients, pools, store)."""
-
-    settings: Settings
-    redis: ArqRedis
-    store: JobStore
-    resources: dict[str, Any] = field(default_factory=dict)
-    #: Looks after running jobs' deferred start writes and soft time limits.
-    watchdog: Watchdog = field(default_factory=Watchdog)
-
-    def get(self, name: str) -> Any:
-        """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
-        try:
-            return self.resources[name]
-        except KeyError:
-            raise RuntimeError(f"worker resource {name!r} is not configured") from None
-
-
-class Envelope(BaseModel):
-    """The JSON payload of an acquire arq job."""
-
-    job_id: str
-    org: str
-    kind: JobKind
-    request: dict[str, Any]
-    item: str | None = None
-    item_payload: dict[str, Any] | None = None
-
-
-@dataclass
-class Outcome:
-    """What a job's ``run`` returns: its result and a short summary for the status record."""
-
-    result: Mapping[str, Any]
-    summary: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Spread:
-    """Returned by ``run`` after :meth:`JobContext.spread`: the item jobs will finish the job."""
-
-
-RunFn = Callable[["JobContext", Any], Awaitable[Outcome | Spread]]
-RunItemFn = Callable[["JobContext", Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+RunFn = Callable[[JobContext, Any], Awaitable[Outcome | Spread]]
+RunItemFn = Callable[[JobContext, Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
 AssembleFn = Callable[[JobRequest, list[ItemStatus]], Outcome]
 
 

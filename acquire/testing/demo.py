@@ -21,9 +21,9 @@ from typing import Any
 
 from arq.worker import Worker
 
-from acquire.cli.main import describe_event, progress_line
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import JobStatus
+from acquire.progress import describe_event, progress_line
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer, default_fixtures_dir

@@ -30,11 +30,11 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import httpx
 
-from acquire.errors import ConfigurationError, PermanentError
+from acquire.errors import PermanentError
+from acquire.settings import AllowList
 
 __all__ = [
     "AllowList",
@@ -53,6 +53,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[Sequence[IPAddress]]]
 
 MAX_URL_LENGTH = 2048
+_NO_EXEMPTIONS = AllowList()
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters on which URL parsers disagree (WHATWG treats "\" as "/", others as data).
 _SUSPICIOUS = re.compile(r"[\x00-\x20\x7f\\]")
@@ -122,43 +123,6 @@ def blocked_reason(address: IPAddress) -> str | None:
 
 
 @dataclass(frozen=True)
-class AllowList:
-    """Destinations exempt from the address check: host names, and IP networks."""
-
-    hosts: frozenset[str] = frozenset()
-    networks: tuple[IPNetwork, ...] = ()
-
-    @staticmethod
-    @lru_cache(maxsize=16)
-    def parse(value: str) -> AllowList:
-        """Parse ``WEBHOOK_ALLOW_HOSTS``: comma-separated names, IPs or CIDRs (``10.0.0.0/8``).
-
-        Raises :class:`~acquire.errors.ConfigurationError` naming the bad entry.
-        """
-        hosts: set[str] = set()
-        networks: list[IPNetwork] = []
-        for raw in value.split(","):
-            entry = raw.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
-            if not entry:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                if "/" in entry or not re.fullmatch(r"[a-z0-9._-]+", entry):
-                    raise ConfigurationError(
-                        f"WEBHOOK_ALLOW_HOSTS: {raw.strip()!r} is neither a host name nor an IP/CIDR"
-                    ) from None
-                hosts.add(entry)
-        return AllowList(frozenset(hosts), tuple(networks))
-
-    def exempts_host(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
-
-    def exempts_address(self, address: IPAddress) -> bool:
-        return any(address in net for net in self.networks)
-
-
-@dataclass(frozen=True)
 class Target:
     """A parsed webhook URL, and (after :func:`resolve_target`) the addresses it may use."""
 
@@ -224,7 +188,7 @@ def _literal(host: str) -> IPAddress | None:
 
 
 async def resolve_target(
-    url: str, allow: AllowList = AllowList(), *, resolver: Resolver | None = None
+    url: str, allow: AllowList = _NO_EXEMPTIONS, *, resolver: Resolver | None = None
 ) -> Target:
     """Parse ``url``, resolve its host once and check every address (see the module docstring).
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
+
+import pytest
+
 import acquire
 
 
@@ -39,6 +43,83 @@ def test_public_names_are_pinned() -> None:
             "parse_request",
         ]
     )
+
+
+#: The ``__all__`` of each public subpackage. Adding a name is a line here; removing or renaming
+#: one is a breaking change.
+SUBPACKAGES: dict[str, list[str]] = {
+    "acquire.web": [
+        "COOKIE_NAME",
+        "AcquireRouter",
+        "Authorize",
+        "EventFanout",
+        "FanoutStats",
+        "InvalidTokenError",
+        "StreamEvent",
+        "Subscription",
+        "TokenSigner",
+        "api_key_authorizer",
+        "bearer_or_api_key",
+        "create_router",
+    ],
+    "acquire.webhooks": [
+        "DEFAULT_TOLERANCE",
+        "Signer",
+        "WebhookMessage",
+        "WebhookVerificationError",
+        "build_message",
+        "encode_payload",
+        "generate_secret",
+        "sign",
+        "verify",
+    ],
+    "acquire.analysis": [
+        "CategoryDrift",
+        "ChangeStatus",
+        "FactorChange",
+        "FactorText",
+        "HeatmapCell",
+        "Item1ANotFoundError",
+        "Item1ASection",
+        "Lexicon",
+        "Matching",
+        "RiskCategory",
+        "RiskDriftReport",
+        "RiskFactor",
+        "SectionStats",
+        "Segmentation",
+        "SegmentedSection",
+        "SimilarityScores",
+        "SummaryRewriter",
+        "ToneScores",
+        "analyze_risk_drift",
+        "analyze_sections",
+        "classify",
+        "default_lexicon",
+        "extract_item1a",
+        "load_lm_master_dictionary",
+        "match_factors",
+        "score_tone",
+        "segment_risk_factors",
+        "similarity",
+        "split_risk_factors",
+    ],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBPACKAGES))
+def test_subpackage_public_names_are_pinned(name: str) -> None:
+    module = importlib.import_module(name)
+    assert sorted(module.__all__) == sorted(SUBPACKAGES[name])
+    for attribute in module.__all__:
+        assert getattr(module, attribute) is not None, f"{name}.{attribute}"
+
+
+@pytest.mark.parametrize("old", ["JobNotFound", "JobNotFinished", "SettingsError"])
+def test_deprecated_aliases_warn_and_resolve(old: str) -> None:
+    with pytest.warns(DeprecationWarning, match=old):
+        alias = getattr(acquire, old)
+    assert issubclass(alias, acquire.AcquireError) and old not in acquire.__all__
 
 
 def test_every_public_name_resolves() -> None:

@@ -1,0 +1,65 @@
+"""What a job receives and returns, and what a worker shares between its jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq.connections import ArqRedis
+from pydantic import BaseModel
+
+from acquire.models import JobKind
+from acquire.runtime.watchdog import Watchdog
+from acquire.settings import Settings
+from acquire.store.jobs import JobStore
+
+__all__ = ["Envelope", "Outcome", "ResourceFactory", "Services", "Spread"]
+
+
+@dataclass
+class Services:
+    """What a worker builds once at startup and every job shares (clients, pools, store)."""
+
+    settings: Settings
+    redis: ArqRedis
+    store: JobStore
+    resources: dict[str, Any] = field(default_factory=dict)
+    #: Looks after running jobs' deferred start writes and soft time limits.
+    watchdog: Watchdog = field(default_factory=Watchdog)
+
+    def get(self, name: str) -> Any:
+        """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
+        try:
+            return self.resources[name]
+        except KeyError:
+            raise RuntimeError(f"worker resource {name!r} is not configured") from None
+
+
+class Envelope(BaseModel):
+    """The JSON payload of an acquire arq job."""
+
+    job_id: str
+    org: str
+    kind: JobKind
+    request: dict[str, Any]
+    item: str | None = None
+    item_payload: dict[str, Any] | None = None
+
+
+@dataclass
+class Outcome:
+    """What a job's ``run`` returns: its result and a short summary for the status record."""
+
+    result: Mapping[str, Any]
+    summary: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Spread:
+    """Returned by ``run`` after :meth:`JobContext.spread`: the item jobs will finish the job."""
+
+
+#: Opens a shared resource (an HTTP client, ...) for the worker's lifetime.
+ResourceFactory = Callable[[Services], AbstractAsyncContextManager[None]]
