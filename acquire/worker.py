@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from arq import cron, func
 from arq.connections import ArqRedis
+from arq.worker import Worker
 
 from acquire import metrics, serialization
 from acquire.connection import redis_settings
@@ -28,7 +29,7 @@ from acquire.runtime.services import ResourceFactory
 from acquire.settings import Settings, get_settings
 from acquire.store.jobs import JobStore
 
-__all__ = ["ResourceFactory", "build_worker_settings", "default_specs"]
+__all__ = ["ResourceFactory", "build_worker_settings", "create_worker", "default_specs"]
 
 log = logging.getLogger("acquire.worker")
 
@@ -160,6 +161,36 @@ def build_worker_settings(
     }
     name = "AnalysisWorkerSettings" if analysis else "WorkerSettings"
     return type(name, (), attributes)
+
+
+def create_worker(
+    settings: Settings | None = None,
+    *,
+    analysis: bool = False,
+    specs: Sequence[JobSpec] | None = None,
+    resources: Sequence[ResourceFactory] | None = None,
+    extra_functions: Sequence[Any] | None = None,
+    serve_metrics: bool = False,
+    burst: bool = False,
+    handle_signals: bool = False,
+    **overrides: Any,
+) -> Worker:
+    """An arq ``Worker`` for this process's event loop, from :func:`build_worker_settings`.
+
+    For code that runs a worker itself (the demo, tests, benchmarks, a host application's own
+    loop) rather than through ``arq acquire.WorkerSettings``. ``burst`` stops it once the queue
+    is empty; ``overrides`` go to arq's ``Worker`` as they are (e.g. ``redis_pool``).
+    """
+    cls = build_worker_settings(
+        settings,
+        analysis=analysis,
+        specs=specs,
+        resources=resources,
+        extra_functions=extra_functions,
+        serve_metrics=serve_metrics,
+    )
+    kwargs = {name: value for name, value in vars(cls).items() if not name.startswith("__")}
+    return Worker(**{**kwargs, "burst": burst, "handle_signals": handle_signals, **overrides})
 
 
 _metrics_started: set[int] = set()

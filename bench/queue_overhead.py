@@ -31,7 +31,7 @@ from acquire.models import JobKind, parse_request
 from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 
 
 async def noop(ctx: dict[str, Any], payload: Any = None) -> int:
@@ -80,13 +80,11 @@ REQUEST_DUMP = parse_request(REQUEST).model_dump(mode="json")
 
 async def run_acquire(settings: Settings, jobs: int) -> Run:
     spec = JobSpec(kind=JobKind.SEC_FILINGS, run=acquire_noop)
-    cls = build_worker_settings(settings, specs=[spec], resources=[], extra_functions=[], serve_metrics=False)
     client = await AcquireClient.connect(settings)
     await client.redis.flushdb()
     for _ in range(jobs):
         await client.submit("bench", REQUEST)
-    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
+    worker = create_worker(settings, specs=[spec], resources=[], extra_functions=[], burst=True)
     run = await _timed(worker)
     # At least: acquire's reconcile cron may have run during the burst too.
     assert worker.jobs_complete >= jobs, worker.jobs_complete

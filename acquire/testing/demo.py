@@ -19,15 +19,13 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
-from arq.worker import Worker
-
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import JobStatus
 from acquire.progress import describe_event, progress_line
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer, default_fixtures_dir
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 
 __all__ = ["DEMO_JOBS", "run_demo"]
 
@@ -169,9 +167,7 @@ async def run_demo(*, once: bool, port: int = 8765) -> int:
     from acquire.web import api_key_authorizer, create_router
 
     async with _environment() as settings:
-        worker_cls = build_worker_settings(settings, serve_metrics=False)
-        kwargs = {k: v for k, v in vars(worker_cls).items() if not k.startswith("__")}
-        worker = Worker(**{**kwargs, "handle_signals": False})
+        worker = create_worker(settings)
         worker_task = asyncio.create_task(worker.async_run())
         client = await AcquireClient.connect(settings)
         router = create_router(client, api_key_authorizer({DEMO_API_KEY: ORG}), token_secret=os.urandom(32))

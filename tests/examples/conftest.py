@@ -12,7 +12,7 @@ from arq.worker import Worker
 from starlette.types import ASGIApp
 
 from acquire.settings import Settings
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 from tests.support.web import serve as serve_on_loopback
 
 from .browser import binaries
@@ -31,9 +31,7 @@ def serve(app: ASGIApp) -> contextlib.AbstractAsyncContextManager[str]:
 @pytest.fixture
 async def live_worker(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[Worker]:
     """A long-running arq worker with acquire's real job kinds, in this event loop."""
-    cls = build_worker_settings(settings, extra_functions=[], serve_metrics=False)
-    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    worker = Worker(**{**kwargs, "burst": False, "handle_signals": False})
+    worker = create_worker(settings, extra_functions=[])
     task = asyncio.create_task(worker.async_run())
     yield worker
     task.cancel()

@@ -24,7 +24,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from acquire.client import AcquireClient
 from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 from examples.starlette_app import create_app
 
 from .browser import chromium
@@ -148,9 +148,7 @@ async def _worker(settings: Settings) -> AsyncIterator[None]:
     """Workers on both queues (they are the same queue unless ACQUIRE_ANALYSIS_QUEUE is set)."""
     tasks, workers = [], []
     for analysis in {False, settings.acquire_analysis_queue != settings.acquire_queue}:
-        cls = build_worker_settings(settings, analysis=analysis, extra_functions=[], serve_metrics=False)
-        kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-        worker = Worker(**{**kwargs, "burst": False, "handle_signals": False})
+        worker = create_worker(settings, analysis=analysis, extra_functions=[])
         workers.append(worker)
         tasks.append(asyncio.create_task(worker.async_run()))
     try:

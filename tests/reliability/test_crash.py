@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -11,7 +10,7 @@ from arq.worker import Worker
 
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 
 from .scenarios import run_crash
 
@@ -32,9 +31,7 @@ async def test_sigkilled_worker_loses_and_duplicates_nothing(
 
 
 def _worker(settings: Settings) -> Worker:
-    cls = build_worker_settings(settings, serve_metrics=False)
-    kwargs: dict[str, Any] = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    return Worker(**kwargs, handle_signals=False)
+    return create_worker(settings)
 
 
 async def test_killed_workers_jobs_are_released_after_the_job_timeout(settings: Settings) -> None:

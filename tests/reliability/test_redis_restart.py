@@ -25,13 +25,11 @@ import pytest
 import redis.asyncio as aioredis
 from arq.connections import ArqRedis, create_pool
 from arq.constants import in_progress_key_prefix
-from arq.worker import Worker
 from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from acquire import serialization
 from acquire.client import new_job_id
-from acquire.connection import redis_settings
+from acquire.connection import connect, redis_settings
 from acquire.models import EventType
 from acquire.settings import Settings
 from acquire.store import keys
@@ -39,7 +37,7 @@ from acquire.store.events import encode_event
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
 from acquire.web.sse import EventFanout
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 
 from .restart import run_redis_restart
 
@@ -96,15 +94,8 @@ async def test_worker_poll_survives_a_connection_lost_between_watch_and_exec(
 ) -> None:
     # Before the guard, arq's start_jobs let redis-py's WatchError escape the poll loop: the
     # worker process exited and the concurrency slot it had taken was never released.
-    cls = build_worker_settings(settings, serve_metrics=False)
-    kwargs: dict[str, Any] = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    pool: ArqRedis = await create_pool(
-        redis_settings(settings),
-        job_serializer=serialization.serialize,
-        job_deserializer=serialization.deserialize,
-        default_queue_name=settings.acquire_queue,
-    )
-    worker = Worker(**kwargs, redis_pool=pool, handle_signals=False)
+    pool: ArqRedis = await connect(settings)
+    worker = create_worker(settings, redis_pool=pool)
     await pool.enqueue_job("sec_filings", {"job_id": "j"}, _job_id="pickup-job")
 
     def pipeline(transaction: bool = True, shard_hint: str | None = None) -> Pipeline:

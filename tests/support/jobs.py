@@ -12,7 +12,7 @@ from acquire.errors import NotFoundError, PermanentError, TransientError
 from acquire.models import ItemState, JobKind
 from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
 from acquire.settings import Settings
-from acquire.worker import build_worker_settings
+from acquire.worker import create_worker
 
 #: What the test jobs do is steered by the first company of the request.
 FLAKY_ATTEMPTS: dict[str, int] = {}
@@ -64,12 +64,9 @@ def make_worker(
     extra_functions: Sequence[Any] = (),
     **overrides: Any,
 ) -> Worker:
-    cls = build_worker_settings(
-        settings, specs=specs, resources=[], extra_functions=list(extra_functions), serve_metrics=False
+    return create_worker(
+        settings, specs=specs, resources=[], extra_functions=list(extra_functions), burst=True, **overrides
     )
-    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    kwargs.update(burst=True, handle_signals=False, **overrides)
-    return Worker(**kwargs)
 
 
 async def drain(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,)) -> Worker:
@@ -91,9 +88,7 @@ async def drain_with(
 
 async def run_real_worker(settings: Settings, *, analysis: bool = False) -> None:
     """A burst worker with acquire's built-in job kinds and resources (real HTTP clients)."""
-    cls = build_worker_settings(settings, analysis=analysis, extra_functions=[], serve_metrics=False)
-    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    worker = Worker(**{**kwargs, "burst": True, "handle_signals": False})
+    worker = create_worker(settings, analysis=analysis, extra_functions=[], burst=True)
     try:
         await worker.async_run()
     finally:
