@@ -2,7 +2,8 @@
 
 arq pickles job arguments and results by default, so anyone who can write to Redis can run
 code on every worker. acquire's worker and client both use these functions instead: a
-payload that is not JSON (a pickle, garbage) fails to deserialise and is never executed.
+payload that is not JSON (a pickle, garbage) fails to deserialise and is never executed, and
+so does JSON that is not an arq job or result of the right shape (field types and ranges).
 
 Exceptions in results are stored as ``{"error_type": ..., "message": ...}`` so a failed
 job keeps its real error rather than arq's "unable to serialize result".
@@ -42,11 +43,64 @@ def _hook(obj: dict[str, Any]) -> Any:
     return obj
 
 
+# The last millisecond arq's ms_to_datetime can represent: 9999-12-31T23:59:59.999Z.
+_MAX_MS = 253_402_300_799_999
+_JOB_FIELDS = frozenset({"t", "f", "a", "k", "et"})
+_RESULT_FIELDS = frozenset({"s", "r", "st", "ft"})
+_OPTIONAL_RESULT_FIELDS = frozenset({"q", "id"})
+
+
+def _is_int(value: object, low: int, high: int) -> bool:
+    return type(value) is int and low <= value <= high
+
+
+def _shape_error(record: Any) -> str | None:
+    """What makes ``record`` neither an arq job nor an arq result, or ``None`` if it is one.
+
+    arq reads a job's fields outside its own error handling (it converts ``et`` to a datetime,
+    compares ``t``, looks ``f`` up in a dict), so a wrong type there used to end the worker.
+    """
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    names = record.keys()
+    if missing := _JOB_FIELDS - names:
+        return f"missing {', '.join(sorted(missing))}"
+    is_result = not _RESULT_FIELDS.isdisjoint(names)
+    if is_result and (missing := _RESULT_FIELDS - names):
+        return f"result missing {', '.join(sorted(missing))}"
+    allowed = _JOB_FIELDS | (_RESULT_FIELDS | _OPTIONAL_RESULT_FIELDS if is_result else frozenset())
+    if unknown := names - allowed:
+        return f"unknown field {', '.join(sorted(unknown))}"
+    if not (record["t"] is None or _is_int(record["t"], 0, 2**31)):
+        return "t (the try) must be null or a small non-negative integer"
+    if not isinstance(record["f"], str) or not 0 < len(record["f"]) <= 256:
+        return "f (the function) must be a name"
+    if not isinstance(record["a"], list) or not isinstance(record["k"], dict):
+        return "a must be a list and k an object"
+    for name in ("et", "st", "ft") if is_result else ("et",):
+        if not _is_int(record[name], 0, _MAX_MS):
+            return f"{name} must be a time in milliseconds since 1970 (up to the year 9999)"
+    if is_result:
+        if type(record["s"]) is not bool:
+            return "s (success) must be true or false"
+        for name in _OPTIONAL_RESULT_FIELDS & names:
+            if not isinstance(record[name], str):
+                return f"{name} must be a string"
+    return None
+
+
 def serialize(obj: Any) -> bytes:
     """arq ``job_serializer``: compact JSON bytes."""
     return json.dumps(obj, default=_default, separators=(",", ":")).encode()
 
 
 def deserialize(data: bytes) -> Any:
-    """arq ``job_deserializer``: JSON only; anything else raises ``ValueError``."""
-    return json.loads(data, object_hook=_hook)
+    """arq ``job_deserializer``: a JSON arq job or result; anything else raises ``ValueError``.
+
+    arq turns the ``ValueError`` into its ``DeserializationError`` and fails the job.
+    """
+    record = json.loads(data, object_hook=_hook)
+    problem = _shape_error(record)
+    if problem is not None:
+        raise ValueError(f"not an arq job: {problem}")
+    return record

@@ -14,6 +14,9 @@ at full size:
   10 req/s SEC throttle; ``max_rps_window`` is the densest second of the server's log;
 - hostile: the router answers 300 random hostile requests without a 5xx;
 - tenancy: cross-org reads of every read path; ``tenancy_leaks`` must be 0.
+- poison: 5 copies of 12 malformed arq job hashes (``et`` text/huge/NaN, ``t``/``f``/``a``/``k`` of
+  the wrong type...) ahead of 20 good jobs on 2 workers: ``worker_exits`` must be 0, every
+  poison entry failed by arq and off the queue, every good job completed;
 - redis_restart: 30 jobs on 2 workers with the router and 10 resuming SSE clients; Redis (its
   own AOF data dir) is stopped for 2 s mid-run and started again, once SIGKILLed with
   ``appendfsync always`` (strict: ``lost`` and ``sse.mismatched_jobs`` must be 0) and once
@@ -42,6 +45,7 @@ from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
 from tests.reliability.fleet import await_all, fleet_env
+from tests.reliability.hardening import run_poison
 from tests.reliability.restart import run_redis_restart, run_soak
 from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown
 from tests.reliability.tenancy import count_leaks
@@ -143,6 +147,8 @@ async def main() -> dict[str, Any]:
         )
         await _flush(settings)
         out["hostile"] = await _hostile(settings)
+        await _flush(settings)
+        out["poison"] = await run_poison(settings, work / "poison", rounds=2 if QUICK else 5)
         await _flush(settings)
         out["tenancy_leaks"] = await _tenancy(settings)
         out["redis_restart"] = {

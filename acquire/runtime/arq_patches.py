@@ -1,4 +1,4 @@
-"""acquire's two patches of arq's ``Worker``, installed together by :func:`install`.
+"""acquire's three patches of arq's ``Worker``, installed together by :func:`install`.
 
 arq has no hooks for either, so each wraps one method once per worker process; every job that
 does not need the new behaviour, and any other arq worker in the process, runs arq's code.
@@ -20,6 +20,14 @@ does not need the new behaviour, and any other arq worker in the process, runs a
     end the worker process and never give the slot back. The patch releases the slot and
     leaves the rest of the batch for the next poll. Upstream fix: catch
     ``WatchError``/``ConnectionError`` over the whole WATCH block in ``start_jobs``.
+
+``Worker.run_job``: whatever goes wrong with one queue entry, the worker's loop goes on.
+    arq re-raises a ``run_job`` exception in its poll loop, which ends the worker process; it
+    reads a job's fields outside its own error handling (``et`` becomes a datetime, ``t`` is
+    compared), so one malformed entry ended every worker that picked it up in turn. The JSON
+    deserializer refuses such entries (:mod:`acquire.serialization`); this patch logs anything
+    else instead of stopping, and leaves the job where arq left it (arq runs it again once its
+    in-progress marker expires, and fails it after ``max_tries``).
 """
 
 from __future__ import annotations
@@ -79,6 +87,7 @@ _original_finish_job = Worker.finish_job
 
 
 _original_start_jobs = Worker.start_jobs
+_original_run_job = Worker.run_job
 
 
 def installed() -> bool:
@@ -87,9 +96,10 @@ def installed() -> bool:
 
 
 def install() -> None:
-    """Patch arq's ``Worker.finish_job`` and ``Worker.start_jobs`` (idempotent)."""
+    """Patch arq's ``Worker.finish_job``, ``start_jobs`` and ``run_job`` (idempotent)."""
     Worker.finish_job = _finish_job  # type: ignore[method-assign]
     Worker.start_jobs = _start_jobs  # type: ignore[method-assign]
+    Worker.run_job = _run_job  # type: ignore[method-assign]
 
 
 def defer(arq_job_id: str, completion: Completion) -> None:
@@ -180,3 +190,10 @@ async def _start_jobs(self: Worker, job_ids: list[bytes]) -> None:
         self.job_counter -= 1
         self.sem.release()
         log.warning("Redis connection lost while picking up a job (%s); retrying at the next poll", exc)
+
+
+async def _run_job(self: Worker, job_id: str, score: int) -> None:
+    try:
+        await _original_run_job(self, job_id, score)
+    except Exception:
+        log.exception("arq could not run job %s; the worker carries on", job_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import redis.asyncio as aioredis
+from arq.jobs import serialize_result
 
 from acquire import serialization
 from acquire.client import AcquireClient
@@ -61,9 +62,12 @@ async def test_job_that_ran_but_lost_its_final_write_says_so(
         # arq finished it (result stored, job key gone) but acquire's status never became final.
         await redis.delete(f"arq:job:{job.job_id}")
         await redis.zrem("acquire:queue:acquisition", job.job_id)
-        await redis.set(
-            f"arq:result:{job.job_id}", serialization.serialize({"s": True, "r": {"state": "completed"}})
-        )
+        result = serialize_result(
+            "sec_filings", (), {}, 1, 1, True, {"state": "completed"}, 2, 3, "ref", "q",
+            job_id=job.job_id, serializer=serialization.serialize,
+        )  # fmt: skip
+        assert result is not None
+        await redis.set(f"arq:result:{job.job_id}", result)
         report = await reconcile(services(client), SPECS, older_than=0)
         status = await job.status()
         assert report.failed == [job.job_id]
