@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +21,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 
 from acquire.errors import RateLimitedError, TransientError
+from acquire.http.backoff import full_jitter
 
 __all__ = ["Classifier", "Limiter", "SendAwareLimiter", "create_client", "fetch", "retry_after_seconds"]
 
@@ -105,11 +105,6 @@ def _on_sent(limiter: SendAwareLimiter) -> Callable[[str, Mapping[str, Any]], Aw
     return trace
 
 
-def _backoff(attempt: int, base: float, cap: float) -> float:
-    # "Full jitter" (AWS architecture blog): spreads a fleet's retries instead of syncing them.
-    return random.uniform(0, min(cap, base * 2**attempt))
-
-
 async def fetch(
     client: httpx.AsyncClient,
     url: str,
@@ -162,7 +157,7 @@ async def fetch(
             delay = (
                 last.retry_after
                 if last.retry_after is not None
-                else _backoff(attempt, backoff_base, backoff_cap)
+                else full_jitter(attempt + 1, base=backoff_base, cap=backoff_cap)
             )
             log.info("retrying %s in %.2fs after: %s", url, delay, last)
             await asyncio.sleep(delay)

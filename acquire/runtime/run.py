@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from functools import partial
@@ -31,6 +30,7 @@ from pydantic import ValidationError
 
 from acquire import metrics
 from acquire.errors import NotFoundError, TransientError
+from acquire.http.backoff import equal_jitter
 from acquire.logs import job_context
 from acquire.models import EventType, ItemState, JobRequest, JobState, parse_request
 from acquire.runtime import arq_patches
@@ -59,9 +59,7 @@ WEBHOOK_FUNCTION = "deliver_webhook"
 
 
 def _backoff(attempt: int, settings: Settings) -> float:
-    # Exponential with "equal jitter": at least half the step, so retries never bunch at zero.
-    step = min(settings.acquire_retry_max, settings.acquire_retry_base * 2.0 ** (attempt - 1))
-    return step / 2 + random.uniform(0, step / 2)
+    return equal_jitter(attempt, base=settings.acquire_retry_base, cap=settings.acquire_retry_max)
 
 
 Task = Callable[..., Awaitable[Any]]

@@ -25,6 +25,7 @@ from enum import StrEnum
 import httpx
 from pydantic import BaseModel, Field
 
+from acquire.http.backoff import equal_jitter
 from acquire.http.client import retry_after_seconds
 from acquire.settings import Settings
 from acquire.webhooks.message import WebhookMessage
@@ -92,9 +93,7 @@ def retry_delay(attempt: int, *, rng: random.Random | None = None) -> float:
     "Equal jitter": half the delay is fixed, half random, so receivers recovering from an
     outage are not hit by every sender at once, yet no retry comes almost immediately.
     """
-    ceiling = min(RETRY_CAP, RETRY_BASE * 2.0 ** min(max(attempt - 1, 0), 32))
-    jitter = rng.uniform(0, ceiling / 2) if rng is not None else random.uniform(0, ceiling / 2)
-    return ceiling / 2 + jitter
+    return equal_jitter(attempt, base=RETRY_BASE, cap=RETRY_CAP, rng=rng)
 
 
 def decide(
