@@ -13,8 +13,9 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
-from acquire.models import ItemState, ItemStatus, JobKind, JobRequest, SecFilingsRequest
-from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
+from acquire.jobs.per_company import field_total, per_company_spec
+from acquire.models import JobKind, SecFilingsRequest
+from acquire.runtime.run import JobContext
 from acquire.sources.sec.edgar import EdgarClient, Filing, FilingDocument
 
 __all__ = ["SPEC", "text_length"]
@@ -28,11 +29,6 @@ def text_length(document: FilingDocument) -> int:
         return len(document.text)
     body = LexborHTMLParser(document.content).body
     return len(body.text(separator=" ", strip=True)) if body is not None else 0
-
-
-async def run(job: JobContext, request: SecFilingsRequest) -> Spread:
-    await job.step("plan", 2)
-    return await job.spread([(company, {"company": company}) for company in request.companies])
 
 
 def _filing_record(filing: Filing) -> dict[str, Any]:
@@ -79,20 +75,8 @@ async def run_company(
     }
 
 
-def assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
-    companies = [{"company": i.key, "state": i.state.value, "error": i.error, **i.data} for i in items]
-    found = sum(int(i.data.get("filings_found", 0)) for i in items)
-    failed = sum(int(i.data.get("filings_failed", 0)) for i in items)
-    done = sum(1 for i in items if i.state == ItemState.COMPLETED)
-    return Outcome(
-        result={"companies": companies},
-        summary={
-            "companies": len(items),
-            "companies_completed": done,
-            "filings": found,
-            "filings_failed": failed,
-        },
-    )
-
-
-SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=run, run_item=run_company, assemble=assemble)
+SPEC = per_company_spec(
+    JobKind.SEC_FILINGS,
+    run_company,
+    totals={"filings": field_total("filings_found"), "filings_failed": field_total("filings_failed")},
+)

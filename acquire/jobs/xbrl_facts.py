@@ -11,16 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from acquire.models import ItemState, ItemStatus, JobKind, JobRequest, XbrlFactsRequest
-from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
+from acquire.jobs.per_company import field_total, per_company_spec
+from acquire.models import JobKind, XbrlFactsRequest
+from acquire.runtime.run import JobContext
 from acquire.sources.sec.xbrl import XbrlClient
 
 __all__ = ["SPEC"]
-
-
-async def run(job: JobContext, request: XbrlFactsRequest) -> Spread:
-    await job.step("plan", 2)
-    return await job.spread([(company, {"company": company}) for company in request.companies])
 
 
 async def run_company(
@@ -45,17 +41,11 @@ async def run_company(
     }
 
 
-def assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
-    companies = [{"company": i.key, "state": i.state.value, "error": i.error, **i.data} for i in items]
-    return Outcome(
-        result={"companies": companies},
-        summary={
-            "companies": len(items),
-            "companies_completed": sum(1 for i in items if i.state == ItemState.COMPLETED),
-            "metrics_reported": sum(int(i.data.get("metrics_reported", 0)) for i in items),
-            "metrics_not_reported": sum(int(i.data.get("metrics_not_reported", 0)) for i in items),
-        },
-    )
-
-
-SPEC = JobSpec(kind=JobKind.XBRL_FACTS, run=run, run_item=run_company, assemble=assemble)
+SPEC = per_company_spec(
+    JobKind.XBRL_FACTS,
+    run_company,
+    totals={
+        "metrics_reported": field_total("metrics_reported"),
+        "metrics_not_reported": field_total("metrics_not_reported"),
+    },
+)

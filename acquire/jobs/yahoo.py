@@ -7,19 +7,16 @@ found") still gets its price history. Results go to the result store and ``YAHOO
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from acquire.errors import AcquireError, NotFoundError, TransientError
-from acquire.models import ItemState, ItemStatus, JobKind, JobRequest, YahooRequest
-from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
+from acquire.jobs.per_company import per_company_spec
+from acquire.models import JobKind, YahooRequest
+from acquire.runtime.run import JobContext
 from acquire.sources.yahoo.client import YahooClient
 
 __all__ = ["SPEC"]
-
-
-async def run(job: JobContext, request: YahooRequest) -> Spread:
-    await job.step("plan", 2)
-    return await job.spread([(company, {"company": company}) for company in request.companies])
 
 
 async def _parts(yahoo: YahooClient, symbol: str, request: YahooRequest) -> dict[str, Any]:
@@ -64,18 +61,14 @@ async def run_company(
     return data
 
 
-def assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
-    companies = [{"company": i.key, "state": i.state.value, "error": i.error, **i.data} for i in items]
-    bars = sum(len((c.get("history") or {}).get("bars", [])) for c in companies)
-    return Outcome(
-        result={"companies": companies},
-        summary={
-            "companies": len(items),
-            "companies_completed": sum(1 for i in items if i.state == ItemState.COMPLETED),
-            "parts_failed": sum(len(i.data.get("errors") or {}) for i in items),
-            "price_bars": bars,
-        },
-    )
+def _price_bars(data: Mapping[str, Any]) -> int:
+    return len((data.get("history") or {}).get("bars", []))
 
 
-SPEC = JobSpec(kind=JobKind.YAHOO, run=run, run_item=run_company, assemble=assemble)
+def _parts_failed(data: Mapping[str, Any]) -> int:
+    return len(data.get("errors") or {})
+
+
+SPEC = per_company_spec(
+    JobKind.YAHOO, run_company, totals={"parts_failed": _parts_failed, "price_bars": _price_bars}
+)
