@@ -15,5 +15,10 @@ ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{22}$")
 
 
 def new_job_id() -> str:
-    """22 url-safe characters from 128 random bits: unguessable and safe in keys and URLs."""
-    return secrets.token_urlsafe(16)
+    """22 url-safe characters from 128 random bits: unguessable and safe in keys and URLs.
+
+    Never starting with ``-``: a command line (``acquire watch ID``) would read it as an option.
+    """
+    while (job_id := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return job_id

@@ -1,10 +1,14 @@
 """``acquire demo``: every job kind end to end, offline, on one machine.
 
 Starts the embedded Redis (unless ``REDIS_URL`` is set), a local replay of the recorded SEC
-EDGAR and Yahoo Finance responses shipped in the repository, an in-process worker and the
-dashboard web app; submits an SEC, an XBRL, a Yahoo and a risk-drift job (NVIDIA, fiscal 2025
-vs 2024); draws a progress bar per job from its event stream; prints a summary of each
-result. Nothing reaches the network.
+EDGAR and Yahoo Finance responses shipped in this package (``recordings/``, so an installed
+wheel runs it too), an in-process worker and the dashboard web app; submits an SEC, an XBRL,
+a Yahoo and a risk-drift job (NVIDIA, fiscal 2025 vs 2024); draws a progress bar per job from
+its event stream; prints a summary of each result, then (without ``--once``) keeps serving
+and prints what to try next. Nothing reaches the network.
+
+SIGINT and SIGTERM stop it gracefully: the web server, then the worker, then the replay
+server, then Redis.
 """
 
 from __future__ import annotations
@@ -12,11 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import os
+import shlex
+import signal
 import socket
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from acquire.client import AcquireClient, JobHandle
@@ -24,10 +33,10 @@ from acquire.models import JobStatus
 from acquire.progress import describe_event, progress_line
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
-from acquire.testing.replay import ReplayServer, default_fixtures_dir
+from acquire.testing.replay import ReplayServer
 from acquire.worker import create_worker
 
-__all__ = ["DEMO_JOBS", "run_demo"]
+__all__ = ["DEMO_JOBS", "recordings", "run_demo"]
 
 ORG = "demo"
 DEMO_API_KEY = "demo-key-0123456789"
@@ -60,19 +69,25 @@ def _free_port(preferred: int) -> int:
         return int(sock.getsockname()[1])
 
 
+@contextlib.contextmanager
+def recordings() -> Iterator[Path]:
+    """The directory of recorded responses the demo replays (package data of this package)."""
+    root = resources.files(__package__ or "acquire.testing").joinpath("recordings")
+    with resources.as_file(root) as path:  # an installed wheel's files already are a directory
+        yield Path(path)
+
+
 @contextlib.asynccontextmanager
-async def _environment() -> AsyncIterator[Settings]:
-    fixtures = default_fixtures_dir()
-    if not fixtures.is_dir():
-        raise RuntimeError(f"recorded responses not found at {fixtures}: run the demo from a source checkout")
-    redis_server: EmbeddedRedis | None = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        redis_server = EmbeddedRedis(tempfile.mkdtemp(prefix="acquire-demo-")).start()
-        redis_url = redis_server.url
-        print(f"acquire demo: REDIS_URL not set, using embedded Redis at {redis_url}")
-    replay = ReplayServer(fixtures).start()
-    try:
+async def _environment(redis_url: str | None) -> AsyncIterator[Settings]:
+    """Redis (``redis_url``, else the embedded one), the replay server; stopped in reverse order."""
+    with contextlib.ExitStack() as stack:
+        if not redis_url:
+            redis_server = EmbeddedRedis(tempfile.mkdtemp(prefix="acquire-demo-")).start()
+            stack.callback(redis_server.stop)  # last: the worker's shutdown still writes to it
+            redis_url = redis_server.url
+            print(f"acquire demo: REDIS_URL not set, using embedded Redis at {redis_url}")
+        replay = ReplayServer(stack.enter_context(recordings())).start()
+        stack.callback(replay.stop)
         yield Settings(
             redis_url=redis_url,
             sec_user_agent="acquire demo demo@example.com",
@@ -81,10 +96,6 @@ async def _environment() -> AsyncIterator[Settings]:
             logging_level="WARNING",
             acquire_data_dir=tempfile.mkdtemp(prefix="acquire-demo-data-"),
         )
-    finally:
-        replay.stop()
-        if redis_server is not None:
-            redis_server.stop()
 
 
 def summarise(kind: str, status: JobStatus, result: dict[str, Any]) -> list[str]:
@@ -159,54 +170,117 @@ async def _follow(client: AcquireClient, job: JobHandle, kind: str, row: int, ro
             print(line)
 
 
+def next_steps(port: int, embedded_redis_url: str | None) -> list[str]:
+    """What to try against the running demo: the dashboard, the CLI and the HTTP API."""
+    base = f"http://127.0.0.1:{port}"
+    # Only the embedded Redis's URL is printed; a REDIS_URL of the user's own may hold a password.
+    env = f"REDIS_URL={shlex.quote(embedded_redis_url)} " if embedded_redis_url else ""
+    body = json.dumps({"kind": "xbrl_facts", "companies": ["NVDA"], "years": [2025], "metrics": ["revenue"]})
+    curl = (
+        f"curl -s -X POST {base}/acquire/jobs -H 'X-API-Key: {DEMO_API_KEY}' "
+        f"-H 'Content-Type: application/json' -d {shlex.quote(body)}"
+    )
+    return [
+        "try next (the demo keeps serving; Ctrl-C to stop):",
+        f"  dashboard:   {base}/#key={DEMO_API_KEY}",
+        f"  submit:      {env}acquire submit risk_drift --org {ORG} --ticker NVDA --years 2025 2024",
+        f"  follow it:   {env}acquire watch JOB_ID --org {ORG}",
+        f"  over HTTP:   {curl}",
+    ]
+
+
 async def run_demo(*, once: bool, port: int = 8765) -> int:
-    """Run the demo; returns the exit code (0 when every job completed)."""
+    """Run the demo; returns the exit code (0 when every job completed, 128 + signal when a
+    signal stopped it before the jobs finished)."""
+    stop = asyncio.Event()
+    signals: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        signals.append(sig)
+        stop.set()
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    try:
+        redis_url = os.environ.get("REDIS_URL")
+        async with _environment(redis_url) as settings, _serving(settings, port) as (client, port):
+            jobs = asyncio.create_task(_run_jobs(client, port))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({jobs, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not jobs.done():
+                jobs.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await jobs
+                return 128 + signals[0]
+            stopped.cancel()
+            ok = jobs.result()
+            if not once and not stop.is_set():
+                print("\n".join(next_steps(port, None if redis_url else settings.redis_url)), flush=True)
+                await stop.wait()
+            return 0 if ok else 1
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _run_jobs(client: AcquireClient, port: int) -> bool:
+    """Submit the demo's jobs, draw their progress, print their results; True if all completed."""
+    jobs = [(spec["kind"], await client.submit(ORG, spec)) for spec in DEMO_JOBS]
+    tty = sys.stdout.isatty()
+    # The key rides in the fragment: browsers never send it, so no server or proxy logs it.
+    link = f"dashboard: http://127.0.0.1:{port}/#key={DEMO_API_KEY}  (org: {ORG})"
+    print(link)
+    if tty:
+        print("\n" * (len(jobs) - 1))
+    followers = (_follow(client, job, kind, i, len(jobs), tty) for i, (kind, job) in enumerate(jobs))
+    await asyncio.wait_for(asyncio.gather(*followers), timeout=600)
+    ok = True
+    for kind, job in jobs:
+        status = await job.status()
+        ok &= status.state.value == "completed"
+        result = await job.result() if status.state.final else {}
+        print("\n".join(summarise(kind, status, result)))
+    print(link, flush=True)
+    return ok
+
+
+@contextlib.asynccontextmanager
+async def _serving(settings: Settings, port: int) -> AsyncIterator[tuple[AcquireClient, int]]:
+    """A worker and the dashboard app on ``port`` (or a free one); stopped web server first."""
     import uvicorn
     from starlette.applications import Starlette
 
     from acquire.web import api_key_authorizer, create_router
 
-    async with _environment() as settings:
-        worker = create_worker(settings)
-        worker_task = asyncio.create_task(worker.async_run())
-        client = await AcquireClient.connect(settings)
-        router = create_router(client, api_key_authorizer({DEMO_API_KEY: ORG}), token_secret=os.urandom(32))
-        app = Starlette()
-        app.mount("/acquire", router)
-        with contextlib.suppress(ImportError):
-            dashboard = importlib.import_module("acquire.web.dashboard")
-            app.mount("/", dashboard.create_dashboard("/acquire"))
-        port = _free_port(port)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        server_task = asyncio.create_task(server.serve())
-        try:
-            jobs = [(spec["kind"], await client.submit(ORG, spec)) for spec in DEMO_JOBS]
-            tty = sys.stdout.isatty()
-            # The key rides in the fragment: browsers never send it, so no server or proxy logs it.
-            link = f"dashboard: http://127.0.0.1:{port}/#key={DEMO_API_KEY}  (org: {ORG})"
-            print(link)
-            if tty:
-                print("\n" * (len(jobs) - 1))
-            followers = (_follow(client, job, kind, i, len(jobs), tty) for i, (kind, job) in enumerate(jobs))
-            await asyncio.wait_for(asyncio.gather(*followers), timeout=600)
-            ok = True
-            for kind, job in jobs:
-                status = await job.status()
-                ok &= status.state.value == "completed"
-                result = await job.result() if status.state.final else {}
-                print("\n".join(summarise(kind, status, result)))
-            print(link)
-            if not once:
-                print("serving the dashboard; Ctrl-C to stop")
-                await server_task
-            return 0 if ok else 1
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(server_task, 10)
-            await router.aclose()
-            await client.close()
-            await worker.close()
-            worker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await worker_task
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # uvicorn would take SIGINT/SIGTERM and re-raise them once it stopped, killing the
+            # process before the worker and Redis were stopped: the demo handles them itself.
+            yield
+
+    worker = create_worker(settings)
+    worker_task = asyncio.create_task(worker.async_run())
+    client = await AcquireClient.connect(settings)
+    router = create_router(client, api_key_authorizer({DEMO_API_KEY: ORG}), token_secret=os.urandom(32))
+    app = Starlette()
+    app.mount("/acquire", router)
+    with contextlib.suppress(ImportError):
+        dashboard = importlib.import_module("acquire.web.dashboard")
+        app.mount("/", dashboard.create_dashboard("/acquire"))
+    port = _free_port(port)
+    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server_task = asyncio.create_task(server.serve())
+    try:
+        yield client, port
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(server_task, 10)
+        await router.aclose()
+        await client.close()
+        await worker.close()
+        worker_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await worker_task

@@ -118,8 +118,11 @@ class EmbeddedRedis:
         with (self.data_dir / "redis.log").open("ab") as output:
             self._proc = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-I", str(_GUARD), *args],
-                stdin=subprocess.PIPE, stdout=output, stderr=output, process_group=0,
-            )  # fmt: skip
+                stdin=subprocess.PIPE,
+                stdout=output,
+                stderr=output,
+                process_group=0,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

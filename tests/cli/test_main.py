@@ -10,6 +10,7 @@ import sys
 import pytest
 import redis.asyncio as aioredis
 
+from acquire.ids import ID_PATTERN, new_job_id
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
@@ -81,3 +82,10 @@ async def test_submit_status_result_flow(
     assert watched.returncode == 0 and "100%" in watched.stdout
     other = run_cli("status", job_id, "--org", "globex", env=env)
     assert other.returncode == 1 and "JobNotFoundError" in other.stderr
+
+
+def test_job_ids_never_read_as_options() -> None:
+    # One url-safe character in 64 is "-": of 5,000 plain random ids about 80 would start with it.
+    ids = [new_job_id() for _ in range(5000)]
+    assert all(ID_PATTERN.match(job_id) and not job_id.startswith("-") for job_id in ids)
+    assert len(set(ids)) == len(ids)

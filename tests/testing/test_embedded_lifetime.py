@@ -22,20 +22,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import psutil
 import pytest
 import redis.asyncio as aioredis
 
 from acquire.client import AcquireClient
-from acquire.embedded import EmbeddedRedis
 from acquire.models import EventType, JobState, RiskDriftRequest
-from acquire.replay import Fault, ReplayServer
 from acquire.settings import Settings
+from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.replay import Fault, ReplayServer
+from tests.support.processes import Lines, kill_if_running, redis_servers
 
 GRACE = 2
 USER_AGENT = "acquire tests tests@example.com"
@@ -59,46 +58,23 @@ def _env(upstream: ReplayServer, data_dir: Path) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def _worker(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], list[str]]]:
+def _worker(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[bytes], Lines]]:
     """``acquire worker`` as the leader of its own process group, once it is ready."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "acquire", "worker"],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
         start_new_session=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    ready = threading.Event()
-
-    def drain(stream: IO[bytes]) -> None:
-        for raw in stream:
-            lines.append(raw.decode(errors="replace"))
-            if "acquire worker ready" in lines[-1]:
-                ready.set()
-        ready.set()  # it exited
-
-    # A thread, not the event loop: whoever still holds the pipe, nothing here waits for it.
-    threading.Thread(target=drain, args=(proc.stderr,), daemon=True).start()
+    )
+    assert proc.stderr is not None
+    log = Lines(proc.stderr)
     try:
-        assert ready.wait(60) and proc.poll() is None, "".join(lines)[-3000:]
-        yield proc, lines
+        assert log.wait_for("acquire worker ready", 60), str(log)[-3000:]
+        yield proc, log
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def _redis_servers(data_dir: Path) -> list[psutil.Process]:
-    """Live ``redis-server`` processes serving ``data_dir`` (zombies are already gone)."""
-    found = []
-    for proc in psutil.process_iter(["name", "cmdline", "status"]):
-        cmdline = " ".join(proc.info["cmdline"] or [])
-        if (
-            "redis-server" in cmdline
-            and str(data_dir) in cmdline
-            and proc.info["status"] != psutil.STATUS_ZOMBIE
-        ):
-            found.append(proc)
-    return [p for p in found if "redis_guard" not in " ".join(p.info["cmdline"] or [])]
+        kill_if_running(proc)
 
 
 async def _where_the_job_stands(redis_dir: Path, job_id: str, settings: Settings) -> dict[str, object]:
@@ -130,7 +106,7 @@ async def test_embedded_redis_outlives_the_graceful_shutdown_and_never_the_proce
             async for event in job.events():
                 if event.event == EventType.JOB_STARTED:
                     break
-        (redis,) = _redis_servers(redis_dir)
+        (redis,) = redis_servers(redis_dir)
         # Redis runs under its guard, in the guard's process group, not the worker's.
         assert os.getpgid(redis.pid) == redis.ppid() != os.getpgid(worker.pid)
         if how == "sigterm":
@@ -142,7 +118,7 @@ async def test_embedded_redis_outlives_the_graceful_shutdown_and_never_the_proce
         code = await asyncio.to_thread(worker.wait, GRACE + 30)
         await asyncio.to_thread(redis.wait, 30)
         assert not redis.is_running() or redis.status() == psutil.STATUS_ZOMBIE
-    assert _redis_servers(redis_dir) == []
+    assert redis_servers(redis_dir) == []
     stands = await _where_the_job_stands(redis_dir, job.job_id, settings)
     if how == "sigkill":
         # Killed mid-job, the worker could not hand the job back: arq runs it again once its
@@ -150,6 +126,6 @@ async def test_embedded_redis_outlives_the_graceful_shutdown_and_never_the_proce
         assert code == -signal.SIGKILL
         assert stands == {"state": JobState.RUNNING, "queued": True, "in_progress": True}
     else:
-        assert code == 0, "".join(log)[-3000:]
+        assert code == 0, str(log)[-3000:]
         assert stands == {"state": JobState.RETRYING, "queued": True, "in_progress": False}
-        assert any("ongoing to cancel" in line for line in log)  # the grace period ran out
+        assert "1 ongoing to cancel" in str(log)  # the grace period ran out
