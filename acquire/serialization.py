@@ -1,4 +1,8 @@
-"""JSON serialisation for arq, replacing its default pickle.
+"""acquire's JSON: the codec arq uses instead of pickle, and :func:`dumps` for everything acquire
+writes to Redis itself (status fields, events, results, topic entries, tokens, cache metadata).
+
+The arq codec
+-------------
 
 arq pickles job arguments and results by default, so anyone who can write to Redis can run
 code on every worker. acquire's worker and client both use these functions instead: a
@@ -12,10 +16,11 @@ job keeps its real error rather than arq's "unable to serialize result".
 from __future__ import annotations
 
 import json
+import json.encoder
 from datetime import date, datetime
 from typing import Any
 
-__all__ = ["JobError", "deserialize", "serialize"]
+__all__ = ["JobError", "deserialize", "dumps", "serialize"]
 
 
 class JobError(Exception):
@@ -104,3 +109,25 @@ def deserialize(data: bytes) -> Any:
     if problem is not None:
         raise ValueError(f"not an arq job: {problem}")
     return record
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False)
+# The C encoder behind JSONEncoder, built once: ``encode`` rebuilds it (and a float formatter)
+# on every call, a measurable share of a short job's status writes.
+_make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # None without _json
+_C_ENCODER: Any = (
+    _make_c_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if _make_c_encoder is not None
+    else None
+)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for stream entries and status fields (``str()`` for other types).
+
+    Same text as ``json.dumps(value, separators=(",", ":"), default=str)``; values are plain
+    trees (model dumps), so no circular-reference bookkeeping.
+    """
+    if _C_ENCODER is None or isinstance(value, str):
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODER(value, 0))

@@ -35,6 +35,7 @@ import redis.asyncio as aioredis
 
 from acquire.errors import TransientError
 from acquire.http.client import Classifier, Limiter, default_classifier, fetch
+from acquire.serialization import dumps
 from acquire.settings import Settings
 from acquire.store import keys
 
@@ -179,7 +180,7 @@ class RedisCache:
                 keys.cache(namespace, "_sizes"),
                 keys.cache(namespace, "_bytes"),
             ],
-            args=[json.dumps(entry.meta()), blob, time.time(), self.max_bytes],
+            args=[dumps(entry.meta()), blob, time.time(), self.max_bytes],
         )
 
     async def size(self, namespace: str) -> int:
@@ -224,7 +225,7 @@ class DirectoryCache:
 
     async def put(self, namespace: str, key: str, entry: CacheEntry) -> None:
         blob = await _compress(entry.body)
-        data = json.dumps(entry.meta()).encode() + b"\n" + blob
+        data = dumps(entry.meta()).encode() + b"\n" + blob
         if len(data) > self.max_bytes:
             return
         path = self._path(namespace, key)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from acquire.models import EventType, ItemState, ItemStatus
 from acquire.runtime.services import Envelope, Services, Spread
+from acquire.serialization import dumps
 from acquire.store.jobs import ItemCounts
 from acquire.store.transition import Transition
 
@@ -171,7 +171,7 @@ class JobContext:
                 "org": self.org,
                 "job_id": self.job_id,
                 "kind": self.kind.value,
-                "data": json.dumps(data, separators=(",", ":"), default=str),
+                "data": dumps(data),
             },
             maxlen=self.settings.acquire_topic_maxlen,
             approximate=True,

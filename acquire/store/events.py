@@ -9,7 +9,6 @@ atomically with the status change they report; this module encodes entries and r
 from __future__ import annotations
 
 import json
-import json.encoder
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
@@ -18,9 +17,10 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from acquire.models import EventType, JobEvent
+from acquire.serialization import dumps
 from acquire.store import keys
 
-__all__ = ["EventReader", "decode_entry", "dumps", "encode_event", "valid_stream_id"]
+__all__ = ["EventReader", "decode_entry", "encode_event", "valid_stream_id"]
 
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
@@ -28,28 +28,6 @@ _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 def valid_stream_id(value: str) -> bool:
     """Whether ``value`` is a well-formed stream id (e.g. a ``Last-Event-ID`` header)."""
     return value == "0" or bool(_STREAM_ID.fullmatch(value))
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=False)
-# The C encoder behind JSONEncoder, built once: ``encode`` rebuilds it (and a float formatter)
-# on every call, which was a measurable share of a short job's status writes.
-_make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # None without _json
-_C_ENCODER: Any = (
-    _make_c_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
-    if _make_c_encoder is not None
-    else None
-)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for stream entries and status fields (``str()`` for other types).
-
-    Same text as ``json.dumps(value, separators=(",", ":"), default=str)``; values are plain
-    trees (model dumps), so no circular-reference bookkeeping.
-    """
-    if _C_ENCODER is None or isinstance(value, str):
-        return _ENCODER.encode(value)
-    return "".join(_C_ENCODER(value, 0))
 
 
 def encode_event(event: EventType, data: Mapping[str, Any] | None = None) -> dict[str, str]:

@@ -18,9 +18,10 @@ from redis.commands.core import AsyncScript
 
 from acquire.errors import JobNotFinishedError, JobNotFoundError
 from acquire.models import EventType, ItemState, ItemStatus, JobStatus
+from acquire.serialization import dumps
 from acquire.settings import Settings
 from acquire.store import keys
-from acquire.store.events import dumps, encode_event
+from acquire.store.events import encode_event
 from acquire.store.transition import JSON_FIELDS, TRANSITION_SCRIPT, Transition, encode_fields, encode_steps
 
 __all__ = ["ItemCounts", "JobStore"]

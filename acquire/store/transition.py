@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from acquire.models import EventType, JobState
-from acquire.store.events import dumps
+from acquire.serialization import dumps
 
 __all__ = ["JSON_FIELDS", "TRANSITION_SCRIPT", "Transition", "encode_fields", "encode_steps"]
 

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
 from acquire.models import validate_org
+from acquire.serialization import dumps
 from acquire.store.keys import ID_PATTERN
 
 __all__ = ["InvalidTokenError", "TokenSigner", "api_key_authorizer", "bearer_or_api_key"]
@@ -81,7 +82,7 @@ class TokenSigner:
         if not ID_PATTERN.fullmatch(job_id):
             raise ValueError(f"invalid job id {job_id!r}")
         expires = int((time.time() if now is None else now) + (self.ttl if ttl is None else ttl))
-        payload = _b64(json.dumps({"o": org, "j": job_id, "e": expires}, separators=(",", ":")).encode())
+        payload = _b64(dumps({"o": org, "j": job_id, "e": expires}).encode())
         message = f"{_VERSION}.{payload}"
         return f"{message}.{self._sign(self._keys[0], message)}"
 
