@@ -111,6 +111,14 @@ class Settings(BaseModel):
     )
     acquire_log_json: bool = Field(False, description="Emit logs as JSON lines.")
     acquire_data_dir: str = Field(".acquire", description="Embedded Redis data and file cache.")
+    acquire_document_store: str = Field(
+        "redis",
+        min_length=1,
+        description="Where filings are kept: redis, file:///path or s3://bucket/prefix.",
+    )
+    acquire_document_ttl: int = Field(
+        0, ge=0, description="Seconds a stored document outlives its jobs at least (0: as long as they)."
+    )
 
     # --- SEC EDGAR ---
     sec_user_agent: str = Field("", description='Declared UA, e.g. "Acme Research admin@acme.com".')
@@ -147,6 +155,13 @@ class Settings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/")
+
+    @field_validator("acquire_document_store")
+    @classmethod
+    def _document_store(cls, value: str) -> str:
+        if value != "redis" and not value.startswith(("file:///", "s3://")):
+            raise ValueError("must be redis, file:///absolute/path or s3://bucket/prefix")
+        return value
 
     @field_validator("webhook_allow_hosts")
     @classmethod

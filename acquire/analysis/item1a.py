@@ -37,7 +37,14 @@ from acquire.analysis.models import ExtractionMethod
 from acquire.analysis.plain import plain_blocks
 from acquire.analysis.text import normalise_space
 
-__all__ = ["Block", "Item1ANotFoundError", "Item1ASection", "extract_item1a"]
+__all__ = [
+    "Block",
+    "Item1ANotFoundError",
+    "Item1ASection",
+    "decode_document",
+    "extract_item1a",
+    "primary_document",
+]
 
 
 class Item1ANotFoundError(ValueError):
@@ -92,10 +99,7 @@ def extract_item1a(document: str | bytes) -> Item1ASection:
         Item1ANotFoundError: when no Item 1A section can be located, or when the document
             incorporates it by reference instead of stating it.
     """
-    text = _decode(document) if isinstance(document, bytes) else document
-    head = text[:2000].lstrip().upper()
-    if head.startswith(("<SEC-DOCUMENT>", "<SEC-HEADER>", "<IMS-HEADER>", "<DOCUMENT>")):
-        text = _primary_from_submission(text)
+    text = primary_document(decode_document(document) if isinstance(document, bytes) else document)
     if _LOOKS_HTML.search(text[:20000]):
         classes = class_styles(text)
         section = _from_anchors(text, classes) or _from_raw_headings(text, classes)
@@ -105,12 +109,25 @@ def extract_item1a(document: str | bytes) -> Item1ASection:
     return _from_blocks(plain_blocks(html.unescape(_TAG.sub("", text))), "plain-text", "text", "")
 
 
-def _decode(raw: bytes) -> str:
+def decode_document(raw: bytes) -> str:
+    """A filing document's bytes as text (UTF-8, else Windows-1252)."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         # Older EDGAR documents are Windows-1252 more often than Latin-1.
         return raw.decode("cp1252", errors="replace")
+
+
+def primary_document(text: str) -> str:
+    """The 10-K document of a full submission ``.txt``; any other document as it is.
+
+    Raises:
+        Item1ANotFoundError: when a full submission holds no 10-K (10-K405, 10-KT, ...) document.
+    """
+    head = text[:2000].lstrip().upper()
+    if head.startswith(("<SEC-DOCUMENT>", "<SEC-HEADER>", "<IMS-HEADER>", "<DOCUMENT>")):
+        return _primary_from_submission(text)
+    return text
 
 
 def _primary_from_submission(text: str) -> str:

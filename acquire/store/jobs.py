@@ -277,7 +277,7 @@ class JobStore:
     async def delete(self, org: str, job_id: str, *, idempotency_key: str | None = None) -> None:
         """Remove every key of a job (used to undo a submission that failed half-way)."""
         k = keys.job_keys(org, job_id)
-        names = [k.status, k.items, k.result, k.events, k.seen]
+        names = [k.status, k.items, k.result, k.events, k.seen, keys.job_documents(org, job_id)]
         if idempotency_key:
             names.append(keys.idempotency(org, idempotency_key))
         await self.redis.delete(*names)

@@ -8,16 +8,23 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:{org}:job:{id}:events     stream  progress events (JobEvent)
     acquire:{org}:job:{id}:webhooks   list    webhook delivery attempts
     acquire:{org}:job:{id}:seen       set     dedupe tokens of events appended once
+    acquire:{org}:job:{id}:documents  hash    accession -> the job's reference to a stored document
     acquire:{org}:jobs                zset    job ids by creation time (recent jobs)
     acquire:{org}:idem:{key}          string  idempotency key -> job id
     acquire:active                    zset    "{org}/{id}" of unfinished jobs, for the reconciler
     acquire:ratelimit:{name}          zset    fleet-wide request log of an upstream
     acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
     acquire:cache:{namespace}:{key}   string  HTTP cache entry
+    acquire:documents:index           zset    sha256 -> time before which it is never swept
+    acquire:documents:{sha256}:refs   set     documents keys of the jobs referencing it
+    acquire:documents:{sha256}:lock   string  held while the sweeper deletes it
+    acquire:documents:{sha256}:data   string  the bytes (Redis document store backend)
     acquire:yahoo:session             hash    shared Yahoo cookie and crumb
     acquire:web:wake:{token}          stream  wakes one web process's SSE reader (short TTL)
 
-Everything under ``acquire:{org}:`` expires with the job's result TTL. arq's own keys
+Everything under ``acquire:{org}:`` expires with the job's result TTL. Stored documents are
+shared by every job and org that fetched them and removed by the sweeper of
+:mod:`acquire.store.documents` once no live job references them. arq's own keys
 (``arq:job:{id}``, ``arq:result:{id}``, the queue zset) are left to arq.
 """
 
@@ -34,7 +41,12 @@ __all__ = [
     "active",
     "active_member",
     "cache",
+    "document_blob",
+    "document_index",
+    "document_lock",
+    "document_refs",
     "idempotency",
+    "job_documents",
     "job_events",
     "job_items",
     "job_keys",
@@ -69,6 +81,7 @@ def job_status(org: str, job_id: str) -> str:
 
 # Suffixes of a job's other keys, after :func:`job_status` (one spelling for both builders below).
 _ITEMS, _RESULT, _EVENTS, _WEBHOOKS, _SEEN = ":items", ":result", ":events", ":webhooks", ":seen"
+_DOCUMENTS = ":documents"
 
 
 class JobKeys(NamedTuple):
@@ -113,6 +126,10 @@ def job_webhooks(org: str, job_id: str) -> str:
     return job_status(org, job_id) + _WEBHOOKS
 
 
+def job_documents(org: str, job_id: str) -> str:
+    return job_status(org, job_id) + _DOCUMENTS
+
+
 def org_jobs(org: str) -> str:
     _check(org)
     return f"{PREFIX}:{org}:jobs"
@@ -153,6 +170,25 @@ def pause(name: str) -> str:
 
 def cache(namespace: str, key: str) -> str:
     return f"{PREFIX}:cache:{namespace}:{key}"
+
+
+DOCUMENTS = f"{PREFIX}:documents:"
+
+
+def document_index() -> str:
+    return DOCUMENTS + "index"
+
+
+def document_refs(sha256: str) -> str:
+    return f"{DOCUMENTS}{sha256}:refs"
+
+
+def document_lock(sha256: str) -> str:
+    return f"{DOCUMENTS}{sha256}:lock"
+
+
+def document_blob(sha256: str) -> str:
+    return f"{DOCUMENTS}{sha256}:data"
 
 
 def sse_wake(token: str) -> str:

@@ -1,0 +1,283 @@
+"""Every item of a 10-K: ``extract_sections(document) -> list[Section]``.
+
+The document is flattened once into its visible text, one paragraph (or table row) per line,
+with page furniture removed (page numbers, "Table of Contents" back-links, running page
+headers and footers: :func:`acquire.analysis.blocks.drop_furniture`) and hidden content
+(the inline-XBRL header, styles, scripts) left out. :func:`document_text` returns that text;
+a :class:`Section`'s ``start``/``end`` are offsets into it.
+
+Finding the items (the Item 1A locator of :mod:`acquire.analysis.item1a`, for every item):
+
+1. **Item headings.** Every short line that starts with "Item <n>" (optionally after "Part
+   <n>") is a candidate heading (:func:`acquire.analysis.items.item_of`): a heading of the
+   body, a row of the table of contents, or a running header. Each candidate's *span* runs
+   to the next candidate of a later item. The items' real headings are the chain of
+   candidates in item order and document order that maximises the sum of the spans'
+   log-sizes: a TOC row's span is one row, a body heading's is its section, and the order
+   constraint places short items ("Item 4. Not applicable.") between their neighbours.
+   A section ends where the next found item starts; the last one at the signatures.
+2. **Titled sections**, for 10-Ks laid out as an annual report with a "Form 10-K
+   cross-reference index" (the "Item" texts are rows of the index): an item the chain left
+   as a stub is searched as a heading reading its Form 10-K caption set in heading type
+   (:func:`acquire.analysis.items.titled_span`), as Item 1A is.
+
+Items whose section says they are not applicable, reserved or omitted are ``omitted``; items
+whose short section says it is incorporated by reference (Part III to the proxy statement,
+say) are ``incorporated_by_reference``; both keep their text.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from selectolax.lexbor import LexborHTMLParser
+
+from acquire.analysis.blocks import Block, class_styles, drop_furniture, html_blocks, is_page_noise
+from acquire.analysis.item1a import decode_document, primary_document
+from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order, titled_span
+from acquire.analysis.text import normalise_space
+
+__all__ = ["ITEMS", "ITEM_TITLES", "Section", "SectionStatus", "document_text", "extract_sections"]
+
+#: Form 10-K's items, in order, with their captions as the form states them.
+ITEM_TITLES: dict[str, str] = {
+    "1": "Business",
+    "1A": "Risk Factors",
+    "1B": "Unresolved Staff Comments",
+    "1C": "Cybersecurity",
+    "2": "Properties",
+    "3": "Legal Proceedings",
+    "4": "Mine Safety Disclosures",
+    "5": "Market for Registrant's Common Equity, Related Stockholder Matters and Issuer Purchases of "
+    "Equity Securities",
+    "6": "[Reserved]",
+    "7": "Management's Discussion and Analysis of Financial Condition and Results of Operations",
+    "7A": "Quantitative and Qualitative Disclosures About Market Risk",
+    "8": "Financial Statements and Supplementary Data",
+    "9": "Changes in and Disagreements with Accountants on Accounting and Financial Disclosure",
+    "9A": "Controls and Procedures",
+    "9B": "Other Information",
+    "9C": "Disclosure Regarding Foreign Jurisdictions that Prevent Inspections",
+    "10": "Directors, Executive Officers and Corporate Governance",
+    "11": "Executive Compensation",
+    "12": "Security Ownership of Certain Beneficial Owners and Management and Related Stockholder Matters",
+    "13": "Certain Relationships and Related Transactions, and Director Independence",
+    "14": "Principal Accountant Fees and Services",
+    "15": "Exhibits and Financial Statement Schedules",
+    "16": "Form 10-K Summary",
+}
+ITEMS: tuple[str, ...] = tuple(ITEM_TITLES)
+
+SectionStatus = Literal["present", "omitted", "incorporated_by_reference"]
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """One item of a 10-K: ``text`` is ``document_text(document)[start:end]``."""
+
+    item: str
+    title: str
+    start: int
+    end: int
+    text: str
+    status: SectionStatus = "present"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> dict[str, Any]:
+        """The section without its text (for listings)."""
+        return {
+            "item": self.item,
+            "title": self.title,
+            "start": self.start,
+            "end": self.end,
+            "chars": self.end - self.start,
+            "status": self.status,
+        }
+
+
+_PART = re.compile(r"^\W*part\s+[ivx]{1,4}\b\W*", re.IGNORECASE)
+_ITEM_PREFIX = re.compile(
+    r"^\W*item\s*\d{1,2}\s*\.?\s*[a-d]?(?![a-z])\s*[.:\-\u2013\u2014]*\s*", re.IGNORECASE
+)
+_PART_LINE = re.compile(r"^\W*part\s+[ivx]{1,4}\b[^a-z]{0,3}(?:\s+\S+){0,8}$", re.IGNORECASE)
+_SIGNATURES = re.compile(r"^\W*signatures?\W*$", re.IGNORECASE)
+_OMITTED = re.compile(r"\b(?:not\s+applicable|none\b|reserved|omitted|intentionally\s+left)", re.IGNORECASE)
+_INCORPORATED = re.compile(
+    r"incorporated\s+(?:herein\s+)?(?:in\s+\w+\s+)?(?:\w+\s+)?by\s+reference", re.IGNORECASE
+)
+_HIDDEN = (("<ix:header", "</ix:header>"), ("<head", "</head>"))
+_DROPPED = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_LINE_BREAK = re.compile(r"<(?:/(?:p|div|tr|li|h[1-6]|table|blockquote|center)|br|hr)\b[^>]*>", re.IGNORECASE)
+_CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
+_TAG = re.compile(r"<[^>]*>")
+_LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
+# A section with fewer characters than this after its heading is a stub: a TOC row, an
+# index entry or an "omitted" note.
+_STUB_CHARS = 600
+_TITLE_LOOKAHEAD = 2
+_MAX_ITEM_WORDS = 24
+
+
+def document_text(document: str | bytes) -> str:
+    """The visible text of a filing document, one paragraph per line, furniture removed."""
+    return "\n".join(_lines(_source(document)))
+
+
+def extract_sections(document: str | bytes) -> list[Section]:
+    """Every item of a 10-K primary document (HTML, plain text or full submission), in order."""
+    source = _source(document)
+    lines = _lines(source)
+    chosen = _chain(lines)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    text = "\n".join(lines)
+    sections: list[Section] = []
+    for n, (index, item) in enumerate(chosen):
+        if n + 1 < len(chosen):
+            end_line = chosen[n + 1][0]
+        else:
+            end_line = next(
+                (j for j in range(index + 1, len(lines)) if _SIGNATURES.match(lines[j])), len(lines)
+            )
+        while end_line - 1 > index and _PART_LINE.match(lines[end_line - 1]):
+            end_line -= 1  # the next part's heading belongs to the next item
+        start, end = offsets[index], max(offsets[index], offsets[end_line] - 1)
+        body = text[start:end]
+        sections.append(Section(item, _title(lines, index, item), start, end, body, _status(body, item)))
+    if _LOOKS_HTML.search(source[:20000]) and _stubs(sections) * 2 >= len(sections):
+        return _titled_sections(source, sections)
+    return sections
+
+
+def _source(document: str | bytes) -> str:
+    text = decode_document(document) if isinstance(document, bytes) else document
+    return primary_document(text)
+
+
+def _lines(source: str) -> list[str]:
+    raw = _visible_html(source) if _LOOKS_HTML.search(source[:20000]) else source
+    lines = [normalise_space(line) for line in raw.split("\n") if not line.isspace() and line]
+    blocks = [Block(line) for line in lines if line and not is_page_noise(line)]
+    kept = {id(b) for b in drop_furniture(blocks)}
+    # An item heading recurs once in the table of contents: never furniture.
+    return [b.text for b in blocks if id(b) in kept or _item(b.text) is not None]
+
+
+def _visible_html(source: str) -> str:
+    for opening, closing in _HIDDEN:
+        at = source.find(opening)
+        while at >= 0:
+            end = source.find(closing, at)
+            if end < 0:
+                break
+            source = source[:at] + source[end + len(closing) :]
+            at = source.find(opening, at)
+    source = _DROPPED.sub("", source)
+    source = _CELL.sub(" ", _LINE_BREAK.sub("\n", source))
+    return html.unescape(_TAG.sub("", source)).replace("\xa0", " ")
+
+
+def _item(line: str) -> str | None:
+    if "item" not in line[:40].lower():
+        return None
+    words = _PART.sub("", line, count=1).split()
+    # Item 5's and Item 12's own captions run past a heading's usual length.
+    if len(words) > _MAX_ITEM_WORDS:
+        return None
+    code = item_of(" ".join(words[:MAX_HEADING_WORDS]))
+    return code if code in ITEM_TITLES else None
+
+
+def _chain(lines: list[str]) -> list[tuple[int, str]]:
+    """The item headings: the best chain of candidates in item and document order."""
+    candidates = [(i, code) for i, line in enumerate(lines) if (code := _item(line)) is not None]
+    if not candidates:
+        return []
+    sizes = [len(line) + 1 for line in lines]
+    weights: list[float] = []
+    for n, (index, code) in enumerate(candidates):
+        order = item_order(code)
+        end = next((i for i, c in candidates[n + 1 :] if item_order(c) > order), len(lines))
+        weights.append(1.0 + math.log1p(sum(sizes[index:end])))
+    # Longest-path DP over candidates (a few hundred at most): best[n] is the best chain ending at n.
+    best = list(weights)
+    back = [-1] * len(candidates)
+    for n, (_, code) in enumerate(candidates):
+        order = item_order(code)
+        for m in range(n):
+            if item_order(candidates[m][1]) < order and best[m] + weights[n] > best[n]:
+                best[n], back[n] = best[m] + weights[n], m
+    n = max(range(len(candidates)), key=best.__getitem__)
+    chain: list[tuple[int, str]] = []
+    while n >= 0:
+        chain.append(candidates[n])
+        n = back[n]
+    return chain[::-1]
+
+
+def _title(lines: list[str], index: int, item: str) -> str:
+    rest = _ITEM_PREFIX.sub("", _PART.sub("", lines[index], count=1), count=1).strip()
+    for line in lines[index + 1 : index + 1 + _TITLE_LOOKAHEAD]:
+        if rest and len(rest) > 3:
+            break
+        if len(line.split()) <= 20:
+            rest = f"{rest} {line}".strip()
+    return rest or ITEM_TITLES[item]
+
+
+def _status(body: str, item: str) -> SectionStatus:
+    after = body.split("\n", 1)[1] if "\n" in body else ""
+    if len(after) >= 4 * _STUB_CHARS:
+        return "present"
+    if _INCORPORATED.search(after):
+        return "incorporated_by_reference"
+    if len(after) < _STUB_CHARS and (not after.strip() or _OMITTED.search(body)):
+        return "omitted"
+    return "present"
+
+
+def _stubs(sections: list[Section]) -> int:
+    return sum(1 for s in sections if s.end - s.start < _STUB_CHARS and s.status == "present")
+
+
+def _titled_sections(source: str, found: list[Section]) -> list[Section]:
+    """Cross-reference-index layouts: stub items searched under their captions, in type."""
+    blocks = drop_furniture(
+        [b for b in html_blocks(LexborHTMLParser(source), class_styles(source)) if not is_page_noise(b.text)],
+        source,
+    )
+    text = document_text(source)
+    results: list[Section] = []
+    for section in found:
+        if section.end - section.start >= _STUB_CHARS or section.status != "present":
+            results.append(section)
+            continue
+        caption = re.compile(rf"^\W*{_caption_pattern(section.item)}\W*$", re.IGNORECASE)
+        span = titled_span(blocks, caption)
+        if span is None or len(span) < 2:
+            results.append(section)
+            continue
+        first = span[0].text
+        start = text.find(first, section.end)
+        if start < 0:
+            start = text.find(first)
+        last = span[-1].text
+        end = text.find(last, start) + len(last) if start >= 0 else -1
+        if start < 0 or end < start:
+            results.append(section)
+            continue
+        body = text[start:end]
+        results.append(Section(section.item, section.title, start, end, body, _status(body, section.item)))
+    return results
+
+
+def _caption_pattern(item: str) -> str:
+    words = re.findall(r"[a-z0-9]+", ITEM_TITLES[item].lower())
+    return r"\W+".join(re.escape(w) for w in words)
