@@ -34,6 +34,7 @@ from acquire.models import (
     validate_org,
 )
 from acquire.settings import Settings, get_settings
+from acquire.store.documents import DocumentNotFoundError, DocumentStore, StoredDocument
 from acquire.store.events import EventReader
 from acquire.store.jobs import JobStore
 
@@ -64,6 +65,41 @@ class JobHandle:
         """The result; :class:`~acquire.errors.JobNotFinishedError` while the job runs."""
         return await self._client.store.get_result(self.org, self.job_id)
 
+    # ---- stored documents (SEC filings jobs) --------------------------------------------
+
+    async def documents(self) -> list[StoredDocument]:
+        """The filings this job stored (references: accession, sha256, size, URIs...)."""
+        await self.status()
+        return await self._client.documents.list_refs(self.org, self.job_id)
+
+    async def document(self, accession: str) -> bytes:
+        """A stored filing's bytes, by accession number or sha256.
+
+        Raises :class:`~acquire.store.documents.DocumentNotFoundError` when this job did not
+        store it (whoever else did).
+        """
+        await self.status()
+        return (await self._client.documents.read(self.org, self.job_id, accession))[1]
+
+    async def document_text(self, accession: str) -> str:
+        """A stored filing's visible text, one paragraph per line (page furniture removed)."""
+        await self.status()
+        return await self._client.documents.text(self.org, self.job_id, accession)
+
+    async def sections(self, accession: str) -> list[dict[str, Any]]:
+        """A stored 10-K's items without their text: item, title, start, end, chars, status."""
+        await self.status()
+        found = await self._client.documents.sections(self.org, self.job_id, accession)
+        return [{k: v for k, v in s.items() if k != "text"} for s in found]
+
+    async def section(self, accession: str, item: str) -> dict[str, Any]:
+        """One 10-K item with its text (``job.section(accession, "7")["text"]``)."""
+        await self.status()
+        for found in await self._client.documents.sections(self.org, self.job_id, accession):
+            if found["item"] == item.upper():
+                return found
+        raise DocumentNotFoundError(f"item {item!r} is not among the stored sections of {accession}")
+
     async def events(self, after: str = "0") -> AsyncIterator[JobEvent]:
         """Every event after stream id ``after``, then live ones, until the job ends."""
         await self.status()  # raises JobNotFoundError for an unknown job instead of waiting forever
@@ -89,6 +125,7 @@ class AcquireClient:
         self.redis = redis
         self.store = JobStore.from_settings(redis, self.settings)
         self.events = EventReader(redis)
+        self.documents = DocumentStore.from_settings(redis, self.settings)
 
     @classmethod
     async def connect(cls, settings: Settings | None = None) -> AcquireClient:
@@ -97,6 +134,7 @@ class AcquireClient:
         return cls(await connect(settings), settings)
 
     async def close(self) -> None:
+        await self.documents.aclose()
         await self.redis.aclose()
 
     async def __aenter__(self) -> AcquireClient:

@@ -30,6 +30,7 @@ from acquire.ids import ID_PATTERN, ORG_PATTERN
 __all__ = [
     "FORM_TYPES",
     "METRICS",
+    "TEN_K_ITEMS",
     "Company",
     "EventType",
     "ItemState",
@@ -42,6 +43,7 @@ __all__ = [
     "OrgId",
     "RiskDriftRequest",
     "SecFilingsRequest",
+    "TenKItem",
     "XbrlFactsRequest",
     "YahooRequest",
     "parse_request",
@@ -97,6 +99,12 @@ Year = Annotated[int, AfterValidator(_check_year)]
 #: Forms the SEC job knows how to filter. Amendments (``10-K/A``) come with include_amendments.
 FormType = Literal["10-K", "10-Q", "8-K", "20-F", "40-F", "6-K", "10-KT", "S-1", "DEF 14A"]
 FORM_TYPES: tuple[FormType, ...] = get_args(FormType)
+#: The items of Form 10-K, in order.
+TenKItem = Literal[
+    "1", "1A", "1B", "1C", "2", "3", "4", "5", "6", "7", "7A", "8", "9", "9A", "9B", "9C",
+    "10", "11", "12", "13", "14", "15", "16",
+]  # fmt: skip
+TEN_K_ITEMS: tuple[TenKItem, ...] = get_args(TenKItem)
 
 #: Standardised XBRL metrics (see ``acquire.sources.sec.xbrl_catalogue`` for their candidate tags).
 Metric = Literal[
@@ -154,8 +162,16 @@ class SecFilingsRequest(_Request):
     years: Annotated[list[Year], Field(min_length=1, max_length=40)]
     include_amendments: bool = False
     download: bool = Field(True, description="Download each filing's primary document.")
+    sections: Annotated[list[TenKItem], Field(min_length=1, max_length=len(TEN_K_ITEMS))] | None = Field(
+        None, description="Store only these 10-K items' text, not the whole documents."
+    )
 
     _companies = field_validator("companies", "form_types", "years")(_unique)
+
+    @field_validator("sections")
+    @classmethod
+    def _unique_sections(cls, value: list[TenKItem] | None) -> list[TenKItem] | None:
+        return None if value is None else _unique(value)
 
 
 class XbrlFactsRequest(_Request):

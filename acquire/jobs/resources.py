@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,13 +13,20 @@ from acquire.http.ratelimit import RateLimiter
 from acquire.runtime.run import Services
 from acquire.sources.sec.edgar import EdgarClient, create_sec_http_client
 from acquire.sources.yahoo.client import RedisSessionStore, YahooClient
+from acquire.store.documents import DocumentStore
+
+log = logging.getLogger("acquire.documents")
+
+#: How often a worker sweeps documents no live job references (s).
+SWEEP_SECONDS = 60.0
 
 __all__ = ["sec_resources", "yahoo_resources"]
 
 
 @asynccontextmanager
 async def sec_resources(services: Services) -> AsyncIterator[None]:
-    """The EDGAR client, paced by the fleet-wide limiter and backed by the document cache.
+    """The EDGAR client (paced by the fleet-wide limiter, backed by the HTTP cache) and the
+    document store, with its sweeper running in the background.
 
     Opening it validates ``SEC_USER_AGENT``, so a worker with a bad one fails at start.
     """
@@ -26,10 +36,28 @@ async def sec_resources(services: Services) -> AsyncIterator[None]:
     cache = create_cache(settings, services.redis)
     edgar = EdgarClient(settings, http=http, limiter=limiter, cache=cache)
     services.resources["edgar"] = edgar
+    documents = DocumentStore.from_settings(services.redis, settings)
+    services.resources["documents"] = documents
+    sweeper = asyncio.create_task(_sweep_forever(documents))
     try:
         yield
     finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+        await documents.aclose()
         await http.aclose()
+
+
+async def _sweep_forever(documents: DocumentStore) -> None:
+    while True:
+        try:
+            swept = await documents.sweep()
+            if swept:
+                log.info("swept %d documents no live job references", len(swept))
+        except Exception:  # a sweep failing (Redis restarting, S3 down) is retried next time
+            log.warning("document sweep failed", exc_info=True)
+        await asyncio.sleep(SWEEP_SECONDS)
 
 
 @asynccontextmanager

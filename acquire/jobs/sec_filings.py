@@ -13,10 +13,12 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
+from acquire.jobs.documents import keep_filing
 from acquire.jobs.per_company import field_total, per_company_spec
 from acquire.models import JobKind, SecFilingsRequest
 from acquire.runtime.run import JobContext
 from acquire.sources.sec.edgar import EdgarClient, Filing, FilingDocument
+from acquire.store.documents import DocumentStore
 
 __all__ = ["SPEC", "text_length"]
 
@@ -39,6 +41,7 @@ async def run_company(
     job: JobContext, request: SecFilingsRequest, key: str, payload: dict[str, Any]
 ) -> dict[str, Any]:
     edgar: EdgarClient = job.services.get("edgar")
+    store: DocumentStore | None = job.services.resources.get("documents")
     ref = await edgar.resolve(payload["company"])
     filings = await edgar.filings(
         ref.cik, forms=request.form_types, years=request.years, include_amendments=request.include_amendments
@@ -57,7 +60,16 @@ async def run_company(
                 text_length=text_length(document),
                 stored_in=None if job.settings.sec_cache == "none" else f"{job.settings.sec_cache} cache",
                 source=document.source,
+                document_id=document.sha256,
             )
+            if store is not None:
+                kept = await keep_filing(store, job.org, job.job_id, key, request, document)
+                record.update(
+                    document_uri=kept.uri,
+                    text_uri=kept.text_uri,
+                    sections_uri=kept.sections_uri,
+                    store_uri=kept.uri or kept.sections_uri,
+                )
         else:
             record["status"] = "listed"
         records.append(record)

@@ -99,6 +99,9 @@ class StoredDocument(BaseModel):
     content_type: str
     #: Where the document's bytes are stored; ``None`` when only sections were kept.
     uri: str | None = None
+    #: The sha256 and URI of the document's visible text (``document_text``).
+    text_sha256: str | None = None
+    text_uri: str | None = None
     #: The sha256 and URI of the sections JSON (10-K forms only).
     sections_sha256: str | None = None
     sections_uri: str | None = None
@@ -242,6 +245,14 @@ class DocumentStore:
         if size is None:
             raise DocumentNotFoundError(f"document {ref.accession} is not stored")
         return ref, size, self.blobs.stream(ref.sha256)
+
+    async def text(self, org: str, job_id: str, name: str) -> str:
+        """A document's visible text; :class:`DocumentNotFoundError` if not stored for this job."""
+        ref = await self.ref(org, job_id, name)
+        data = await self.blobs.get(ref.text_sha256) if ref.text_sha256 else None
+        if data is None:
+            raise DocumentNotFoundError(f"no text stored for {ref.accession}")
+        return data.decode()
 
     async def sections(self, org: str, job_id: str, name: str) -> list[dict[str, Any]]:
         """The stored sections of a 10-K (dicts of :class:`~acquire.analysis.sections.Section`)."""

@@ -13,6 +13,7 @@ Routes (relative to the mount point)::
     GET  /jobs/{id}/result       200 {"job_id", "state", "result"}; 409 while not finished
     GET  /jobs/{id}/events       text/event-stream (HEAD too); 204 once nothing is left to send
     POST /jobs/{id}/token        200 {"token", "expires_at", "events_url"} + cookie (EventSource)
+    GET  /jobs/{id}/documents... stored filings, their text and 10-K items (acquire.web.documents)
 
 Authorisation. Every request, including every SSE connect and reconnect, calls the host's
 ``authorize(request) -> org`` (sync or async; it raises ``HTTPException(401/403)`` to refuse).
@@ -61,8 +62,10 @@ from acquire.client import AcquireClient
 from acquire.errors import JobNotFoundError
 from acquire.models import JobStatus, parse_request, validate_org
 from acquire.store import keys
+from acquire.store.documents import DocumentNotFoundError
 from acquire.store.events import decode_entry, valid_stream_id
 from acquire.web.auth import InvalidTokenError, TokenSigner
+from acquire.web.documents import DocumentEndpoints
 from acquire.web.responses import GuardedEventSourceResponse
 from acquire.web.sse import EventFanout, StreamEvent
 
@@ -146,6 +149,8 @@ def create_router(
         cookie_secure=cookie_secure,
     )
 
+    docs = DocumentEndpoints(client, api.org_and_job)
+
     @asynccontextmanager
     async def lifespan(_: Any) -> AsyncIterator[None]:
         # Runs only when the router is the ASGI app itself; a mounted router's host calls aclose().
@@ -160,6 +165,30 @@ def create_router(
             Route("/jobs/{job_id}/result", _guard(api.result), methods=["GET"], name="job_result"),
             Route("/jobs/{job_id}/events", _guard(api.events), methods=["GET"], name="job_events"),
             Route("/jobs/{job_id}/token", _guard(api.token), methods=["POST"], name="job_token"),
+            Route(
+                "/jobs/{job_id}/documents", _guard(docs.list_documents), methods=["GET"], name="job_documents"
+            ),
+            Route(
+                "/jobs/{job_id}/documents/{document}", _guard(docs.document), methods=["GET"], name="document"
+            ),
+            Route(
+                "/jobs/{job_id}/documents/{document}/text",
+                _guard(docs.text),
+                methods=["GET"],
+                name="document_text",
+            ),
+            Route(
+                "/jobs/{job_id}/documents/{document}/sections",
+                _guard(docs.sections),
+                methods=["GET"],
+                name="document_sections",
+            ),
+            Route(
+                "/jobs/{job_id}/documents/{document}/sections/{item}",
+                _guard(docs.section),
+                methods=["GET"],
+                name="document_section",
+            ),
         ],
         lifespan=lifespan,
         # Starlette builds the redirect's URL from the request's Host header, which the client chooses.
@@ -180,6 +209,8 @@ def _guard(endpoint: Endpoint) -> Endpoint:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         except (_NotFoundError, JobNotFoundError):
             return JSONResponse(_NOT_FOUND, 404)
+        except DocumentNotFoundError:
+            return JSONResponse({"detail": "document not found"}, 404)
         except ClientDisconnect:  # nobody is left to answer; not a server error
             log.info("client disconnected before sending the body of %s %s", request.method, request.url.path)
             return Response(status_code=400)
@@ -247,6 +278,10 @@ class _Api:
         if not isinstance(org, str):
             raise TypeError(f"authorize() must return an organisation id, got {type(org).__name__}")
         return validate_org(org)
+
+    async def org_and_job(self, request: Request) -> tuple[str, str]:
+        """The caller's org (``authorize``) and the job id of the path, validated."""
+        return await self.authorize(request), _job_id(request)
 
     async def events_org(self, request: Request, job_id: str) -> str:
         """Org of an events request: a query token, else a valid cookie, else ``authorize``."""
