@@ -18,9 +18,10 @@ from acquire.settings import Settings
 
 __all__ = ["connect", "redis_settings"]
 
-#: How a command rides out a Redis restart or failover: up to 20 reconnection attempts with
-#: jittered exponential backoff from 50 ms to 2 s, about 16-31 s in all.
-_RETRY_ATTEMPTS = 20
+#: How a command rides out a Redis restart or failover: ``ACQUIRE_REDIS_RETRIES`` (20)
+#: reconnection attempts with jittered exponential backoff from 50 ms to 2 s, about 16-31 s in
+#: all. A longer outage fails the command; the worker then waits for Redis itself
+#: (:mod:`acquire.runtime.arq_patches`) and the job's code runs again.
 _RETRY_BACKOFF = (2.0, 0.05)  # (cap, base) in seconds
 
 
@@ -35,7 +36,7 @@ def redis_settings(settings: Settings) -> RedisSettings:
     by redis-py (it raises ``WatchError``); see :mod:`acquire.runtime.arq_patches`.
     """
     base = RedisSettings.from_dsn(settings.redis_url)
-    base.retry = Retry(EqualJitterBackoff(*_RETRY_BACKOFF), _RETRY_ATTEMPTS)
+    base.retry = Retry(EqualJitterBackoff(*_RETRY_BACKOFF), settings.acquire_redis_retries)
     # OSError too: connecting raises it unwrapped, e.g. FileNotFoundError for a unix socket a
     # stopping Redis removed, and redis-py retries a failed connect only on the listed types.
     base.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]

@@ -109,6 +109,9 @@ class Settings(BaseModel):
     acquire_reconcile_after: int = Field(
         120, ge=1, description="Seconds before the reconciler checks an unfinished job against arq."
     )
+    acquire_redis_retries: int = Field(
+        20, ge=0, le=1000, description="Reconnects per Redis command (backoff up to 2 s) before it fails."
+    )
     acquire_log_json: bool = Field(False, description="Emit logs as JSON lines.")
     acquire_data_dir: str = Field(".acquire", description="Embedded Redis data and file cache.")
     acquire_document_store: str = Field(

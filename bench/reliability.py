@@ -21,6 +21,8 @@ at full size:
   own AOF data dir) is stopped for 2 s mid-run and started again, once SIGKILLed with
   ``appendfsync always`` (strict: ``lost`` and ``sse.mismatched_jobs`` must be 0) and once
   stopped gracefully with ``everysec`` (SIGTERM flushes the AOF, so also 0);
+- long_outage: the same with Redis down 40 s and 120 s, longer than a command's retry budget
+  (~16-31 s): ``alive.workers`` must stay 2 (no worker exits), ``lost`` 0;
 - soak: 10,000 small jobs (2,000 quick) on 2 workers, each streamed to one of 100 SSE clients;
   ``lost`` 0 and worker/web RSS growth (MB, after a warm-up pass) are the leak check.
 
@@ -156,6 +158,10 @@ async def main() -> dict[str, Any]:
             "graceful_everysec": _slim(
                 await run_redis_restart(work / "restart-stop", replay, kill=False, fsync_always=False)
             ),
+        }
+        out["long_outage"] = {
+            f"down_{down}s": _slim(await run_redis_restart(work / f"outage-{down}", replay, down_s=down))
+            for down in ((40,) if QUICK else (40, 120))
         }
         await _flush(settings)
         out["soak"] = _slim(await run_soak(settings, work / "soak", jobs=2000 if QUICK else 10_000))

@@ -1,7 +1,7 @@
-"""acquire's three patches of arq's ``Worker``, installed together by :func:`install`.
+"""acquire's patches of arq's ``Worker``, installed together by :func:`install`.
 
-arq has no hooks for either, so each wraps one method once per worker process; every job that
-does not need the new behaviour, and any other arq worker in the process, runs arq's code.
+arq has no hooks for any of them, so each wraps one method once per worker process; every job
+that does not need the new behaviour, and any other arq worker in the process, runs arq's code.
 
 ``Worker.finish_job``: a job's end and arq's completion of it in one Redis script.
     When a job's code returns, arq stores its result and takes the job off the queue in one
@@ -21,18 +21,32 @@ does not need the new behaviour, and any other arq worker in the process, runs a
     leaves the rest of the batch for the next poll. Upstream fix: catch
     ``WatchError``/``ConnectionError`` over the whole WATCH block in ``start_jobs``.
 
-``Worker.run_job``: whatever goes wrong with one queue entry, the worker's loop goes on.
+``Worker.run_job``: whatever else goes wrong with one queue entry, the worker's loop goes on.
     arq re-raises a ``run_job`` exception in its poll loop, which ends the worker process; it
     reads a job's fields outside its own error handling (``et`` becomes a datetime, ``t`` is
     compared), so one malformed entry ended every worker that picked it up in turn. The JSON
     deserializer refuses such entries (:mod:`acquire.serialization`); this patch logs anything
     else instead of stopping, and leaves the job where arq left it (arq runs it again once its
     in-progress marker expires, and fails it after ``max_tries``).
+
+``Worker._poll_iteration``, ``run_job``, ``finish_job``, ``finish_failed_job``: a Redis outage
+of any length does not stop the worker.
+    Every command retries on a fresh connection for a while (:mod:`acquire.connection`); an
+    outage longer than that makes arq's own commands raise ``ConnectionError``, and arq lets
+    it out of the poll loop (directly, or through ``t.result()`` of a job task whose start
+    pipeline or final MULTI failed), which ends the worker process. The patches wait for Redis
+    instead (log, ping with backoff, log again) and then carry on where they were: the poll
+    loop polls again; a job whose start pipeline failed starts again (its code had not run);
+    a job's finish is written again (each of arq's finishing commands, and the store's final
+    transition, is idempotent). The worker keeps its slots: they are released only when the
+    job really ends. Upstream fix: a retry around each of arq's Redis round trips.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,9 +67,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from acquire.store.jobs import JobStore
 from acquire.store.transition import Transition
 
-__all__ = ["Completion", "defer", "install", "installed"]
+__all__ = ["REDIS_UNAVAILABLE", "Completion", "defer", "install", "installed", "wait_for_redis"]
 
 log = logging.getLogger("acquire.jobs")
+
+#: What redis-py raises once its own reconnection attempts are used up.
+REDIS_UNAVAILABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+# arq's own loop also waits out a bare OSError (a connect to a socket file that is gone).
+_AWAY: tuple[type[Exception], ...] = (*REDIS_UNAVAILABLE, OSError)
+_WAIT_FIRST, _WAIT_MAX = 0.2, 5.0  # seconds between pings while Redis is away
 
 
 @dataclass
@@ -87,7 +107,9 @@ _original_finish_job = Worker.finish_job
 
 
 _original_start_jobs = Worker.start_jobs
+_original_poll_iteration = Worker._poll_iteration
 _original_run_job = Worker.run_job
+_original_finish_failed_job = Worker.finish_failed_job
 
 
 def installed() -> bool:
@@ -96,10 +118,26 @@ def installed() -> bool:
 
 
 def install() -> None:
-    """Patch arq's ``Worker.finish_job``, ``start_jobs`` and ``run_job`` (idempotent)."""
-    Worker.finish_job = _finish_job  # type: ignore[method-assign]
+    """Patch arq's ``Worker`` methods listed in the module docstring (idempotent)."""
+    Worker.finish_job = _finish_job  # type: ignore[method-assign,assignment]
     Worker.start_jobs = _start_jobs  # type: ignore[method-assign]
+    Worker._poll_iteration = _poll_iteration  # type: ignore[method-assign]
     Worker.run_job = _run_job  # type: ignore[method-assign]
+    Worker.finish_failed_job = _finish_failed_job  # type: ignore[method-assign]
+
+
+async def wait_for_redis(redis: Any, doing: str, exc: BaseException) -> None:
+    """Return once ``redis`` answers a PING again; logs when Redis goes away and comes back."""
+    log.warning("Redis unavailable while %s (%s: %s); waiting for it", doing, type(exc).__name__, exc)
+    started, delay = time.monotonic(), _WAIT_FIRST
+    while True:
+        try:
+            await redis.ping()
+            break
+        except _AWAY:
+            await asyncio.sleep(delay)
+            delay = min(_WAIT_MAX, delay * 2)
+    log.warning("Redis is back after %.1f s; %s again", time.monotonic() - started, doing)
 
 
 def defer(arq_job_id: str, completion: Completion) -> None:
@@ -122,8 +160,48 @@ redis.call('DEL', KEYS[9], KEYS[10], KEYS[11])
 """
 
 
-async def _finish_job(
+async def _finish_job(self: Worker, job_id: str, *args: Any) -> None:
+    # args: arq's finish, result_data, result_timeout_s, keep_result_forever, incr_score,
+    # keep_in_progress (see _finish_once).
+    completion = _pending.pop(job_id, None)
+    while True:
+        try:
+            return await _finish_once(self, completion, job_id, *args)
+        except _AWAY as exc:
+            await wait_for_redis(self.pool, f"finishing job {job_id}", exc)
+
+
+async def _finish_failed_job(self: Worker, job_id: str, result_data: bytes | None) -> None:
+    while True:
+        try:
+            return await _original_finish_failed_job(self, job_id, result_data)
+        except _AWAY as exc:
+            await wait_for_redis(self.pool, f"finishing job {job_id}", exc)
+
+
+async def _poll_iteration(self: Worker) -> None:
+    try:
+        await _original_poll_iteration(self)
+    except _AWAY as exc:
+        await wait_for_redis(self.pool, "polling the queue", exc)
+
+
+async def _run_job(self: Worker, job_id: str, score: int) -> None:
+    # With finish_job and finish_failed_job patched, what raises here is arq's start pipeline
+    # (read the job, count the try), before the job's code: running it again is safe.
+    while True:
+        try:
+            return await _original_run_job(self, job_id, score)
+        except _AWAY as exc:
+            await wait_for_redis(self.pool, f"starting job {job_id}", exc)
+        except Exception:
+            log.exception("arq could not run job %s; the worker carries on", job_id)
+            return
+
+
+async def _finish_once(
     self: Worker,
+    completion: Completion | None,
     job_id: str,
     finish: bool,
     result_data: bytes | None,
@@ -132,7 +210,6 @@ async def _finish_job(
     incr_score: int | None,
     keep_in_progress: float | None,
 ) -> None:
-    completion = _pending.pop(job_id, None)
     if completion is None or not finish or keep_in_progress is not None:
         if completion is not None:
             # The job's code returned but arq will run it again (cancelled at that moment):
@@ -190,10 +267,3 @@ async def _start_jobs(self: Worker, job_ids: list[bytes]) -> None:
         self.job_counter -= 1
         self.sem.release()
         log.warning("Redis connection lost while picking up a job (%s); retrying at the next poll", exc)
-
-
-async def _run_job(self: Worker, job_id: str, score: int) -> None:
-    try:
-        await _original_run_job(self, job_id, score)
-    except Exception:
-        log.exception("arq could not run job %s; the worker carries on", job_id)

@@ -68,11 +68,29 @@ Task = Callable[..., Awaitable[Any]]
 def make_tasks(spec: JobSpec, settings: Settings) -> list[tuple[str, Task, float]]:
     """arq task functions for ``spec``: ``(name, coroutine, hard timeout)`` tuples."""
     soft, hard = spec.timeouts(settings)
-    # partial, not a wrapper coroutine: one frame less on every job's path.
-    tasks: list[tuple[str, Task, float]] = [(spec.kind.value, partial(_run_job, spec, soft), hard)]
+    tasks: list[tuple[str, Task, float]] = [
+        (spec.kind.value, partial(_rerun_if_redis_away, partial(_run_job, spec, soft)), hard)
+    ]
     if spec.run_item is not None:
-        tasks.append((f"{spec.kind.value}_item", partial(_run_item, spec, soft), hard))
+        run_item = partial(_rerun_if_redis_away, partial(_run_item, spec, soft))
+        tasks.append((f"{spec.kind.value}_item", run_item, hard))
     return tasks
+
+
+async def _rerun_if_redis_away(run: Task, ctx: dict[str, Any], payload: Any) -> Any:
+    """Run the attempt; if Redis stayed away longer than a command's retries, run it again.
+
+    Nothing can be written while Redis is away, so the attempt records nothing: arq re-queues
+    the job once Redis is back (its patched ``finish_job`` waits for that) and the next attempt
+    carries on from what the store kept (steps, items and the final state are written once).
+    """
+    try:
+        return await run(ctx, payload)
+    except arq_patches.REDIS_UNAVAILABLE as exc:
+        attempt = int(ctx.get("job_try", 1))
+        settings: Settings = ctx["acquire"].settings
+        log.warning("job %s lost Redis (%s); it will run again", ctx.get("job_id"), type(exc).__name__)
+        raise Retry(defer=_backoff(attempt, settings)) from exc
 
 
 async def _open(ctx: dict[str, Any], payload: Any) -> tuple[Services, Envelope, JobRequest] | None:
@@ -124,6 +142,8 @@ async def _run_job(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any
         # Worker shutdown (arq re-queues the job) or the hard limit: report, then let arq act.
         await asyncio.shield(_cancelled(job))
         raise
+    except arq_patches.REDIS_UNAVAILABLE:
+        raise  # not the job's failure: see _rerun_if_redis_away
     except Exception as exc:
         return await _fail_run(job, exc, arq_id)
     finally:
@@ -171,6 +191,8 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
         if not job.soft_limit_hit():
             raise
         await job.item(key, ItemState.FAILED, error=_soft_limit(soft))
+    except arq_patches.REDIS_UNAVAILABLE:
+        raise  # not the item's failure: see _rerun_if_redis_away
     except Exception as exc:
         await job.item(key, ItemState.FAILED, error=exc)
     finally:

@@ -277,6 +277,7 @@ async def run_redis_restart(
     kill: bool = True,
     fsync_always: bool = True,
     down_s: float = 2.0,
+    redis_retries: int | None = None,
 ) -> dict[str, Any]:
     """Stop Redis (SIGKILL with ``kill``, else SIGTERM) once the first job is done, start it
     again on the same data directory and socket, and let 2 workers, the router and
@@ -285,13 +286,17 @@ async def run_redis_restart(
     Jobs are slowed (no cache, SEC at 10 req/s) so several are in flight at the restart. Redis
     writes the AOF before replying, so a killed Redis process loses nothing either way; with
     ``fsync_always`` that also holds for a machine failure (see ``test_redis_restart``).
-    Redis stays down for ``down_s`` seconds, as a real restart or failover would.
+    Redis stays down for ``down_s`` seconds, as a real restart or failover would; with
+    ``redis_retries`` (``ACQUIRE_REDIS_RETRIES`` of the workers and the router) an outage
+    longer than a command's retry budget is cheap to produce.
     """
     server = EmbeddedRedis(work / "redis", appendonly=True).start()
     settings = _settings(server.url, replay)
     env = fleet_env(
         settings, SEC_CACHE="none", SEC_MAX_RPS="10", ACQUIRE_JOB_TIMEOUT="60", RELIABILITY_ORG=ORG
     )
+    if redis_retries is not None:
+        env["ACQUIRE_REDIS_RETRIES"] = str(redis_retries)
     try:
         async with await AcquireClient.connect(settings) as client:
             await _set_fsync(client, fsync_always)
@@ -322,8 +327,10 @@ async def run_redis_restart(
                 }
                 logs = [fleet.log(i) for i in range(len(fleet.procs))]
                 worker_errors = sum(log.count("Traceback") for log in logs)
-                # Pickups that lost their connection mid-WATCH (acquire.worker._guard_job_pickup).
+                # Pickups that lost their connection mid-WATCH, and waits for Redis past the
+                # retry budget (acquire.runtime.arq_patches).
                 guarded = sum(log.count("lost while picking up a job") for log in logs)
+                waits = sum(log.count("Redis unavailable while") for log in logs)
             audit = await audit_jobs(client, handles)
             mismatches = await stream_mismatches(client, handles, sse.received)
     finally:
@@ -338,6 +345,8 @@ async def run_redis_restart(
         "alive": alive,
         "worker_tracebacks": worker_errors,
         "guarded_pickups": guarded,
+        "waits_for_redis": waits,
+        "down_s": down_s,
         "sse": {
             "clients": followers,
             "connects": sse.connects,

@@ -140,6 +140,25 @@ async def test_fleet_router_and_sse_clients_ride_out_a_redis_restart(
     assert report["worker_tracebacks"] == 0, report
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_fleet_rides_out_an_outage_longer_than_the_retry_budget(
+    upstream: ReplayServer, tmp_path: Path
+) -> None:
+    # Before arq_patches waited for Redis, the first of arq's commands past the budget (a
+    # poll, a job's start pipeline or its finish) ended the worker process; jobs then waited
+    # for a worker started by hand. 8 s down against a budget of a fraction of a second.
+    report = await run_redis_restart(
+        tmp_path, upstream, jobs=6, followers=3, kill=True, down_s=8, redis_retries=2
+    )
+    assert report["in_flight_at_restart"] > 0, report
+    assert report["waits_for_redis"] > 0, report  # the outage outlasted the retry budget
+    assert report["alive"] == {"workers": 2, "web": True}, report
+    assert report["lost"] == 0 and report["states"] == {"completed": 6}, report
+    assert report["duplicates"] == 0, report["problems"]
+    assert report["sse"]["mismatched_jobs"] == 0, report["problems"]
+
+
 async def test_fanout_still_wakes_for_new_jobs_after_a_wake_up_failed(tmp_path: Path) -> None:
     # A subscribe during a Redis outage failed to write its wake-up entry; the fan-out used to
     # believe a wake-up was pending forever, so the next new job's events waited for the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -176,4 +177,34 @@ async def test_corrupt_status_record_is_logged_and_arq_still_finishes(
     assert not await redis.exists(job_key_prefix + job_id)
     assert await redis.zscore(settings.acquire_queue, job_id) is None
     await worker.close()
+    await client.close()
+
+
+async def _echo_marker(job: JobContext, request: Any) -> Outcome:
+    await job.services.redis.echo("job-code-starts")
+    return Outcome(result={"ok": True})
+
+
+async def test_arq_start_pipeline_is_all_it_sends_before_the_job_code(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    # arq_patches re-runs arq's run_job after a ConnectionError, which is safe only while
+    # everything run_job sends before the job's code is the one start pipeline (read the job,
+    # count the try): an arq upgrade that adds a write there fails this test.
+    client, job_id = await _queued_job(settings)
+    watcher = aioredis.Redis.from_url(settings.redis_url)
+    seen: list[str] = []
+    async with watcher.monitor() as monitor:
+        task = asyncio.create_task(drain(settings, [JobSpec(kind=JobKind.SEC_FILINGS, run=_echo_marker)]))
+        while "job-code-starts" not in (command := (await monitor.next_command())["command"]):
+            seen.append(command)
+        await task
+    await watcher.aclose()
+    pickup = max(i for i, c in enumerate(seen) if c.startswith("PSETEX") and in_progress_key_prefix in c)
+    touching_the_job = [c.split(" ")[:2] for c in seen[pickup + 1 :] if job_id in c]
+    assert touching_the_job == [
+        ["GET", job_key_prefix + job_id],
+        ["INCRBY", retry_key_prefix + job_id],
+        ["EXPIRE", retry_key_prefix + job_id],
+    ], seen[pickup:]
     await client.close()
