@@ -20,7 +20,7 @@ from acquire.models import EventType, JobEvent
 from acquire.serialization import dumps
 from acquire.store import keys
 
-__all__ = ["EventReader", "decode_entry", "encode_event", "valid_stream_id"]
+__all__ = ["EventReader", "decode_entry", "encode_event", "read_range", "valid_stream_id"]
 
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
@@ -51,6 +51,22 @@ def decode_entry(job_id: str, entry_id: bytes | str, fields: Mapping[bytes | str
     )
 
 
+#: The largest stream id: nothing can follow it, and Redis refuses it as an exclusive start.
+_LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
+
+
+async def read_range(
+    redis: aioredis.Redis, key: str, job_id: str, after: str, upto: str = "+", *, count: int = 500
+) -> list[JobEvent]:
+    """Up to ``count`` events of stream ``key`` with ids after ``after`` (``"0"``: from the
+    start) and up to ``upto`` (inclusive); never blocks."""
+    if after == _LAST_STREAM_ID:
+        return []
+    low = "-" if after == "0" else "(" + after
+    entries = await redis.xrange(key, low, upto, count=count)
+    return [decode_entry(job_id, entry_id, fields) for entry_id, fields in entries]
+
+
 class EventReader:
     """Reads a job's events; used by the client, the CLI and the SSE router."""
 
@@ -70,6 +86,10 @@ class EventReader:
             return []
         _, entries = response[0]
         return [decode_entry(job_id, entry_id, fields) for entry_id, fields in entries]
+
+    async def range(self, org: str, job_id: str, after: str = "0", *, count: int = 500) -> list[JobEvent]:
+        """Up to ``count`` stored events after ``after`` (see :func:`read_range`); never blocks."""
+        return await read_range(self._redis, keys.job_events(org, job_id), job_id, after, count=count)
 
     async def follow(
         self, org: str, job_id: str, after: str = "0", *, block_ms: int = 5000

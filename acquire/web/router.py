@@ -63,7 +63,7 @@ from acquire.errors import JobNotFoundError
 from acquire.models import JobStatus, parse_request, validate_org
 from acquire.store import keys
 from acquire.store.documents import DocumentNotFoundError
-from acquire.store.events import decode_entry, valid_stream_id
+from acquire.store.events import valid_stream_id
 from acquire.web.auth import InvalidTokenError, TokenSigner
 from acquire.web.documents import DocumentEndpoints
 from acquire.web.responses import GuardedEventSourceResponse
@@ -82,7 +82,6 @@ _NOT_FOUND = {"detail": "job not found"}
 _PAGE = 500
 _EXPIRY_CHECK = 30.0  # how often an idle stream checks that its job still exists (s)
 _SEND_TIMEOUT = 30.0  # a client that accepts nothing for this long is disconnected (s)
-_LAST_STREAM_ID = f"{2**64 - 1}-{2**64 - 1}"
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
 
 
@@ -426,11 +425,9 @@ class _Api:
         )
 
     async def _range(self, org: str, job_id: str, after: str) -> list[StreamEvent]:
-        if after == _LAST_STREAM_ID:
-            return []  # nothing can follow it, and Redis refuses it as an exclusive start
-        low = "-" if after == "0" else "(" + after
-        entries = await self.store.redis.xrange(keys.job_events(org, job_id), low, "+", count=_PAGE)
-        return [StreamEvent.of(decode_entry(job_id, entry_id, fields)) for entry_id, fields in entries]
+        return [
+            StreamEvent.of(event) for event in await self.client.events.range(org, job_id, after, count=_PAGE)
+        ]
 
     async def _stream(
         self, org: str, job_id: str, status: JobStatus, after: str, page: list[StreamEvent]

@@ -39,7 +39,7 @@ from sse_starlette import JSONServerSentEvent
 
 from acquire.models import JobEvent
 from acquire.store import keys
-from acquire.store.events import decode_entry
+from acquire.store.events import decode_entry, read_range
 
 __all__ = ["EventFanout", "FanoutStats", "StreamEvent", "Subscription", "encode_sse"]
 
@@ -169,11 +169,9 @@ class Subscription:
         upper = _id_key(self._gap)
         backlog: list[StreamEvent] = []
         while True:
-            low = "-" if start == "0" else "(" + start
-            entries = await redis.xrange(self.key, low, self._gap, count=page)
-            for entry_id, fields in entries:
-                backlog.append(StreamEvent.of(decode_entry(self.job_id, entry_id, fields)))
-            if len(entries) < page:
+            events = await read_range(redis, self.key, self.job_id, start, self._gap, count=page)
+            backlog.extend(StreamEvent.of(event) for event in events)
+            if len(events) < page:
                 break
             start = backlog[-1].id
             if _id_key(start) >= upper:

@@ -1,42 +1,32 @@
-"""Event encoding: the hot-path JSON encoder writes exactly what the standard one would."""
+"""Reading a job's stored events: ranges after a stream id, resumable from any id."""
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
-from typing import Any
+import redis.asyncio as aioredis
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from acquire.models import EventType, JobState
-from acquire.serialization import dumps
-
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
-    max_leaves=30,
-)
+from acquire.client import AcquireClient
+from acquire.models import EventType, SecFilingsRequest
+from acquire.settings import Settings
+from acquire.store import keys
+from acquire.store.events import read_range
 
 
-def reference(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-
-@given(JSON_VALUES)
-def test_dumps_matches_the_standard_encoder(value: Any) -> None:
-    assert dumps(value) == reference(value)
-
-
-def test_dumps_handles_what_status_writes_contain() -> None:
-    moment = datetime(2026, 11, 23, 15, 0, 0, 123456, tzinfo=UTC)
-    value = {
-        "state": JobState.COMPLETED,  # a str enum is written as its value
-        "event": EventType.JOB_STARTED,
-        "at": moment,  # other types go through str()
-        "summary": {"similarity": 0.8641234567891234, "words": 16_638, "text": 'quote " and é'},
-        "nan": float("nan"),
-    }
-    assert dumps(value) == reference(value)
-    assert '"state":"completed"' in dumps(value) and "2026-11-23 15:00:00.123456+00:00" in dumps(value)
-    assert dumps("plain") == '"plain"'
+async def test_range_starts_after_the_given_id_and_stops_at_upto(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    async with await AcquireClient.connect(settings) as client:
+        job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+        for step in ("a", "b", "c"):
+            await client.store.update_status(
+                "acme", job.job_id, {"progress": 10}, event=EventType.STEP_COMPLETE, data={"step": step}
+            )
+        everything = await client.events.range("acme", job.job_id)
+        assert [e.event for e in everything] == [EventType.JOB_QUEUED, *[EventType.STEP_COMPLETE] * 3]
+        after_first = await client.events.range("acme", job.job_id, everything[0].id)
+        assert after_first == everything[1:]
+        key = keys.job_events("acme", job.job_id)
+        middle = await read_range(redis, key, job.job_id, everything[0].id, everything[2].id)
+        assert [e.data["step"] for e in middle] == ["a", "b"]
+        assert await client.events.range("acme", job.job_id, everything[-1].id) == []
+        assert await client.events.range("acme", job.job_id, f"{2**64 - 1}-{2**64 - 1}") == []
+        assert len(await client.events.range("acme", job.job_id, count=2)) == 2

@@ -1,0 +1,42 @@
+"""`serialization.dumps`: the hot-path JSON encoder writes exactly what the standard one would."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from acquire.models import EventType, JobState
+from acquire.serialization import dumps
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
+    max_leaves=30,
+)
+
+
+def reference(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+@given(JSON_VALUES)
+def test_dumps_matches_the_standard_encoder(value: Any) -> None:
+    assert dumps(value) == reference(value)
+
+
+def test_dumps_handles_what_status_writes_contain() -> None:
+    moment = datetime(2026, 11, 23, 15, 0, 0, 123456, tzinfo=UTC)
+    value = {
+        "state": JobState.COMPLETED,  # a str enum is written as its value
+        "event": EventType.JOB_STARTED,
+        "at": moment,  # other types go through str()
+        "summary": {"similarity": 0.8641234567891234, "words": 16_638, "text": 'quote " and é'},
+        "nan": float("nan"),
+    }
+    assert dumps(value) == reference(value)
+    assert '"state":"completed"' in dumps(value) and "2026-11-23 15:00:00.123456+00:00" in dumps(value)
+    assert dumps("plain") == '"plain"'
