@@ -106,10 +106,18 @@ _ITEM_PREFIX = re.compile(
     r"^\W*item\s*\d{1,2}\s*\.?\s*[a-d]?(?![a-z])\s*[.:\-\u2013\u2014]*\s*", re.IGNORECASE
 )
 _PART_LINE = re.compile(r"^\W*part\s+[ivx]{1,4}\b[^a-z]{0,3}(?:\s+\S+){0,8}$", re.IGNORECASE)
-_SIGNATURES = re.compile(r"^\W*signatures?\W*$", re.IGNORECASE)
 _OMITTED = re.compile(r"\b(?:not\s+applicable|none\b|reserved|omitted|intentionally\s+left)", re.IGNORECASE)
 _INCORPORATED = re.compile(
     r"incorporated\s+(?:herein\s+)?(?:in\s+\w+\s+)?(?:\w+\s+)?by\s+reference", re.IGNORECASE
+)
+_ABSENT_ROW = re.compile(r"\b(?:none|not\s+applicable|omitted|reserved)\W*$", re.IGNORECASE)
+# Item headings found in a document whose sections cover less than this share of its text
+# are the rows of a cross-reference index, not the sections.
+_XREF_COVERAGE = 0.25
+_LAST_ITEM_END = re.compile(
+    r"^\W*(?:signatures?|exhibit\s+index|index\s+to\s+(?:consolidated\s+)?financial\s+statements.*"
+    r"|report\s+of\s+independent\s+registered\s+public\s+accounting\s+firm)\W*$",
+    re.IGNORECASE,
 )
 _HIDDEN = (("<ix:header", "</ix:header>"), ("<head", "</head>"))
 _DROPPED = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -120,7 +128,6 @@ _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
 # A section with fewer characters than this after its heading is a stub: a TOC row, an
 # index entry or an "omitted" note.
 _STUB_CHARS = 600
-_TITLE_LOOKAHEAD = 2
 _MAX_ITEM_WORDS = 24
 
 
@@ -144,14 +151,14 @@ def extract_sections(document: str | bytes) -> list[Section]:
             end_line = chosen[n + 1][0]
         else:
             end_line = next(
-                (j for j in range(index + 1, len(lines)) if _SIGNATURES.match(lines[j])), len(lines)
+                (j for j in range(index + 1, len(lines)) if _LAST_ITEM_END.match(lines[j])), len(lines)
             )
         while end_line - 1 > index and _PART_LINE.match(lines[end_line - 1]):
             end_line -= 1  # the next part's heading belongs to the next item
         start, end = offsets[index], max(offsets[index], offsets[end_line] - 1)
         body = text[start:end]
-        sections.append(Section(item, _title(lines, index, item), start, end, body, _status(body, item)))
-    if _LOOKS_HTML.search(source[:20000]) and _stubs(sections) * 2 >= len(sections):
+        sections.append(Section(item, _title(lines, index, item), start, end, body, _status(body)))
+    if _LOOKS_HTML.search(source[:20000]) and _covered(sections) < _XREF_COVERAGE * len(text):
         return _titled_sections(source, sections)
     return sections
 
@@ -224,15 +231,18 @@ def _chain(lines: list[str]) -> list[tuple[int, str]]:
 
 def _title(lines: list[str], index: int, item: str) -> str:
     rest = _ITEM_PREFIX.sub("", _PART.sub("", lines[index], count=1), count=1).strip()
-    for line in lines[index + 1 : index + 1 + _TITLE_LOOKAHEAD]:
-        if rest and len(rest) > 3:
-            break
-        if len(line.split()) <= 20:
-            rest = f"{rest} {line}".strip()
-    return rest or ITEM_TITLES[item]
+    if len(rest) > 3:
+        return rest
+    # A heading split over two lines ("Item 7." then its caption): the caption is short.
+    following = lines[index + 1] if index + 1 < len(lines) else ""
+    words = len(following.split())
+    short = 0 < words <= _MAX_ITEM_WORDS and not _PART_LINE.match(following)
+    if short and (following[-1:] not in ".;" or words <= 6):
+        return following
+    return ITEM_TITLES[item]
 
 
-def _status(body: str, item: str) -> SectionStatus:
+def _status(body: str) -> SectionStatus:
     after = body.split("\n", 1)[1] if "\n" in body else ""
     if len(after) >= 4 * _STUB_CHARS:
         return "present"
@@ -243,41 +253,77 @@ def _status(body: str, item: str) -> SectionStatus:
     return "present"
 
 
-def _stubs(sections: list[Section]) -> int:
-    return sum(1 for s in sections if s.end - s.start < _STUB_CHARS and s.status == "present")
+def _covered(sections: list[Section]) -> int:
+    return sum(s.end - s.start for s in sections)
 
 
 def _titled_sections(source: str, found: list[Section]) -> list[Section]:
-    """Cross-reference-index layouts: stub items searched under their captions, in type."""
+    """Cross-reference-index layouts: each stub item searched as a heading reading its caption.
+
+    The index row stays the answer for items it says are absent ("None") and for items
+    whose caption heads no section of the document.
+    """
     blocks = drop_furniture(
         [b for b in html_blocks(LexborHTMLParser(source), class_styles(source)) if not is_page_noise(b.text)],
         source,
     )
-    text = document_text(source)
+    lines = _lines(source)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line) + 1)
+    text = "\n".join(lines)
     results: list[Section] = []
     for section in found:
-        if section.end - section.start >= _STUB_CHARS or section.status != "present":
+        if section.end - section.start >= _STUB_CHARS:
             results.append(section)
             continue
-        caption = re.compile(rf"^\W*{_caption_pattern(section.item)}\W*$", re.IGNORECASE)
-        span = titled_span(blocks, caption)
-        if span is None or len(span) < 2:
-            results.append(section)
+        row = _ITEM_PREFIX.sub("", section.text.split("\n", 1)[0], count=1)
+        if _ABSENT_ROW.search(row):
+            results.append(
+                Section(section.item, section.title, section.start, section.end, section.text, "omitted")
+            )
             continue
-        first = span[0].text
-        start = text.find(first, section.end)
-        if start < 0:
-            start = text.find(first)
-        last = span[-1].text
-        end = text.find(last, start) + len(last) if start >= 0 else -1
-        if start < 0 or end < start:
-            results.append(section)
+        located = _locate(blocks, lines, section.item)
+        if located is None:  # the row points elsewhere (pages of the annual report, the proxy)
+            results.append(Section(section.item, section.title, section.start, section.end, section.text))
             continue
+        first, last = located
+        start, end = offsets[first], offsets[last + 1] - 1
         body = text[start:end]
-        results.append(Section(section.item, section.title, start, end, body, _status(body, section.item)))
+        results.append(Section(section.item, ITEM_TITLES[section.item], start, end, body, _status(body)))
     return results
 
 
-def _caption_pattern(item: str) -> str:
-    words = re.findall(r"[a-z0-9]+", ITEM_TITLES[item].lower())
-    return r"\W+".join(re.escape(w) for w in words)
+def _locate(blocks: list[Block], lines: list[str], item: str) -> tuple[int, int] | None:
+    """First and last line of the longest section headed by ``item``'s caption, if any."""
+    for caption in _captions(item):
+        span = titled_span(blocks, re.compile(rf"^\W*{caption}\W*$", re.IGNORECASE))
+        if span is None or len(span) < 2 or sum(len(b.text) for b in span) < _STUB_CHARS:
+            continue
+        head, second = span[0].text, span[1].text
+        chars = sum(len(b.text) + 1 for b in span)
+        for i, line in enumerate(lines):
+            if line == head and i + 1 < len(lines) and second.startswith(lines[i + 1][:40]):
+                # Blocks and lines may split paragraphs differently: walk the span's length.
+                last, seen = i, 0
+                while last + 1 < len(lines) and seen + len(lines[last]) + 1 < chars:
+                    seen += len(lines[last]) + 1
+                    last += 1
+                return i, last
+    return None
+
+
+def _captions(item: str) -> list[str]:
+    """Patterns of the item's caption: in full, then cut at its first "of", comma or "and"."""
+    words = re.findall(r"[a-z0-9']+|,", ITEM_TITLES[item].lower())
+    variants = [[w for w in words if w != ","]]
+    for stops in ((",", "of"), (",", "of", "and")):
+        short: list[str] = []
+        for word in words:
+            if word in stops and len(short) >= 2:
+                break
+            if word != ",":
+                short.append(word)
+        if short not in variants:
+            variants.append(short)
+    return [r"\W+".join(re.escape(w) for w in v) for v in variants]

@@ -1,0 +1,124 @@
+"""10-K section extraction speed and document store throughput.
+
+    python bench/sections.py [--rounds 3]
+
+Sections: every 10-K in the fixtures (the layout corpus and the recorded Archives documents)
+is split into all its items with ``extract_sections``; the best of ``--rounds`` runs per
+document counts (one core, this process). Store: 16 documents of 2 MB are put and read back
+through each backend (embedded Redis, a directory in a temporary folder, S3 through moto's
+server on loopback), reported in MB/s. Prints one line per document on stderr and one final
+JSON line on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import hashlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from acquire.analysis.sections import extract_sections
+from acquire.store.blobs import BlobStore, DirectoryBlobs, RedisBlobs, S3Blobs
+from acquire.testing.embedded import EmbeddedRedis
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "sec"
+_DOCUMENTS = 16
+_SIZE = 2 * 1024 * 1024
+
+
+def _ten_ks() -> list[Path]:
+    corpus = sorted((FIXTURES / "corpus" / "html").glob("*.html.gz"))
+    archives = [p for p in sorted((FIXTURES / "www.sec.gov").rglob("*.htm.gz")) if p.stat().st_size > 100_000]
+    return corpus + archives
+
+
+def bench_sections(rounds: int) -> dict[str, Any]:
+    seconds: list[float] = []
+    for path in _ten_ks():
+        raw = gzip.decompress(path.read_bytes())
+        best = float("inf")
+        for _ in range(rounds):
+            start = time.perf_counter()
+            sections = extract_sections(raw)
+            best = min(best, time.perf_counter() - start)
+        seconds.append(best)
+        print(f"{path.name:45} {best:.3f}s {len(sections)} items", file=sys.stderr)
+    return {
+        "documents": len(seconds),
+        "median_s": round(statistics.median(seconds), 4),
+        "max_s": round(max(seconds), 4),
+        "target_median_s": 0.1,
+        "target_max_s": 0.3,
+    }
+
+
+async def _throughput(blobs: BlobStore) -> dict[str, float]:
+    payloads = [os.urandom(_SIZE) for _ in range(_DOCUMENTS)]
+    names = [hashlib.sha256(p).hexdigest() for p in payloads]
+    start = time.perf_counter()
+    for name, payload in zip(names, payloads, strict=True):
+        await blobs.put(name, payload)
+    put = time.perf_counter() - start
+    start = time.perf_counter()
+    for name in names:
+        assert await blobs.get(name) is not None
+    get = time.perf_counter() - start
+    megabytes = _DOCUMENTS * _SIZE / 1e6
+    return {"put_mb_s": round(megabytes / put, 1), "get_mb_s": round(megabytes / get, 1)}
+
+
+async def bench_store(folder: Path) -> dict[str, Any]:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    results: dict[str, Any] = {}
+    with EmbeddedRedis(folder / "redis") as server:
+        redis = aioredis.Redis.from_url(server.url)
+        results["redis"] = await _throughput(RedisBlobs(redis))
+        await redis.aclose()
+    results["directory"] = await _throughput(DirectoryBlobs(folder / "documents"))
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    try:
+        host, port = moto.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        keys = {"aws_access_key_id": "bench", "aws_secret_access_key": "bench", "region_name": "us-east-1"}
+        boto3.client("s3", endpoint_url=endpoint, **keys).create_bucket(Bucket="bench")
+        config = {
+            "endpoint": endpoint,
+            "access_key_id": "bench",
+            "secret_access_key": "bench",
+            "region": "us-east-1",
+            "allow_http": "true",
+        }
+        results["s3_moto"] = await _throughput(S3Blobs(f"s3://bench/{uuid.uuid4().hex}", config=config))
+    finally:
+        moto.stop()
+    results["documents"], results["document_mb"] = _DOCUMENTS, _SIZE / 1e6
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sections = bench_sections(args.rounds)
+    with tempfile.TemporaryDirectory() as folder:
+        store = asyncio.run(bench_store(Path(folder)))
+    print(json.dumps({"bench": "sections", "sections": sections, "store": store}))
+
+
+if __name__ == "__main__":
+    main()
