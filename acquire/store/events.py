@@ -25,9 +25,17 @@ __all__ = ["EventReader", "decode_entry", "encode_event", "read_range", "valid_s
 _STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
 
 
+_U64_MAX = 2**64 - 1  # both parts of a stream id are unsigned 64-bit; Redis refuses more
+
+
 def valid_stream_id(value: str) -> bool:
     """Whether ``value`` is a well-formed stream id (e.g. a ``Last-Event-ID`` header)."""
-    return value == "0" or bool(_STREAM_ID.fullmatch(value))
+    if value == "0":
+        return True
+    if not _STREAM_ID.fullmatch(value):
+        return False
+    ms, _, seq = value.partition("-")
+    return int(ms) <= _U64_MAX and int(seq) <= _U64_MAX
 
 
 def encode_event(event: EventType, data: Mapping[str, Any] | None = None) -> dict[str, str]:

@@ -41,6 +41,21 @@ async def test_a_non_ascii_cookie_falls_back_to_authorize(web: Web, server_log: 
     assert server_log.tracebacks == []
 
 
+@pytest.mark.parametrize(
+    "last_id",
+    [f"{ABOVE_U64}-0", f"0-{ABOVE_U64}", "99999999999999999999-0", f"{2**64 - 1}-{2**64}"],
+)
+async def test_a_stream_id_beyond_64_bits_is_a_400(web: Web, server_log: ServerLog, last_id: str) -> None:
+    job_id = await _queued_job(web)
+    url = f"{web.url}/jobs/{job_id}/events"
+    header = await web.http.head(url, headers={**ACME, "Last-Event-ID": last_id})
+    query = await web.http.head(url, params={"last_event_id": last_id}, headers=ACME)
+    assert (header.status_code, query.status_code) == (400, 400)
+    body = await web.http.get(url, params={"last_event_id": last_id}, headers=ACME)
+    assert "Last-Event-ID must be an event id" in body.json()["detail"]
+    assert server_log.tracebacks == []
+
+
 async def test_the_largest_stream_id_is_accepted(web: Web, server_log: ServerLog) -> None:
     job_id = await _queued_job(web)
     largest = f"{2**64 - 1}-{2**64 - 1}"  # nothing can follow it, but it is a valid id
