@@ -17,6 +17,9 @@ at full size:
 - poison: 5 copies of 12 malformed arq job hashes (``et`` text/huge/NaN, ``t``/``f``/``a``/``k`` of
   the wrong type...) ahead of 20 good jobs on 2 workers: ``worker_exits`` must be 0, every
   poison entry failed by arq and off the queue, every good job completed;
+- post_final: 20 failed jobs whose 2 item jobs each are still queued, run by 2 workers beside
+  20 good jobs: ``item_jobs_skipped`` 40 and ``post_final_writes`` (items, counts or events
+  added to a final job) 0;
 - redis_restart: 30 jobs on 2 workers with the router and 10 resuming SSE clients; Redis (its
   own AOF data dir) is stopped for 2 s mid-run and started again, once SIGKILLed with
   ``appendfsync always`` (strict: ``lost`` and ``sse.mismatched_jobs`` must be 0) and once
@@ -47,7 +50,7 @@ from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
 from tests.reliability.fleet import await_all, fleet_env
-from tests.reliability.hardening import run_poison
+from tests.reliability.hardening import run_poison, run_post_final
 from tests.reliability.restart import run_redis_restart, run_soak
 from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown
 from tests.reliability.tenancy import count_leaks
@@ -151,6 +154,8 @@ async def main() -> dict[str, Any]:
         out["hostile"] = await _hostile(settings)
         await _flush(settings)
         out["poison"] = await run_poison(settings, work / "poison", rounds=2 if QUICK else 5)
+        await _flush(settings)
+        out["post_final"] = await run_post_final(settings, work / "post-final", jobs=10 if QUICK else 20)
         await _flush(settings)
         out["tenancy_leaks"] = await _tenancy(settings)
         out["redis_restart"] = {

@@ -171,6 +171,12 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
         return {"state": "rejected"}
     services, envelope, request = opened
     key, attempt = envelope.item or "", int(ctx.get("job_try", 1))
+    state = await services.store.job_state(envelope.org, envelope.job_id)
+    if state is None or state.final:
+        # A leftover of a job that ended (it failed, or a reconciler finished it) or expired:
+        # fetching upstream would only produce an item the store refuses.
+        log.info("skipping item %s of job %s: the job is %s", key, envelope.job_id, state or "gone")
+        return {"state": "skipped"}
     job = JobContext(services, envelope, attempt, spec.queue(services.settings))
     metrics.RUNNING.count += 1  # an item job is a job this worker runs, too
     try:

@@ -17,12 +17,19 @@ import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 
 from acquire.errors import JobNotFinishedError, JobNotFoundError
-from acquire.models import EventType, ItemState, ItemStatus, JobStatus
+from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus
 from acquire.serialization import dumps
 from acquire.settings import Settings
 from acquire.store import keys
 from acquire.store.events import encode_event
-from acquire.store.transition import JSON_FIELDS, TRANSITION_SCRIPT, Transition, encode_fields, encode_steps
+from acquire.store.transition import (
+    FINALS_LUA,
+    JSON_FIELDS,
+    TRANSITION_SCRIPT,
+    Transition,
+    encode_fields,
+    encode_steps,
+)
 
 __all__ = ["ItemCounts", "JobStore"]
 
@@ -48,13 +55,17 @@ return ''
 
 # KEYS: status, items, events | ARGV: ttl, maxlen, item key, item json, item state, event json or ''
 # Returns {done, failed, total, counted}: counted = 1 when this call moved the item to final.
+# Nothing is written once the item or the job is final: a leftover item job of a job that
+# already failed must not add an item, an event after the final one, or a count.
 _ITEM = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, -1, -1, 0} end
+local job_state = redis.call('HGET', KEYS[1], 'state')
+if not job_state then return {-1, -1, -1, 0} end
+local job_finals = JOB_FINALS
 local finals = {completed = true, failed = true, not_found = true}
 local old = redis.call('HGET', KEYS[2], ARGV[3])
 local was_final = false
 if old then was_final = finals[cjson.decode(old).state] == true end
-if was_final then
+if was_final or job_finals[job_state] then
   return {tonumber(redis.call('HGET', KEYS[1], 'items_done') or '0'),
           tonumber(redis.call('HGET', KEYS[1], 'items_failed') or '0'),
           tonumber(redis.call('HGET', KEYS[1], 'items_total') or '0'), 0}
@@ -81,7 +92,7 @@ if ARGV[6] ~= '' and counted == 1 then
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
 end
 return {done, failed, total, counted}
-"""
+""".replace("JOB_FINALS", FINALS_LUA)
 
 
 class ItemCounts:
@@ -246,7 +257,10 @@ class JobStore:
         return names, args
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
-        """Record an item's status; a final item emits ``item_completed``/``item_failed`` once."""
+        """Record an item's status; a final item emits ``item_completed``/``item_failed`` once.
+
+        Refused (``counted`` false, nothing written) once the item or the job is final.
+        """
         state = item.state
         event: EventType | None = None
         if state == ItemState.COMPLETED:
@@ -285,6 +299,11 @@ class JobStore:
         await self.redis.zrem(keys.org_jobs(org), job_id)
 
     # ---- reads ---------------------------------------------------------------------------
+
+    async def job_state(self, org: str, job_id: str) -> JobState | None:
+        """A job's state alone (one field read); ``None`` when the job does not exist."""
+        raw = await cast(Awaitable[bytes | None], self.redis.hget(keys.job_status(org, job_id), "state"))
+        return None if raw is None else JobState(raw.decode())
 
     async def get_status(self, org: str, job_id: str) -> JobStatus:
         raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job_status(org, job_id)))

@@ -15,13 +15,13 @@ from typing import Any, NamedTuple
 from acquire.models import EventType, JobState
 from acquire.serialization import dumps
 
-__all__ = ["JSON_FIELDS", "TRANSITION_SCRIPT", "Transition", "encode_fields", "encode_steps"]
+__all__ = ["FINALS_LUA", "JSON_FIELDS", "TRANSITION_SCRIPT", "Transition", "encode_fields", "encode_steps"]
 
 #: Status fields stored as JSON text.
 JSON_FIELDS = ("summary", "request")
 
-# The final states as a Lua table literal, e.g. {completed = true, failed = true, ...}.
-_FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
+#: A job's final states as a Lua table literal, e.g. ``{completed = true, failed = true, ...}``.
+FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
 
 # KEYS: status, events, seen, result, active | ARGV: payload json, result json or ''.
 # The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
@@ -68,7 +68,7 @@ redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
 return 1
 """
-).replace("FINALS", _FINALS_LUA)
+).replace("FINALS", FINALS_LUA)
 
 
 class Transition(NamedTuple):

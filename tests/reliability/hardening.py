@@ -91,9 +91,11 @@ async def fail_with_items_queued(client: AcquireClient, companies: list[str]) ->
     await client.redis.delete(f"arq:job:{handle.job_id}")  # the job's own run is not the point
     await client.redis.zrem(client.settings.acquire_queue, handle.job_id)
     store, status = client.store, await handle.status()
-    await store.transition("acme", handle.job_id, {"state": JobState.RUNNING, "items_total": len(companies)})
+    await store.update_status(
+        "acme", handle.job_id, {"state": JobState.RUNNING, "items_total": len(companies)}
+    )
     failed = {"state": JobState.FAILED, "error_type": "PermanentError", "error": "upstream refused"}
-    await store.transition("acme", handle.job_id, failed, event=EventType.JOB_FAILED)
+    await store.update_status("acme", handle.job_id, failed, event=EventType.JOB_FAILED)
     for index, company in enumerate(companies):
         envelope = {"job_id": handle.job_id, "org": "acme", "kind": "sec_filings", "request": status.request,
                     "item": company, "item_payload": {"company": company}}  # fmt: skip
