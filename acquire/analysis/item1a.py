@@ -78,9 +78,7 @@ _LINK = re.compile(
 _LINK_HINT = re.compile(r"item|risk|unresolved|cyber|propert", re.IGNORECASE)
 _ID_ATTR = re.compile(r"""\b(?:id|name)\s*=\s*["']?$""", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
-_SGML_DOCUMENT = re.compile(r"<DOCUMENT>(.*?)</DOCUMENT>", re.IGNORECASE | re.DOTALL)
 _SGML_TYPE = re.compile(r"<TYPE>\s*([^\s<]+)", re.IGNORECASE)
-_SGML_TEXT = re.compile(r"<TEXT>(.*?)(?:</TEXT>|$)", re.IGNORECASE | re.DOTALL)
 _GAP = r"(?:\s|&#160;|&nbsp;|&#xa0;|<[^>]{0,400}>)*"
 _RAW_ITEM = re.compile(rf">{_GAP}item{_GAP}(\d{{1,2}}){_GAP}\.?{_GAP}([a-d])?(?![a-z])", re.IGNORECASE)
 _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
@@ -136,20 +134,42 @@ def _primary_from_submission(text: str) -> str:
     Raises:
         Item1ANotFoundError: when the submission holds no 10-K (10-K405, 10-KT, ...) document.
     """
-    documents = _SGML_DOCUMENT.findall(text)
+    documents = _sgml_documents(text)
     if not documents:
         return text
     kinds: list[str] = []
     for body in documents:
-        kind = _SGML_TYPE.search(body)
+        kind = _SGML_TYPE.search(body[:2000])
         kinds.append(kind.group(1).upper() if kind else "?")
         if kinds[-1].startswith("10-K"):
-            inner = _SGML_TEXT.search(body)
-            return inner.group(1) if inner else body
+            return _sgml_text(body)
     types = ", ".join(dict.fromkeys(kinds))
     raise Item1ANotFoundError(
         f"no Item 1A: the full submission has no 10-K document (document types: {types})"
     )
+
+
+def _sgml_documents(text: str) -> list[str]:
+    """The bodies of the ``<DOCUMENT>`` envelopes (a lazy DOTALL regex over megabytes is slow)."""
+    upper = text.upper()
+    bodies: list[str] = []
+    at = upper.find("<DOCUMENT>")
+    while at >= 0:
+        end = upper.find("</DOCUMENT>", at)
+        if end < 0:
+            break
+        bodies.append(text[at + len("<DOCUMENT>") : end])
+        at = upper.find("<DOCUMENT>", end)
+    return bodies
+
+
+def _sgml_text(body: str) -> str:
+    upper = body.upper()
+    at = upper.find("<TEXT>")
+    if at < 0:
+        return body
+    end = upper.find("</TEXT>", at)
+    return body[at + len("<TEXT>") : end if end >= 0 else len(body)]
 
 
 def _from_blocks(blocks: list[Block], method: ExtractionMethod, kind: str, document: str) -> Item1ASection:
