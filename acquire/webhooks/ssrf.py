@@ -15,8 +15,10 @@ ports on ``localhost``). :func:`resolve_target` therefore
    DNS-rebinding attacker would answer differently, never happens.
 
 IPv6 forms that carry an IPv4 address (IPv4-mapped ``::ffff:a.b.c.d``, NAT64
-``64:ff9b::/96``, 6to4 ``2002::/16``) are judged by the IPv4 address they lead to; Teredo and
-local-use NAT64 are refused outright.
+``64:ff9b::/96``, 6to4 ``2002::/16``) are judged by the IPv4 address they lead to (DNS64 gives
+IPv4-only receivers NAT64 addresses on IPv6-only networks); IPv4-translated
+``::ffff:0:a.b.c.d``, IPv4-compatible ``::a.b.c.d``, Teredo ``2001::/32`` and local-use NAT64
+``64:ff9b:1::/48`` are refused outright.
 
 ``WEBHOOK_ALLOW_HOSTS`` (comma-separated host names and IPs/CIDRs) exempts destinations from
 the address check, for intranet receivers and tests; the URL rules still apply.
@@ -73,6 +75,8 @@ _BLOCKED: tuple[tuple[str, tuple[IPNetwork, ...]], ...] = (
     ("shared address space (CGNAT)", _nets("100.64.0.0/10")),
     ("multicast", _nets("224.0.0.0/4", "ff00::/8")),
     ("reserved or broadcast", _nets("240.0.0.0/4", "fec0::/10", "::/96", "100::/64")),
+    # SIIT's IPv4-translated form (RFC 2765) is only meaningful inside a translator's domain.
+    ("IPv4-translated", _nets("::ffff:0:0:0/96")),
     ("Teredo tunnel", _nets("2001::/32")),
     ("local-use NAT64", _nets("64:ff9b:1::/48")),
     (
