@@ -115,7 +115,11 @@ CURRENT_JOBS.set_function(lambda: RUNNING.count)
 QUEUE_DEPTH = Gauge("worker_queue_depth", "Jobs waiting in an arq queue.", ["queue"], registry=REGISTRY)
 
 
-def serve(port: int) -> None:
-    """Expose the metrics on ``port`` (0 disables). Called once per worker process."""
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Expose the metrics on ``host``:``port`` (port 0 disables). Called once per worker process.
+
+    Loopback by default: a scraper on another machine needs ``METRICS_HOST`` set to an
+    address it can reach (and a firewall that lets only it in).
+    """
     if port:
-        start_http_server(port, registry=REGISTRY)
+        start_http_server(port, addr=host, registry=REGISTRY)

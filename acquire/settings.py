@@ -85,6 +85,7 @@ class Settings(BaseModel):
     sec_topic: str = Field("data.sec", min_length=1, description="Stream receiving SEC results.")
     yahoo_topic: str = Field("data.yahoo", min_length=1, description="Stream receiving Yahoo results.")
     metrics_port: int = Field(8000, ge=0, le=65535, description="Prometheus port; 0 disables it.")
+    metrics_host: str = Field("127.0.0.1", description="Address the metrics bind to (0.0.0.0: all).")
     logging_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
 
     # --- queue and job runtime ---
@@ -151,6 +152,14 @@ class Settings(BaseModel):
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _ip_address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("must be an IP address to bind to (127.0.0.1, 0.0.0.0, ::)") from None
 
     @field_validator("sec_www_base_url", "sec_data_base_url", "yahoo_base_url", "yahoo_cookie_url")
     @classmethod

@@ -116,7 +116,7 @@ def build_worker_settings(
         ctx["acquire_stack"] = stack
         ctx["acquire_depth_task"] = asyncio.create_task(_report_queue_depth(redis, queue))
         if serve_metrics:
-            _serve_metrics_once(settings.metrics_port)
+            _serve_metrics_once(settings.metrics_port, settings.metrics_host)
         log.info("acquire worker ready on queue %s (%d functions)", queue, len(functions))
 
     async def on_shutdown(ctx: dict[str, Any]) -> None:
@@ -196,10 +196,10 @@ def create_worker(
 _metrics_started: set[int] = set()
 
 
-def _serve_metrics_once(port: int) -> None:
+def _serve_metrics_once(port: int, host: str) -> None:
     if port and port not in _metrics_started:
         try:
-            metrics.serve(port)
+            metrics.serve(port, host)
             _metrics_started.add(port)
         except OSError as exc:
-            log.warning("metrics port %d unavailable: %s", port, exc)
+            log.warning("metrics address %s:%d unavailable: %s", host, port, exc)
