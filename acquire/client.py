@@ -16,20 +16,25 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from arq.connections import ArqRedis
 
 from acquire.connection import connect
-from acquire.errors import JobNotFoundError, TransientError
+from acquire.errors import JobFailedError, JobNotFoundError, ResultFormatError, TransientError
 from acquire.ids import new_job_id
 from acquire.models import (
     ANALYSIS_KINDS,
     ItemStatus,
     JobEvent,
+    JobKind,
     JobRequest,
     JobState,
     JobStatus,
+    RiskDriftRequest,
+    SecFilingsRequest,
+    XbrlFactsRequest,
+    YahooRequest,
     parse_request,
     validate_org,
 )
@@ -38,18 +43,30 @@ from acquire.store.documents import DocumentNotFoundError, DocumentStore, Stored
 from acquire.store.events import EventReader
 from acquire.store.jobs import JobStore
 
+if TYPE_CHECKING:
+    from acquire.results import JobResult, RiskDriftResult, SecFilingsResult, XbrlFactsResult, YahooResult
+
 __all__ = ["AcquireClient", "JobHandle", "new_job_id"]
+
+#: The result model a handle's :meth:`JobHandle.result` returns.
+R = TypeVar("R", covariant=True)
 
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
-class JobHandle:
-    """One job of one organisation: status, items, events and result."""
+class JobHandle(Generic[R]):
+    """One job of one organisation: status, items, events and its result, typed ``R``.
 
-    def __init__(self, client: AcquireClient, org: str, job_id: str) -> None:
+    ``client.submit(org, SecFilingsRequest(...))`` gives a ``JobHandle[SecFilingsResult]``;
+    a handle from :meth:`AcquireClient.job` or a mapping request is a ``JobHandle[JobResult]``
+    whose result is the stored kind's model.
+    """
+
+    def __init__(self, client: AcquireClient, org: str, job_id: str, kind: JobKind | None = None) -> None:
         self._client = client
         self.org = org
         self.job_id = job_id
+        self._kind = kind
 
     def __repr__(self) -> str:
         return f"JobHandle(org={self.org!r}, job_id={self.job_id!r})"
@@ -61,9 +78,28 @@ class JobHandle:
     async def items(self) -> list[ItemStatus]:
         return await self._client.store.get_items(self.org, self.job_id)
 
-    async def result(self) -> dict[str, Any]:
-        """The result; :class:`~acquire.errors.JobNotFinishedError` while the job runs."""
-        return await self._client.store.get_result(self.org, self.job_id)
+    async def result(self) -> R:
+        """The result, validated as its kind's model (e.g. :class:`~acquire.results.SecFilingsResult`).
+
+        Raises :class:`~acquire.errors.JobNotFinishedError` while the job runs,
+        :class:`~acquire.errors.JobFailedError` when it failed without a result, and
+        :class:`~acquire.errors.ResultFormatError` when the stored result does not load
+        (written by another acquire version; the message names it).
+        """
+        from acquire.results import load_result  # the result models load the analysis package
+
+        status, body = await self._client.store.read_result(self.org, self.job_id)
+        if self._kind is not None and status.kind != self._kind:
+            raise ResultFormatError(f"job {self.job_id} is a {status.kind.value} job, not {self._kind.value}")
+        if body is None:
+            if status.state == JobState.FAILED:
+                raise JobFailedError(
+                    f"job {self.job_id} failed: {status.error_type}: {status.error}",
+                    error_type=status.error_type,
+                    error=status.error,
+                )
+            raise ResultFormatError(f"job {self.job_id} is {status.state.value} but stored no result")
+        return cast(R, load_result(status.kind, body, job_id=self.job_id))
 
     # ---- stored documents (SEC filings jobs) --------------------------------------------
 
@@ -143,17 +179,38 @@ class AcquireClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    def job(self, org: str, job_id: str) -> JobHandle:
-        """A handle on an existing job (nothing is read until you ask)."""
+    def job(self, org: str, job_id: str) -> JobHandle[JobResult]:
+        """A handle on an existing job (nothing is read until you ask); its result is the model
+        of the kind the job was stored with."""
         return JobHandle(self, validate_org(org), job_id)
 
+    @overload
+    async def submit(
+        self, org: str, request: SecFilingsRequest, *, idempotency_key: str | None = None
+    ) -> JobHandle[SecFilingsResult]: ...
+    @overload
+    async def submit(
+        self, org: str, request: XbrlFactsRequest, *, idempotency_key: str | None = None
+    ) -> JobHandle[XbrlFactsResult]: ...
+    @overload
+    async def submit(
+        self, org: str, request: YahooRequest, *, idempotency_key: str | None = None
+    ) -> JobHandle[YahooResult]: ...
+    @overload
+    async def submit(
+        self, org: str, request: RiskDriftRequest, *, idempotency_key: str | None = None
+    ) -> JobHandle[RiskDriftResult]: ...
+    @overload
+    async def submit(
+        self, org: str, request: JobRequest | Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> JobHandle[JobResult]: ...
     async def submit(
         self,
         org: str,
         request: JobRequest | Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
-    ) -> JobHandle:
+    ) -> JobHandle[Any]:
         """Validate ``request`` and enqueue it for ``org``; returns a handle on the job.
 
         With ``idempotency_key``, submitting again returns the job created the first time
@@ -175,7 +232,7 @@ class AcquireClient:
         )
         stored_id = await self.store.create(status, idempotency_key=idempotency_key)
         if stored_id != job_id:
-            return JobHandle(self, org, stored_id)
+            return JobHandle(self, org, stored_id, parsed.kind)
         queue = (
             self.settings.acquire_analysis_queue
             if parsed.kind in ANALYSIS_KINDS
@@ -190,7 +247,7 @@ class AcquireClient:
                     parsed.kind.value, envelope, _job_id=job_id, _queue_name=queue
                 )
                 if job is not None:
-                    return JobHandle(self, org, job_id)
+                    return JobHandle(self, org, job_id, parsed.kind)
             raise TransientError("Redis was unavailable while enqueueing the job; submit it again")
         except BaseException:
             # Never leave a status record for a job that is not on the queue.

@@ -18,11 +18,13 @@ from typing import Any
 __all__ = [
     "AcquireError",
     "ConfigurationError",
+    "JobFailedError",
     "JobNotFinishedError",
     "JobNotFoundError",
     "NotFoundError",
     "PermanentError",
     "RateLimitedError",
+    "ResultFormatError",
     "TransientError",
 ]
 
@@ -62,6 +64,21 @@ class JobNotFoundError(AcquireError, LookupError):
 
 class JobNotFinishedError(AcquireError):
     """The job's result was asked for before the job reached a final status."""
+
+
+class JobFailedError(AcquireError):
+    """The job's result was asked for, but the job failed before producing one.
+
+    ``error_type`` and ``error`` are the job's (as on its status record).
+    """
+
+    def __init__(self, message: str, *, error_type: str | None = None, error: str | None = None) -> None:
+        super().__init__(message)
+        self.error_type, self.error = error_type, error
+
+
+class ResultFormatError(AcquireError):
+    """A stored result does not load as its kind's model (another acquire version wrote it)."""
 
 
 #: Names kept for code written against 0.1.0; each access warns.

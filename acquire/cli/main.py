@@ -144,10 +144,7 @@ async def cmd_result(args: argparse.Namespace) -> int:
     settings, _ = resolve_settings(start_embedded=False)
     async with await AcquireClient.connect(settings) as client:
         result = await client.job(args.org, args.job_id).result()
-    if args.json:
-        print(json.dumps(result, separators=(",", ":")))
-    else:
-        print(json.dumps(result, indent=2)[:20_000])
+    print(result.model_dump_json() if args.json else result.model_dump_json(indent=2)[:20_000])
     return 0
 
 

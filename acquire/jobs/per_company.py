@@ -1,23 +1,23 @@
 """The shape the SEC, XBRL and Yahoo kinds share: one item job per company, one result listing them.
 
 ``run`` plans the job and spreads it (one arq item job per company, across the fleet); each
-item job runs the kind's ``run_company``; when the last item is final, ``assemble`` lists every
-company with its state and adds the kind's totals to the summary.
+item job runs the kind's ``run_company``, which returns the company's result model; when the
+last item is final, ``assemble`` builds the kind's result model listing every company with its
+state, and adds the kind's totals to the summary.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from acquire.models import ItemState, ItemStatus, JobKind, JobRequest
+from acquire.results import CompanyItem, ResultModel, company_results
 from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
-from acquire.runtime.spec import RunItemFn
 
-__all__ = ["ItemTotal", "field_total", "per_company_spec"]
+__all__ = ["per_company_spec"]
 
-#: One number of the summary, from one company's item data.
-ItemTotal = Callable[[Mapping[str, Any]], int]
+C = TypeVar("C", bound=CompanyItem)
 
 
 class _CompaniesRequest(Protocol):
@@ -25,29 +25,32 @@ class _CompaniesRequest(Protocol):
     def companies(self) -> list[str]: ...
 
 
-def field_total(name: str) -> ItemTotal:
-    """The total of an integer field of the companies' item data (absent counts 0)."""
-    return lambda data: int(data.get(name, 0))
-
-
-def per_company_spec(kind: JobKind, run_company: RunItemFn, totals: Mapping[str, ItemTotal]) -> JobSpec:
+def per_company_spec(
+    kind: JobKind,
+    run_company: Callable[[JobContext, Any, str, dict[str, Any]], Awaitable[C]],
+    company: type[C],
+    result: Callable[[list[C]], ResultModel],
+    totals: Mapping[str, Callable[[C], int]],
+) -> JobSpec:
     """The :class:`JobSpec` of a kind that runs ``run_company`` once per requested company.
 
-    The summary holds ``companies``, ``companies_completed`` and then one entry per ``totals``
-    name, summed over the companies.
+    ``company`` is the per-company model (what ``run_company`` returns, and what a failed
+    company becomes); ``result`` builds the kind's result from the companies. The summary holds
+    ``companies``, ``companies_completed`` and then one entry per ``totals`` name, summed over
+    the companies.
     """
 
     async def run(job: JobContext, request: _CompaniesRequest) -> Spread:
         await job.step("plan", 2)
-        return await job.spread([(company, {"company": company}) for company in request.companies])
+        return await job.spread([(name, {"company": name}) for name in request.companies])
 
     def assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
-        companies = [{"company": i.key, "state": i.state.value, "error": i.error, **i.data} for i in items]
+        companies = company_results(company, items)
         summary: dict[str, Any] = {
             "companies": len(items),
-            "companies_completed": sum(1 for i in items if i.state == ItemState.COMPLETED),
+            "companies_completed": sum(1 for c in companies if c.state == ItemState.COMPLETED),
         }
-        summary.update({name: sum(total(i.data) for i in items) for name, total in totals.items()})
-        return Outcome(result={"companies": companies}, summary=summary)
+        summary.update({name: sum(total(c) for c in companies) for name, total in totals.items()})
+        return Outcome(result=result(companies), summary=summary)
 
     return JobSpec(kind=kind, run=run, run_item=run_company, assemble=assemble)

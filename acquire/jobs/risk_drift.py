@@ -11,11 +11,11 @@ the worker resource ``"summary_rewriter"`` may rephrase the summary.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from acquire.analysis import Item1ANotFoundError, analyze_sections, extract_item1a
 from acquire.errors import NotFoundError, PermanentError
 from acquire.models import JobKind, RiskDriftRequest
+from acquire.results import DriftFilings, DriftYears, RiskDriftResult
 from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.sources.sec.edgar import EdgarClient, Filing
 
@@ -70,15 +70,12 @@ async def run(job: JobContext, request: RiskDriftRequest) -> Outcome:
     finally:
         stages.put_nowait(None)
         await reporter
-    result: dict[str, Any] = {
-        "ticker": request.ticker,
-        "years": {"current": current_year, "previous": previous_year},
-        "filings": {
-            "current": current.model_dump(mode="json", exclude_none=True),
-            "previous": previous.model_dump(mode="json", exclude_none=True),
-        },
-        **report.model_dump(mode="json"),
-    }
+    result = RiskDriftResult.of(
+        report,
+        ticker=request.ticker,
+        years=DriftYears(current=current_year, previous=previous_year),
+        filings=DriftFilings(current=current, previous=previous),
+    )
     await job.step("save", 95)
     return Outcome(
         result=result,

@@ -14,10 +14,11 @@ from typing import Any
 from selectolax.lexbor import LexborHTMLParser
 
 from acquire.jobs.documents import keep_filing
-from acquire.jobs.per_company import field_total, per_company_spec
-from acquire.models import JobKind, SecFilingsRequest
+from acquire.jobs.per_company import per_company_spec
+from acquire.models import ItemState, JobKind, SecFilingsRequest
+from acquire.results import FilingRecord, SecCompanyResult, SecFilingsResult
 from acquire.runtime.run import JobContext
-from acquire.sources.sec.edgar import EdgarClient, Filing, FilingDocument
+from acquire.sources.sec.edgar import EdgarClient, FilingDocument
 from acquire.store.documents import DocumentStore
 
 __all__ = ["SPEC", "text_length"]
@@ -33,27 +34,23 @@ def text_length(document: FilingDocument) -> int:
     return len(body.text(separator=" ", strip=True)) if body is not None else 0
 
 
-def _filing_record(filing: Filing) -> dict[str, Any]:
-    return filing.model_dump(mode="json", exclude_none=True)
-
-
 async def run_company(
     job: JobContext, request: SecFilingsRequest, key: str, payload: dict[str, Any]
-) -> dict[str, Any]:
+) -> SecCompanyResult:
     edgar: EdgarClient = job.services.get("edgar")
     store: DocumentStore | None = job.services.resources.get("documents")
     ref = await edgar.resolve(payload["company"])
     filings = await edgar.filings(
         ref.cik, forms=request.form_types, years=request.years, include_amendments=request.include_amendments
     )
-    records: list[dict[str, Any]] = []
+    records: list[FilingRecord] = []
     documents = await edgar.download_all(filings) if request.download else [None] * len(filings)
     for filing, document in zip(filings, documents, strict=True):
-        record = _filing_record(filing)
+        fields: dict[str, Any] = dict(filing)
         if isinstance(document, Exception):
-            record.update(status="failed", error=str(document), error_type=type(document).__name__)
+            fields.update(status="failed", error=str(document), error_type=type(document).__name__)
         elif document is not None:
-            record.update(
+            fields.update(
                 status="completed",
                 size=document.size,
                 sha256=document.sha256,
@@ -64,31 +61,36 @@ async def run_company(
             )
             if store is not None:
                 kept = await keep_filing(store, job.org, job.job_id, key, request, document)
-                record.update(
+                fields.update(
                     document_uri=kept.uri,
                     text_uri=kept.text_uri,
                     sections_uri=kept.sections_uri,
                     store_uri=kept.uri or kept.sections_uri,
                 )
         else:
-            record["status"] = "listed"
+            fields["status"] = "listed"
+        record = FilingRecord.model_validate(fields)
         records.append(record)
-        await job.publish(job.settings.sec_topic, {"company": key, "cik": ref.cik, "filing": record})
-    failed = sum(1 for r in records if r["status"] == "failed")
+        filing_json = record.model_dump(mode="json", exclude_none=True)
+        await job.publish(job.settings.sec_topic, {"company": key, "cik": ref.cik, "filing": filing_json})
+    failed = sum(1 for r in records if r.status == "failed")
     if records and failed == len(records):
-        raise RuntimeError(f"all {failed} filings of {key} failed: {records[0]['error']}")
-    return {
-        "company": key,
-        "cik": ref.cik,
-        "name": ref.name,
-        "filings": records,
-        "filings_found": len(records),
-        "filings_failed": failed,
-    }
+        raise RuntimeError(f"all {failed} filings of {key} failed: {records[0].error}")
+    return SecCompanyResult(
+        company=key,
+        state=ItemState.COMPLETED,
+        cik=ref.cik,
+        name=ref.name,
+        filings=records,
+        filings_found=len(records),
+        filings_failed=failed,
+    )
 
 
 SPEC = per_company_spec(
     JobKind.SEC_FILINGS,
     run_company,
-    totals={"filings": field_total("filings_found"), "filings_failed": field_total("filings_failed")},
+    SecCompanyResult,
+    lambda companies: SecFilingsResult(companies=companies),
+    totals={"filings": lambda c: c.filings_found, "filings_failed": lambda c: c.filings_failed},
 )

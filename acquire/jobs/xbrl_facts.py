@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from acquire.jobs.per_company import field_total, per_company_spec
-from acquire.models import JobKind, XbrlFactsRequest
+from acquire.jobs.per_company import per_company_spec
+from acquire.models import ItemState, JobKind, XbrlFactsRequest
+from acquire.results import XbrlCompanyResult, XbrlFactsResult
 from acquire.runtime.run import JobContext
 from acquire.sources.sec.xbrl import XbrlClient
 
@@ -21,31 +22,29 @@ __all__ = ["SPEC"]
 
 async def run_company(
     job: JobContext, request: XbrlFactsRequest, key: str, payload: dict[str, Any]
-) -> dict[str, Any]:
+) -> XbrlCompanyResult:
     xbrl = XbrlClient(job.services.get("edgar"))
     facts = await xbrl.company_facts(payload["company"])
-    metrics = {
-        metric: facts.metric(metric, request.years, request.period).model_dump(
-            mode="json", exclude={"metric"}
-        )
-        for metric in request.metrics
-    }
-    reported = sum(1 for m in metrics.values() if m["status"] != "not_reported")
-    return {
-        "company": key,
-        "cik": facts.cik,
-        "name": facts.entity_name,
-        "metrics": metrics,
-        "metrics_reported": reported,
-        "metrics_not_reported": len(metrics) - reported,
-    }
+    metrics = {metric: facts.metric(metric, request.years, request.period) for metric in request.metrics}
+    reported = sum(1 for m in metrics.values() if m.status != "not_reported")
+    return XbrlCompanyResult(
+        company=key,
+        state=ItemState.COMPLETED,
+        cik=facts.cik,
+        name=facts.entity_name,
+        metrics=metrics,
+        metrics_reported=reported,
+        metrics_not_reported=len(metrics) - reported,
+    )
 
 
 SPEC = per_company_spec(
     JobKind.XBRL_FACTS,
     run_company,
+    XbrlCompanyResult,
+    lambda companies: XbrlFactsResult(companies=companies),
     totals={
-        "metrics_reported": field_total("metrics_reported"),
-        "metrics_not_reported": field_total("metrics_not_reported"),
+        "metrics_reported": lambda c: c.metrics_reported,
+        "metrics_not_reported": lambda c: c.metrics_not_reported,
     },
 )

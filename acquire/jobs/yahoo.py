@@ -7,68 +7,76 @@ found") still gets its price history. Results go to the result store and ``YAHOO
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
+
+from pydantic import BaseModel
 
 from acquire.errors import AcquireError, NotFoundError, TransientError
 from acquire.jobs.per_company import per_company_spec
-from acquire.models import JobKind, YahooRequest
+from acquire.models import ItemState, JobKind, YahooPart, YahooRequest
+from acquire.results import YahooCompanyResult, YahooResult
 from acquire.runtime.run import JobContext
 from acquire.sources.yahoo.client import YahooClient
 
 __all__ = ["SPEC"]
 
 
-async def _parts(yahoo: YahooClient, symbol: str, request: YahooRequest) -> dict[str, Any]:
+async def _parts(yahoo: YahooClient, key: str, symbol: str, request: YahooRequest) -> YahooCompanyResult:
     wanted = set(request.parts)
-    out: dict[str, Any] = {}
-    errors: dict[str, str] = {}
+    parts: dict[str, BaseModel] = {}
+    errors: dict[YahooPart, str] = {}
     if wanted & {"profile", "metrics"}:
         try:
             snapshot = await yahoo.snapshot(symbol)
             if "profile" in wanted:
-                out["profile"] = snapshot.profile.model_dump(mode="json")
+                parts["profile"] = snapshot.profile
             if "metrics" in wanted:
-                out["metrics"] = snapshot.metrics.model_dump(mode="json")
+                parts["metrics"] = snapshot.metrics
         except TransientError:
             raise  # the item job retries the whole company later
         except AcquireError as exc:
-            for part in wanted & {"profile", "metrics"}:
-                errors[part] = f"{type(exc).__name__}: {exc}"
+            for part in request.parts:
+                if part != "history":
+                    errors[part] = f"{type(exc).__name__}: {exc}"
     if "history" in wanted:
         try:
-            history = await yahoo.history(
+            parts["history"] = await yahoo.history(
                 symbol, range=request.range, start=request.start, end=request.end, interval=request.interval
             )
-            out["history"] = history.model_dump(mode="json")
         except TransientError:
             raise
         except AcquireError as exc:
             errors["history"] = f"{type(exc).__name__}: {exc}"
-    if errors and not out:
+    if errors and not parts:
         first = next(iter(errors.values()))
         raise NotFoundError(first) if "NotFound" in first else AcquireError(first)
-    out["errors"] = errors
-    return out
+    return YahooCompanyResult.model_validate(
+        {"company": key, "state": ItemState.COMPLETED, **parts, "errors": errors}
+    )
+
+
+#: What a topic message carries (the parts fetched, never the item's state).
+_TOPIC_FIELDS = {"company", "profile", "metrics", "history", "errors"}
 
 
 async def run_company(
     job: JobContext, request: YahooRequest, key: str, payload: dict[str, Any]
-) -> dict[str, Any]:
+) -> YahooCompanyResult:
     yahoo: YahooClient = job.services.get("yahoo")
-    data = {"company": key, **await _parts(yahoo, payload["company"], request)}
-    await job.publish(job.settings.yahoo_topic, data)
-    return data
+    result = await _parts(yahoo, key, payload["company"], request)
+    message = result.model_dump(mode="json", include=_TOPIC_FIELDS)
+    await job.publish(job.settings.yahoo_topic, {k: v for k, v in message.items() if v is not None})
+    return result
 
 
-def _price_bars(data: Mapping[str, Any]) -> int:
-    return len((data.get("history") or {}).get("bars", []))
-
-
-def _parts_failed(data: Mapping[str, Any]) -> int:
-    return len(data.get("errors") or {})
+def _price_bars(company: YahooCompanyResult) -> int:
+    return len(company.history.bars) if company.history is not None else 0
 
 
 SPEC = per_company_spec(
-    JobKind.YAHOO, run_company, totals={"parts_failed": _parts_failed, "price_bars": _price_bars}
+    JobKind.YAHOO,
+    run_company,
+    YahooCompanyResult,
+    lambda companies: YahooResult(companies=companies),
+    totals={"parts_failed": lambda c: len(c.errors), "price_bars": _price_bars},
 )

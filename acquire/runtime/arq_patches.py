@@ -47,7 +47,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +64,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from acquire.store.jobs import JobStore
+from acquire.store.jobs import JobStore, StoredResult
 from acquire.store.transition import Transition
 
 __all__ = ["REDIS_UNAVAILABLE", "Completion", "defer", "install", "installed", "wait_for_redis"]
@@ -86,7 +86,7 @@ class Completion:
     org: str
     job_id: str
     steps: Sequence[Transition]
-    result: Mapping[str, Any] | None
+    result: StoredResult | None
     #: Called with the store's answer (1 applied, 0 already final, -1 expired).
     after: Callable[[int], Awaitable[None]]
 

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from acquire.models import EventType, ItemState, ItemStatus
 from acquire.runtime.services import Envelope, Services, Spread
 from acquire.serialization import dumps
@@ -22,6 +24,12 @@ def now_utc() -> datetime:
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc) or repr(exc)
+
+
+def _item_data(data: BaseModel | Mapping[str, Any] | None) -> dict[str, Any]:
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json", exclude_none=True)
+    return dict(data or {})
 
 
 class Skip(BaseException):
@@ -139,7 +147,7 @@ class JobContext:
         key: str,
         state: ItemState,
         *,
-        data: Mapping[str, Any] | None = None,
+        data: BaseModel | Mapping[str, Any] | None = None,
         error: BaseException | str | None = None,
     ) -> None:
         """Record one item's outcome (counted once, whatever retries happen)."""
@@ -157,7 +165,7 @@ class JobContext:
                 state=state,
                 error=message,
                 error_type=error_type,
-                data=dict(data or {}),
+                data=_item_data(data),
                 updated_at=now_utc(),
             ),
         )

@@ -39,6 +39,7 @@ from acquire.runtime.context import JobContext, Skip, describe_error, now_utc
 from acquire.runtime.services import Envelope, Outcome, Services, Spread
 from acquire.runtime.spec import JobSpec
 from acquire.settings import Settings
+from acquire.store.jobs import StoredResult
 from acquire.store.transition import Transition
 
 __all__ = [
@@ -290,7 +291,7 @@ async def _write_final_status(
     *,
     summary: Mapping[str, Any] | None = None,
     error: tuple[str, str] | None = None,
-    result: Mapping[str, Any] | None = None,
+    result: StoredResult | None = None,
     pre: Sequence[Transition] = (),
     arq_job_id: str | None = None,
 ) -> None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from acquire.models import JobKind
 from acquire.runtime.watchdog import Watchdog
 from acquire.settings import Settings
-from acquire.store.jobs import JobStore
+from acquire.store.jobs import JobStore, StoredResult
 
 __all__ = ["Envelope", "Outcome", "ResourceFactory", "Services", "Spread"]
 
@@ -52,7 +52,7 @@ class Envelope(BaseModel):
 class Outcome:
     """What a job's ``run`` returns: its result and a short summary for the status record."""
 
-    result: Mapping[str, Any]
+    result: StoredResult
     summary: Mapping[str, Any] = field(default_factory=dict)
 
 

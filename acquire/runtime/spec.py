@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from acquire.models import ANALYSIS_KINDS, ItemState, ItemStatus, JobKind, JobRequest
 from acquire.runtime.context import JobContext
@@ -15,7 +17,7 @@ __all__ = ["AssembleFn", "JobSpec", "RunFn", "RunItemFn"]
 
 
 RunFn = Callable[[JobContext, Any], Awaitable[Outcome | Spread]]
-RunItemFn = Callable[[JobContext, Any, str, dict[str, Any]], Awaitable[dict[str, Any]]]
+RunItemFn = Callable[[JobContext, Any, str, dict[str, Any]], Awaitable[BaseModel | Mapping[str, Any]]]
 AssembleFn = Callable[[JobRequest, list[ItemStatus]], Outcome]
 
 

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from pydantic import BaseModel
 from redis.commands.core import AsyncScript
 
 from acquire.errors import JobNotFinishedError, JobNotFoundError
@@ -31,7 +32,10 @@ from acquire.store.transition import (
     encode_steps,
 )
 
-__all__ = ["ItemCounts", "JobStore"]
+__all__ = ["ItemCounts", "JobStore", "StoredResult"]
+
+#: A job's result as the runtime hands it over: a result model (stored as its JSON) or a mapping.
+StoredResult = BaseModel | Mapping[str, Any]
 
 _ACTIVE = keys.active()
 
@@ -93,6 +97,12 @@ if ARGV[6] ~= '' and counted == 1 then
 end
 return {done, failed, total, counted}
 """.replace("JOB_FINALS", FINALS_LUA)
+
+
+def _result_json(result: StoredResult | None) -> str:
+    if result is None:
+        return ""
+    return result.model_dump_json() if isinstance(result, BaseModel) else dumps(result)
 
 
 class ItemCounts:
@@ -186,7 +196,7 @@ class JobStore:
         data: Mapping[str, Any] | None = None,
         dedupe: str | None = None,
         force: bool = False,
-        result: Mapping[str, Any] | None = None,
+        result: StoredResult | None = None,
     ) -> int:
         """Update status fields and append ``event``, unless the job is already final.
 
@@ -204,7 +214,7 @@ class JobStore:
         steps: Sequence[Transition],
         *,
         force: bool = False,
-        result: Mapping[str, Any] | None = None,
+        result: StoredResult | None = None,
     ) -> int:
         """Apply several transitions atomically, in order, in one round trip."""
         names, args = self._transition_call(org, job_id, steps, force=force, result=result)
@@ -229,7 +239,7 @@ class JobStore:
         job_id: str,
         steps: Sequence[Transition],
         *,
-        result: Mapping[str, Any] | None,
+        result: StoredResult | None,
         prelude_keys: Sequence[str],
         prelude_args: Sequence[Any],
     ) -> int:
@@ -248,12 +258,12 @@ class JobStore:
         steps: Sequence[Transition],
         *,
         force: bool,
-        result: Mapping[str, Any] | None,
+        result: StoredResult | None,
     ) -> tuple[list[str], list[str]]:
         k = keys.job_keys(org, job_id)
         names = [k.status, k.events, k.seen, k.result, _ACTIVE]
         header = [self.ttl, self.events_maxlen, 1 if force else 0, k.active_member]
-        args = [encode_steps(header, steps), dumps(result) if result is not None else ""]
+        args = [encode_steps(header, steps), _result_json(result)]
         return names, args
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
@@ -317,13 +327,21 @@ class JobStore:
         return sorted(items, key=lambda item: item.key)
 
     async def get_result(self, org: str, job_id: str) -> dict[str, Any]:
-        """The stored result; :class:`JobNotFinishedError` while the job runs."""
+        """The stored result as plain JSON data; :class:`JobNotFinishedError` while the job runs."""
+        _, body = await self.read_result(org, job_id)
+        result: dict[str, Any] = json.loads(body) if body else {}
+        return result
+
+    async def read_result(self, org: str, job_id: str) -> tuple[JobStatus, bytes | None]:
+        """The final status and the stored result's JSON (None when the job left none).
+
+        :class:`JobNotFinishedError` while the job runs.
+        """
         status = await self.get_status(org, job_id)
         if not status.state.final:
             raise JobNotFinishedError(f"job {job_id} is {status.state.value}")
-        body = await self.redis.get(keys.job_result(org, job_id))
-        result: dict[str, Any] = json.loads(body) if body else {}
-        return result
+        body: bytes | None = await self.redis.get(keys.job_result(org, job_id))
+        return status, body
 
     async def get_webhooks(self, org: str, job_id: str) -> list[dict[str, Any]]:
         raw = await cast(Awaitable[list[bytes]], self.redis.lrange(keys.job_webhooks(org, job_id), 0, -1))

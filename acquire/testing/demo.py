@@ -29,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from acquire.client import AcquireClient, JobHandle
+from acquire.errors import JobFailedError
 from acquire.models import JobStatus
 from acquire.progress import describe_event, progress_line
+from acquire.results import JobResult
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
@@ -155,7 +157,18 @@ def _risk_lines(result: dict[str, Any]) -> list[str]:
     return lines + summary[:1]
 
 
-async def _follow(client: AcquireClient, job: JobHandle, kind: str, row: int, rows: int, tty: bool) -> None:
+async def _result_json(job: JobHandle[JobResult], status: JobStatus) -> dict[str, Any]:
+    if not status.state.final:
+        return {}
+    try:
+        return (await job.result()).model_dump(mode="json")
+    except JobFailedError:
+        return {}
+
+
+async def _follow(
+    client: AcquireClient, job: JobHandle[JobResult], kind: str, row: int, rows: int, tty: bool
+) -> None:
     progress, label, last = 0, "queued", "0"
     async for event in job.events(after=last):
         last = event.id
@@ -239,8 +252,7 @@ async def _run_jobs(client: AcquireClient, port: int) -> bool:
     for kind, job in jobs:
         status = await job.status()
         ok &= status.state.value == "completed"
-        result = await job.result() if status.state.final else {}
-        print("\n".join(summarise(kind, status, result)))
+        print("\n".join(summarise(kind, status, await _result_json(job, status))))
     print(link, flush=True)
     return ok
 

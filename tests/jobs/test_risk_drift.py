@@ -7,6 +7,7 @@ from acquire.models import JobState, RiskDriftRequest
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
+from tests.support.results import assert_round_trips
 
 
 async def test_nvidia_fiscal_2025_vs_2024(
@@ -19,16 +20,18 @@ async def test_nvidia_fiscal_2025_vs_2024(
         assert status.state == JobState.COMPLETED, status.error
         assert status.summary["factors"] == {"previous": 24, "current": 23}
         result = await job.result()
-        assert result["filings"]["current"]["accession"] == "0001045810-25-000023"
-        assert result["filings"]["previous"]["accession"] == "0001045810-24-000029"
-        assert result["heatmap"] and result["executive_summary"]
-        assert sum(result["counts"].values()) == len(result["changes"])
+        assert result.ticker == "NVDA" and (result.years.current, result.years.previous) == (2025, 2024)
+        assert result.filings.current.accession == "0001045810-25-000023"
+        assert result.filings.previous.accession == "0001045810-24-000029"
+        assert result.heatmap and result.executive_summary
+        assert sum(result.counts.values()) == len(result.changes)
+        await assert_round_trips(client, result)
         # Both years split cleanly: the segmentation record says so in the result and summary.
         assert status.summary["segmentation_warnings"] == {"previous": [], "current": []}
         for side in ("previous", "current"):
-            record = result[side]["segmentation"]
-            assert record["method"] == "html-styles" and record["warnings"] == []
-            assert record["coverage"] >= 0.97
+            record = getattr(result, side).segmentation
+            assert record.method == "html-styles" and record.warnings == []
+            assert record.coverage >= 0.97
         events = await client.events.read("acme", job.job_id)
         steps = [e.data["step"] for e in events if e.event.value == "step_complete"]
         assert steps == ["fetch", "extract", "segment", "score", "match", "summarise", "save"]

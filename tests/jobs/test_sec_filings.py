@@ -12,6 +12,7 @@ from acquire.models import ItemState, JobState, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
+from tests.support.results import assert_round_trips
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 ARCHIVES = FIXTURES / "sec/www.sec.gov/Archives/edgar/data"
@@ -52,6 +53,15 @@ async def test_nvidia_and_tesla_10ks_end_to_end(
         assert len(entries) == 6
         assert {e[1][b"org"] for e in entries} == {b"acme"}
         assert {json.loads(e[1][b"data"])["filing"]["accession"] for e in entries} >= {"0001045810-25-000023"}
+        result = await job.result()
+        assert [c.company for c in result.companies] == ["9999999999", "NVDA", "TSLA"]
+        nvda_result = result.companies[1]
+        assert nvda_result.cik == 1045810 and nvda_result.state == ItemState.COMPLETED
+        assert [f.sha256 for f in nvda_result.filings] == [
+            nvda[f.fiscal_year]["sha256"] for f in nvda_result.filings
+        ]
+        assert result.companies[0].state == ItemState.NOT_FOUND and result.companies[0].filings == []
+        await assert_round_trips(client, result)
         archives = len(upstream.requests_to("www.sec.gov", "/Archives"))
         assert archives == 6
 

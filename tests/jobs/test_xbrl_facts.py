@@ -7,6 +7,7 @@ from acquire.models import ItemState, JobState, XbrlFactsRequest
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
+from tests.support.results import assert_round_trips
 
 
 async def test_xbrl_job_known_values_and_not_reported(
@@ -36,7 +37,10 @@ async def test_xbrl_job_known_values_and_not_reported(
             130_497_000_000
         ]
         result = await job.result()
-        assert {c["company"] for c in result["companies"]} == {"AAPL", "NVDA", "TSLA"}
+        assert [c.company for c in result.companies] == ["AAPL", "NVDA", "TSLA"]
+        assert result.companies[0].metrics["revenue"].metric == "revenue"
+        assert result.companies[2].state == ItemState.NOT_FOUND and not result.companies[2].metrics
+        await assert_round_trips(client, result)
         # one companyfacts download per company, not one per concept
         facts_requests = upstream.requests_to("data.sec.gov", "/api/xbrl/companyfacts")
         assert len(facts_requests) == 3

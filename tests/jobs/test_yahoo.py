@@ -9,6 +9,7 @@ from acquire.models import ItemState, JobState, YahooRequest
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
+from tests.support.results import assert_round_trips
 
 
 async def test_yahoo_job_profile_metrics_history_and_isolated_errors(
@@ -40,7 +41,13 @@ async def test_yahoo_job_profile_metrics_history_and_isolated_errors(
         assert apple["metrics"]["market_cap"] > 1e12
         done = await history.status()
         assert done.state == JobState.COMPLETED
-        msft = (await history.result())["companies"][0]["history"]
-        assert len(msft["dividends"]) == 4 and msft["bars"]
+        msft = (await history.result()).companies[0].history
+        assert msft is not None and len(msft.dividends) == 4 and msft.bars
+        await assert_round_trips(client, await history.result())
+        quotes = await job.result()
+        aapl = quotes.companies[0]
+        assert aapl.profile is not None and aapl.profile.sector == "Technology" and aapl.history is None
+        assert quotes.companies[1].state == ItemState.NOT_FOUND
+        await assert_round_trips(client, quotes)
         topic = await redis.xrange(settings.yahoo_topic)
         assert {json.loads(e[1][b"data"])["company"] for e in topic} == {"AAPL", "MSFT"}

@@ -9,6 +9,7 @@ duplication.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -26,6 +27,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from acquire.client import AcquireClient, JobHandle
+from acquire.errors import JobFailedError
 from acquire.models import JobRequest, JobState, JobStatus, SecFilingsRequest, XbrlFactsRequest
 from acquire.settings import Settings
 from acquire.store import keys
@@ -167,15 +169,15 @@ def mixed_requests(count: int) -> list[JobRequest]:
     return [sec if n % 2 == 0 else xbrl for n in range(count)]
 
 
-async def submit_all(client: AcquireClient, org: str, requests: Sequence[JobRequest]) -> list[JobHandle]:
+async def submit_all(client: AcquireClient, org: str, requests: Sequence[JobRequest]) -> list[JobHandle[Any]]:
     return [await client.submit(org, request) for request in requests]
 
 
-async def await_all(handles: Sequence[JobHandle], timeout: float) -> list[JobStatus]:  # noqa: ASYNC109
+async def await_all(handles: Sequence[JobHandle[Any]], timeout: float) -> list[JobStatus]:  # noqa: ASYNC109
     """Every job's final status, following event streams (bounded concurrency)."""
     gate = asyncio.Semaphore(50)
 
-    async def one(handle: JobHandle) -> JobStatus:
+    async def one(handle: JobHandle[Any]) -> JobStatus:
         async with gate:
             return await handle.wait(timeout=timeout)
 
@@ -206,7 +208,7 @@ class Audit:
         }
 
 
-async def _events(client: AcquireClient, handle: JobHandle) -> list[tuple[str, dict[str, Any]]]:
+async def _events(client: AcquireClient, handle: JobHandle[Any]) -> list[tuple[str, dict[str, Any]]]:
     entries = await client.redis.xrange(keys.job_events(handle.org, handle.job_id), "-", "+")
     out = []
     for _, fields in entries:
@@ -226,7 +228,7 @@ def _result_duplicates(job_id: str, result: Mapping[str, Any]) -> list[str]:
     return found
 
 
-async def audit_jobs(client: AcquireClient, handles: Sequence[JobHandle]) -> Audit:
+async def audit_jobs(client: AcquireClient, handles: Sequence[JobHandle[Any]]) -> Audit:
     """Check every job: final status, one terminal event, no step or item reported twice."""
     audit = Audit(jobs=len(handles))
     for handle in handles:
@@ -252,7 +254,9 @@ async def audit_jobs(client: AcquireClient, handles: Sequence[JobHandle]) -> Aud
         ]
         audit.reruns += names["job_started"] > 1
         audit.retries += names["job_retrying"]
-        audit.duplicates += _result_duplicates(handle.job_id, await handle.result())
+        with contextlib.suppress(JobFailedError):  # a failed job has no result to check
+            result = (await handle.result()).model_dump(mode="json")
+            audit.duplicates += _result_duplicates(handle.job_id, result)
         for item in await handle.items():
             if item.error_type:
                 audit.item_errors[item.error_type] += 1

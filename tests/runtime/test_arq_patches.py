@@ -20,7 +20,7 @@ from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
 from acquire.store.jobs import JobStore
 from acquire.store.transition import Transition
-from tests.support.jobs import TEST_SPEC, drain, make_worker
+from tests.support.jobs import TEST_SPEC, drain, make_worker, sec_result
 
 
 async def plain(ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
@@ -107,7 +107,7 @@ async def test_final_status_and_arq_finish_are_one_script(settings: Settings, re
 async def _flush_scripts_then_finish(job: JobContext, request: Any) -> Outcome:
     # As if Redis restarted during the job: it forgot the scripts the worker loaded.
     await job.services.redis.script_flush()
-    return Outcome(result={"ok": True}, summary={"flushed": True})
+    return Outcome(result=sec_result("NVDA"), summary={"flushed": True})
 
 
 async def test_final_write_survives_redis_forgetting_the_script(
@@ -119,7 +119,7 @@ async def test_final_write_survives_redis_forgetting_the_script(
     worker = await drain(settings, [spec])
     status = await job.status()
     assert status.state == JobState.COMPLETED and status.summary == {"flushed": True}
-    assert await job.result() == {"ok": True}
+    assert await job.result() == sec_result("NVDA")
     assert worker.jobs_complete == 1
     events = [e.event.value for e in await client.events.read("acme", job.job_id)]
     assert events == ["job_queued", "job_started", "job_completed"]

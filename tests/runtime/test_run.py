@@ -13,7 +13,7 @@ from acquire.errors import JobNotFinishedError, JobNotFoundError
 from acquire.models import EventType, ItemState, JobState, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.store import keys
-from tests.support.jobs import FLAKY_ATTEMPTS, drain
+from tests.support.jobs import FLAKY_ATTEMPTS, drain, sec_result
 
 
 def sec(*companies: str, callback: str | None = None) -> SecFilingsRequest:
@@ -44,7 +44,7 @@ async def test_job_runs_to_completion_with_events_result_and_items(
     assert status.progress == 100
     assert status.summary == {"count": 2}
     assert (status.items_done, status.items_failed) == (2, 0)
-    assert await job.result() == {"companies": ["NVDA", "TSLA"]}
+    assert await job.result() == sec_result("NVDA", "TSLA")
     assert await event_names(client, "acme", job.job_id) == [
         "job_queued",
         "job_started",
@@ -68,7 +68,7 @@ async def test_not_found_item_makes_job_partially_failed_keeping_good_results(
     assert items["MISS"].state == ItemState.NOT_FOUND
     assert items["MISS"].error_type == "NotFoundError"
     assert items["NVDA"].data == {"n": 4}
-    assert await job.result() == {"companies": ["NVDA", "MISS"]}
+    assert await job.result() == sec_result("NVDA", "MISS")
 
 
 async def test_permanent_failure_keeps_error_type_and_message(
@@ -151,7 +151,8 @@ async def test_spread_job_runs_items_as_separate_arq_jobs(
     assert items["BAD"].state == ItemState.FAILED and items["BAD"].error_type == "ValueError"
     assert items["TSLA"].data == {"company": "TSLA", "worker_item": True}
     result = await job.result()
-    assert sorted(i["key"] for i in result["items"]) == ["BAD", "MISS", "NVDA", "TSLA"]
+    assert [c.company for c in result.companies] == ["BAD", "MISS", "NVDA", "TSLA"]
+    assert [c.state for c in result.companies][:2] == [ItemState.FAILED, ItemState.NOT_FOUND]
     # each item was its own arq job
     assert await redis.exists(f"arq:result:{job.job_id}.0")
     names = await event_names(client, "acme", job.job_id)

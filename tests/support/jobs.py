@@ -9,7 +9,8 @@ from typing import Any
 from arq.worker import Worker
 
 from acquire.errors import NotFoundError, PermanentError, TransientError
-from acquire.models import ItemState, JobKind
+from acquire.models import ItemState, ItemStatus, JobKind
+from acquire.results import SecCompanyResult, SecFilingsResult
 from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
 from acquire.settings import Settings
 from acquire.worker import create_worker
@@ -42,7 +43,22 @@ async def _run(job: JobContext, request: Any) -> Outcome | Spread:
             await job.item(company, ItemState.COMPLETED, data={"n": len(company)})
     await job.publish(job.settings.sec_topic, {"companies": request.companies})
     await job.step("save", 90)
-    return Outcome(result={"companies": request.companies}, summary={"count": len(request.companies)})
+    return Outcome(result=sec_result(*request.companies), summary={"count": len(request.companies)})
+
+
+def sec_result(*companies: str) -> SecFilingsResult:
+    """An ``sec_filings`` result listing ``companies`` (``MISS`` not found, the rest completed)."""
+    states = {"MISS": ItemState.NOT_FOUND}
+    return SecFilingsResult(
+        companies=[SecCompanyResult(company=c, state=states.get(c, ItemState.COMPLETED)) for c in companies]
+    )
+
+
+def _assemble(request: Any, items: list[ItemStatus]) -> Outcome:
+    companies = [
+        SecCompanyResult(company=i.key, state=i.state, error=i.error, error_type=i.error_type) for i in items
+    ]
+    return Outcome(result=SecFilingsResult(companies=companies), summary={"items": len(items)})
 
 
 async def _run_item(job: JobContext, request: Any, key: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +71,7 @@ async def _run_item(job: JobContext, request: Any, key: str, payload: dict[str, 
     return {"company": payload["company"], "worker_item": True}
 
 
-TEST_SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=_run, run_item=_run_item)
+TEST_SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=_run, run_item=_run_item, assemble=_assemble)
 
 
 def make_worker(

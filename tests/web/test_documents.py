@@ -69,8 +69,8 @@ async def test_documents_text_and_sections_of_a_stored_10k(
     assert await job.document_text(NVDA_2024) == text.text
     assert (await job.section(NVDA_2024, "7"))["text"] == seven["text"]
     assert [s["item"] for s in await job.sections(NVDA_2024)] == items
-    filing = (await job.result())["companies"][0]["filings"][0]
-    assert filing["document_id"] == NVDA_SHA and filing["store_uri"].startswith("redis:///")
+    filing = (await job.result()).companies[0].filings[0]
+    assert filing.document_id == NVDA_SHA and (filing.store_uri or "").startswith("redis:///")
     # fetched once more (another job, another org): still one copy
     blob_keys = [k async for k in client.redis.scan_iter("acquire:documents:*:data")]
     assert len(blob_keys) == 3  # the document, its text and its sections

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from acquire.client import AcquireClient
 from acquire.settings import Settings
 from acquire.web import create_router
-from tests.support.jobs import drain
+from tests.support.jobs import drain, sec_result
 from tests.support.web import ACME, GLOBEX, sec_body
 
 from .conftest import Web
@@ -108,7 +108,7 @@ async def test_status_items_and_result_after_the_job_ran(web: Web, settings: Set
     assert result.json() == {
         "job_id": job_id,
         "state": "completed",
-        "result": {"companies": ["NVDA", "TSLA"]},
+        "result": sec_result("NVDA", "TSLA").model_dump(mode="json"),
     }
 
 
