@@ -81,6 +81,7 @@ _TAG = re.compile(r"<[^>]*>")
 _SGML_TYPE = re.compile(r"<TYPE>\s*([^\s<]+)", re.IGNORECASE)
 _GAP = r"(?:\s|&#160;|&nbsp;|&#xa0;|<[^>]{0,400}>)*"
 _RAW_ITEM = re.compile(rf">{_GAP}item{_GAP}(\d{{1,2}}){_GAP}\.?{_GAP}([a-d])?(?![a-z])", re.IGNORECASE)
+_PRE = re.compile(r"<pre\b", re.IGNORECASE)
 _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
 # A section this short is a TOC row or a stub, never the real Item 1A.
 _MIN_SECTION_CHARS = 1500
@@ -103,7 +104,12 @@ def extract_item1a(document: str | bytes) -> Item1ASection:
         section = _from_anchors(text, classes) or _from_raw_headings(text, classes)
         if section is not None:
             return section
-        return _from_blocks(html_blocks(LexborHTMLParser(text), classes), "heading", "HTML", text)
+        try:
+            return _from_blocks(html_blocks(LexborHTMLParser(text), classes), "heading", "HTML", text)
+        except Item1ANotFoundError:
+            # Older filings wrap a text 10-K in <pre>: its lines are the layout.
+            if not _PRE.search(text):
+                raise
     return _from_blocks(plain_blocks(html.unescape(_TAG.sub("", text))), "plain-text", "text", "")
 
 

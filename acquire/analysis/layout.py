@@ -5,8 +5,9 @@ colon), *fragments* (starting in lower case or ending in ``;``/``,``: list items
 pieces) and the rest. Bullets and fragments are never headings. Then one of two layouts:
 
 * **Stand-alone headings**: a paragraph of one or two sentences (at most
-  :data:`MAX_HEADING_WORDS` words) ending in ``.?!`` and followed by a body paragraph that is
-  longer than it and at least :data:`MIN_BODY_WORDS` words long.
+  :data:`MAX_HEADING_WORDS` words) ending in ``.?!``, or a Title Case line, followed by a
+  body paragraph that is longer than it and at least :data:`MIN_BODY_WORDS` words long (a
+  line followed by a heading instead is a caption).
 * **Run-in headings** (the heading and its first body sentences on one line), used unless
   the document has at least three one-sentence stand-alone headings and at least half as
   many as it has run-in candidates: a paragraph opens a factor when its
@@ -32,6 +33,8 @@ __all__ = ["MAX_HEADING_WORDS", "MIN_BODY_WORDS", "layout_headings"]
 MAX_HEADING_WORDS = 80
 MIN_BODY_WORDS = 25
 _MIN_HEADING_WORDS = 5
+_MIN_STANDALONE_WORDS = 3
+_WORD = re.compile(r"[A-Za-z][A-Za-z'-]*")
 _MAX_CAPTION_WORDS = 12
 _MIN_STANDALONE = 3
 _MIN_RUN_IN_REST = 5
@@ -64,8 +67,13 @@ def layout_headings(blocks: Sequence[Block]) -> list[Start]:
     # paragraphs that pass are short body paragraphs, outnumbered by run-in headings.
     if single >= _MIN_STANDALONE and 2 * single >= run_ins:
         chosen = set(standalone)
+        # A short line whose "body" is the next heading is a caption.
+        captions = {i for i in chosen if i + 1 in chosen and len(texts[i].split()) <= _MAX_CAPTION_WORDS}
+        chosen -= captions
         for i, text in enumerate(texts):
-            if i in chosen:
+            if i in captions:
+                starts.append(Start(i, i + 1, text, "", caption=True))
+            elif i in chosen:
                 starts.append(Start(i, i + 1, text, "", caption=False))
             elif _caption(texts, kinds, i) and i + 1 in chosen:
                 starts.append(Start(i, i + 1, text, "", caption=True))
@@ -90,7 +98,12 @@ def _kinds(texts: Sequence[str]) -> list[str]:
             kind = "bullet"
         elif text[:1].islower() or _FRAGMENT_END.search(text):
             kind = "fragment"
-        elif listing and len(text.split()) <= MIN_BODY_WORDS and not _CLOSED.search(text):
+        elif (
+            listing
+            and len(text.split()) <= MIN_BODY_WORDS
+            and not _CLOSED.search(text)
+            and not _title_like(text)
+        ):
             kind = "bullet"
         else:
             kind = "text"
@@ -106,9 +119,12 @@ def _kinds(texts: Sequence[str]) -> list[str]:
 def _standalone(texts: Sequence[str], kinds: Sequence[str], i: int) -> bool:
     text = texts[i]
     count = len(text.split())
-    if kinds[i] != "text" or not _MIN_HEADING_WORDS <= count <= MAX_HEADING_WORDS:
+    if kinds[i] != "text" or not _MIN_STANDALONE_WORDS <= count <= MAX_HEADING_WORDS:
         return False
-    if not _CLOSED.search(text) or len(sentences(text)) > 2 or not text[:1].isupper():
+    if not text[:1].isupper() or len(sentences(text)) > 2:
+        return False
+    # Unpunctuated, a heading reads as a title ("We Face Intense Competition").
+    if not _CLOSED.search(text) and not _title_like(text):
         return False
     if i > 0 and texts[i - 1].endswith(":"):
         return False
@@ -117,6 +133,12 @@ def _standalone(texts: Sequence[str], kinds: Sequence[str], i: int) -> bool:
         return False
     body = len(texts[following].split())
     return body >= MIN_BODY_WORDS and body > count
+
+
+def _title_like(text: str) -> bool:
+    """Title Case or capitals: most words of four letters or more start with a capital."""
+    long_words = [w for w in _WORD.findall(text) if len(w) >= 4]
+    return len(long_words) >= 2 and sum(w[0].isupper() for w in long_words) >= 0.75 * len(long_words)
 
 
 def _caption(texts: Sequence[str], kinds: Sequence[str], i: int) -> bool:

@@ -164,6 +164,7 @@ def test_plain_text_layout(entry: dict[str, str]) -> None:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     bullets = {line for line in lines if line[:1] in "\u2022" or line[:1].islower() or line.endswith(";")}
     for factor in split.factors:
+        assert len(factor.body.split()) >= 10, factor.heading  # no caption taken for a factor
         assert factor.heading not in bullets
         assert factor.heading[:1].isupper(), factor.heading
         assert not factor.heading.endswith((";", ":", ","))

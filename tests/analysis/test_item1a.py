@@ -163,3 +163,12 @@ def test_item_headings_are_found_for_any_item() -> None:
     blocks = [Block(text=t) for t in [*texts, "Item 7A. Market Risk", "y"]]
     span = heading_span(blocks, "7")
     assert span is not None and [b.text for b in span] == ["Item 7. Management's Discussion", "x" * 2000]
+
+
+def test_text_10k_wrapped_in_pre_is_read_as_plain_text() -> None:
+    # Older EDGAR HTML filings hold a text 10-K inside <pre>: one HTML block, lines as layout.
+    submission = build_txt_submission(FACTORS)
+    body = submission[submission.index("<TEXT>") + 6 : submission.index("</TEXT>")]
+    section = extract_item1a(f"<html><body><pre>{body}</pre></body></html>")
+    assert section.method == "plain-text"
+    assert [f.heading for f in split_risk_factors(section)] == [heading for heading, _ in FACTORS]

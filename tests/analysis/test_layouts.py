@@ -267,6 +267,19 @@ def test_plain_text_with_one_newline_between_paragraphs() -> None:
     assert {f.group for f in split.factors} == {"Risks Related to Our Business"}
 
 
+def test_plain_text_title_case_headings_and_captions() -> None:
+    # Title Case headings without a final stop, under Title Case captions, one per line.
+    titles = [h.rstrip(".").title() for h in HEADINGS]
+    lines = ["Item 1A. Risk Factors", "Business Risks"]
+    for n, (title, body) in enumerate(zip(titles, BODIES, strict=True)):
+        if n == 5:
+            lines.append("General Risks")
+        lines += [title, body]
+    factors = _split("\n".join(lines))
+    assert [f.heading for f in factors] == titles
+    assert [f.group for f in factors] == ["Business Risks"] * 5 + ["General Risks"] * 4
+
+
 def test_plain_text_run_in_headings_and_hard_wrapped_lines() -> None:
     # Layout 9: each heading runs into its body on the same paragraph; lines are hard-wrapped
     # at 72 columns with a blank line between paragraphs. Wrapped pieces are never factors.
