@@ -71,7 +71,7 @@ def _submit_sec_job_and_read_page(base: str) -> dict[str, object]:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / "dashboard-sec.png"))
         detail = driver.find_element(By.ID, "job-detail")
-        return {
+        page: dict[str, object] = {
             "refusal": refusal,
             "job_id": detail.get_attribute("data-job-id"),
             "progress": driver.find_element(By.ID, "detail-progress").get_attribute("aria-valuenow"),
@@ -86,6 +86,17 @@ def _submit_sec_job_and_read_page(base: str) -> dict[str, object]:
                 for tr in driver.find_elements(By.CSS_SELECTOR, ".summary-table tr")
             },
         }
+        # the stored filing's sections: a click lists them, a click on one shows its text
+        row = driver.find_element(By.CSS_SELECTOR, "table.filings tbody tr")
+        row.find_element(By.XPATH, ".//button[text()='Sections']").click()
+        item7 = '#filing-sections button[data-item="7"]'
+        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, item7)))
+        page["sections"] = _attrs(driver, "#filing-sections button", "data-item")
+        driver.find_element(By.CSS_SELECTOR, item7).click()
+        wait.until(ec.text_to_be_present_in_element((By.ID, "section-text"), "Item 7"))
+        page["section_7"] = driver.find_element(By.ID, "section-text").text[:200]
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-sec-sections.png"))
+        return page
 
 
 async def test_sec_filings_job_submitted_and_followed_in_the_browser(
@@ -104,7 +115,10 @@ async def test_sec_filings_job_submitted_and_followed_in_the_browser(
     assert {"job_started", "step_complete", "item_completed"} <= set(events)
     filings = page["filings"]
     assert isinstance(filings, list) and len(filings) == 1
-    assert filings[0][:3] == ["NVDA", "10-K", "2024"] and filings[0][-1] == "completed"
+    assert filings[0][:3] == ["NVDA", "10-K", "2024"] and filings[0][-2:] == ["completed", "DownloadSections"]
+    sections = page["sections"]
+    assert isinstance(sections, list) and sections[:2] == ["1", "1A"] and "7" in sections
+    assert str(page["section_7"]).startswith("Item 7.")
     assert page["rows"] == ["completed"]
     assert page["summary"] == {
         "companies": "1",

@@ -471,7 +471,7 @@
     // A risk-drift report leads with its own summary and heatmap; the job's counts follow.
     if (result && job.kind === "risk_drift") parts.push(...riskDrift(result), ...summary);
     else parts.push(...summary);
-    if (result && job.kind === "sec_filings") parts.push(...secFilings(result));
+    if (result && job.kind === "sec_filings") parts.push(...secFilings(result, job.job_id));
     if (result !== undefined) {
       const text = JSON.stringify(result, null, 2);
       parts.push(el("details", {}, el("summary", { text: "Raw result (JSON)" }),
@@ -481,20 +481,56 @@
     box.replaceChildren(...parts);
   }
 
-  function secFilings(result) {
+  function secFilings(result, jobId) {
     const rows = [];
     for (const company of result.companies || []) {
       for (const f of company.filings || []) rows.push([company.company, f]);
     }
     if (!rows.length) return [];
+    const sections = el("div", { id: "filing-sections", class: "filing-sections" });
     return [el("h3", { text: "Filings" }), el("div", { class: "scroll-x" }, el("table", { class: "table filings" },
-      el("thead", {}, el("tr", {}, ...["Company", "Form", "FY", "Filed", "Accession", "Size", "Status"]
+      el("thead", {}, el("tr", {}, ...["Company", "Form", "FY", "Filed", "Accession", "Size", "Status", "Document"]
         .map((h) => el("th", { scope: "col", text: h })))),
       el("tbody", {}, ...rows.map(([c, f]) => el("tr", { "data-accession": f.accession },
         el("td", { text: c }), el("td", { text: f.form }), el("td", { text: String(f.fiscal_year ?? "—") }),
         el("td", { text: fmt(f.filing_date || f.filed) }), el("td", { class: "mono", text: fmt(f.accession) }),
         el("td", { class: "num", text: f.size ? `${(f.size / 1024).toFixed(0)} KB` : "—" }),
-        el("td", { text: fmt(f.status) }))))))];
+        el("td", { text: fmt(f.status) }),
+        el("td", {}, ...documentLinks(jobId, f, sections))))))), sections];
+  }
+
+  /** Download and Sections buttons for a stored filing (the routes need the API key header). */
+  function documentLinks(jobId, filing, sections) {
+    if (!filing.store_uri) return [el("span", { class: "muted", text: "—" })];
+    const base = `/jobs/${encodeURIComponent(jobId)}/documents/${encodeURIComponent(filing.accession)}`;
+    const links = [];
+    if (filing.document_uri) {
+      links.push(el("button", { type: "button", class: "link", text: "Download", onclick: () => download(base, filing) }));
+    }
+    if (filing.sections_uri) {
+      links.push(el("button", { type: "button", class: "link", text: "Sections",
+        onclick: () => showSections(base, filing, sections) }));
+    }
+    return links;
+  }
+
+  async function download(base, filing) {
+    const response = await fetch(API + base, { headers: { "X-API-Key": state.key } });
+    if (!response.ok) return;
+    const url = URL.createObjectURL(await response.blob());
+    const name = filing.primary_document || `${filing.accession}.htm`;
+    el("a", { href: url, download: name }).click();
+    setTimeout(() => URL.revokeObjectURL(url), 60000);
+  }
+
+  async function showSections(base, filing, box) {
+    const data = await api(`${base}/sections`);
+    const text = el("pre", { class: "section-text", id: "section-text" });
+    const items = (data.sections || []).map((s) => el("li", {},
+      el("button", { type: "button", class: "link", "data-item": s.item,
+        text: `Item ${s.item}. ${s.title}${s.status === "present" ? "" : ` (${s.status.replaceAll("_", " ")})`}`,
+        onclick: async () => { text.textContent = (await api(`${base}/sections/${encodeURIComponent(s.item)}`)).text; } })));
+    box.replaceChildren(el("h4", { text: `Sections of ${filing.accession}` }), el("ul", { class: "sections" }, ...items), text);
   }
 
   // ---- risk drift -----------------------------------------------------------------------------
