@@ -12,6 +12,7 @@ import redis.asyncio as aioredis
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
+from tests.support.webhooks import Receiver
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -65,3 +66,12 @@ def settings(redis_url: str, replay: ReplayServer) -> Settings:
         acquire_retry_max=0.2,
         acquire_poll_delay=0.01,
     )
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on loopback, answering 200 unless told otherwise."""
+    server = await Receiver().start()
+    yield server
+    server.hold.set()
+    await server.stop()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -16,16 +15,9 @@ from acquire.jobs.webhook import webhook_function
 from acquire.models import SecFilingsRequest
 from acquire.settings import Settings
 from tests.support.jobs import drain_with
-from tests.webhooks.test_delivery import Receiver
+from tests.support.webhooks import Receiver
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = await Receiver().start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 import ipaddress
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -31,14 +31,7 @@ from acquire.webhooks.ssrf import (
     parse_url,
     resolve_target,
 )
-from tests.webhooks.test_delivery import JOB_ID, Receiver, hook_settings
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = await Receiver().start()
-    yield server
-    await server.stop()
+from tests.support.webhooks import JOB_ID, Receiver, hook_settings
 
 
 async def send(url: str, settings: Settings, *, resolver: Resolver | None = None) -> WebhookAttempt:
