@@ -48,12 +48,12 @@ from acquire.client import AcquireClient
 from acquire.models import SecFilingsRequest
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.reliability.fleet import await_all, fleet_env
+from acquire.testing.reliability.hardening import run_poison, run_post_final
+from acquire.testing.reliability.restart import run_redis_restart, run_soak
+from acquire.testing.reliability.scenarios import run_chaos, run_crash, run_shutdown
+from acquire.testing.reliability.tenancy import count_leaks
 from acquire.testing.replay import ReplayServer
-from tests.reliability.fleet import await_all, fleet_env
-from tests.reliability.hardening import run_poison, run_post_final
-from tests.reliability.restart import run_redis_restart, run_soak
-from tests.reliability.scenarios import run_chaos, run_crash, run_shutdown
-from tests.reliability.tenancy import count_leaks
 
 QUICK = os.environ.get("ACQUIRE_BENCH_QUICK") == "1"
 
@@ -76,7 +76,7 @@ async def _flush(settings: Settings) -> None:
 
 
 async def _tenancy(settings: Settings) -> int:
-    from tests.reliability.fleet import Fleet
+    from acquire.testing.reliability.fleet import Fleet
 
     async with await AcquireClient.connect(settings) as client:
         request = SecFilingsRequest(companies=["NVDA"], years=[2024])

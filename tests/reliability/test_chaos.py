@@ -12,11 +12,10 @@ import redis.asyncio as aioredis
 from acquire.client import AcquireClient
 from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
+from acquire.testing.reliability.scenarios import run_chaos
 from acquire.testing.replay import Fault, ReplayServer
 from tests.conftest import FIXTURES
 from tests.support.jobs import run_real_worker
-
-from .scenarios import run_chaos
 
 
 @pytest.fixture(scope="module")

@@ -9,10 +9,9 @@ import redis.asyncio as aioredis
 from arq.worker import Worker
 
 from acquire.settings import Settings
+from acquire.testing.reliability.scenarios import run_crash
 from acquire.testing.replay import ReplayServer
 from acquire.worker import create_worker
-
-from .scenarios import run_crash
 
 
 @pytest.mark.slow

@@ -13,10 +13,9 @@ from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.store import keys
 from acquire.store.blobs import DirectoryBlobs
+from acquire.testing.reliability.fleet import Fleet, fleet_env
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
-
-from .fleet import Fleet, fleet_env
 
 HOOK = Path(__file__).parent / "kill_on_document_write"
 ROOT = Path(__file__).resolve().parents[2]

@@ -31,10 +31,9 @@ from acquire.cli.main import main as cli_main
 from acquire.client import AcquireClient
 from acquire.models import FORM_TYPES, METRICS, JobKind, JobState, SecFilingsRequest, parse_request
 from acquire.settings import Settings
+from acquire.testing.reliability.fleet import Fleet, fleet_env
 from acquire.testing.replay import ReplayServer
 from acquire.web import api_key_authorizer, create_router
-
-from .fleet import Fleet, fleet_env
 
 KEY = "k" * 32
 HYPOTHESIS = hsettings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))

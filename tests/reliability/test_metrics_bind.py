@@ -10,8 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from acquire.settings import Settings
-
-from .fleet import Fleet, fleet_env
+from acquire.testing.reliability.fleet import Fleet, fleet_env
 
 
 def _listening_addresses(pid: int, port: int) -> set[str]:

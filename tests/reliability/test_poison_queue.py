@@ -17,9 +17,8 @@ import redis.asyncio as aioredis
 from acquire import serialization
 from acquire.client import AcquireClient
 from acquire.settings import Settings
+from acquire.testing.reliability.hardening import POISON, arq_result, run_poison
 from acquire.testing.replay import ReplayServer
-
-from .hardening import POISON, arq_result, run_poison
 
 _GOOD: dict[str, Any] = {"t": 1, "f": "sec_filings", "a": [{}], "k": {}, "et": 1_700_000_000_000}
 

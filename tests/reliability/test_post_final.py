@@ -8,9 +8,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from acquire.settings import Settings
+from acquire.testing.reliability.hardening import run_post_final
 from acquire.testing.replay import ReplayServer
-
-from .hardening import run_post_final
 
 
 @pytest.mark.slow

@@ -35,11 +35,10 @@ from acquire.settings import Settings
 from acquire.store import keys
 from acquire.store.events import encode_event
 from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.reliability.restart import run_redis_restart
 from acquire.testing.replay import ReplayServer
 from acquire.web.sse import EventFanout
 from acquire.worker import create_worker
-
-from .restart import run_redis_restart
 
 
 def test_redis_settings_retry_commands_on_connection_errors(settings: Settings) -> None:

@@ -9,9 +9,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from acquire.settings import Settings
+from acquire.testing.reliability.scenarios import run_shutdown
 from acquire.testing.replay import ReplayServer
-
-from .scenarios import run_shutdown
 
 
 @pytest.mark.slow

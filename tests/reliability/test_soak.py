@@ -13,9 +13,8 @@ import pytest
 import redis.asyncio as aioredis
 
 from acquire.settings import Settings
+from acquire.testing.reliability.restart import run_soak
 from acquire.testing.replay import ReplayServer
-
-from .restart import run_soak
 
 _LEAK_BOUND_MB = 50
 

@@ -8,9 +8,8 @@ import redis.asyncio as aioredis
 from acquire.client import AcquireClient
 from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
+from acquire.testing.reliability.tenancy import count_leaks
 from tests.support.jobs import drain
-
-from .tenancy import count_leaks
 
 
 async def test_no_read_path_leaks_across_orgs(settings: Settings, redis: aioredis.Redis) -> None:

@@ -14,18 +14,18 @@ from acquire.client import AcquireClient
 from acquire.models import EventType, ItemState, ItemStatus, JobKind, JobState, SecFilingsRequest
 from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
-from tests.reliability.hardening import fail_with_items_queued, post_final_writes
+from acquire.testing.reliability.hardening import fail_with_items_queued, post_final_writes
 from tests.support.jobs import drain
 
 #: Items the recording spec's ``run_item`` was asked to fetch.
 FETCHED: list[str] = []
 
 
-async def _run(jc: JobContext, request: Any) -> Outcome:
+async def _run(job: JobContext, request: Any) -> Outcome:
     raise AssertionError("only item jobs run in these tests")
 
 
-async def _run_item(jc: JobContext, request: Any, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+async def _run_item(job: JobContext, request: Any, key: str, payload: dict[str, Any]) -> dict[str, Any]:
     FETCHED.append(key)
     return {"company": key}
 

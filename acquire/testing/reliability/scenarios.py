@@ -22,9 +22,17 @@ from acquire import serialization
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import EventType, JobRequest, SecFilingsRequest, YahooRequest
 from acquire.settings import Settings
+from acquire.testing.reliability.fleet import (
+    Fleet,
+    audit_jobs,
+    await_all,
+    fleet_env,
+    max_in_window,
+    mixed_requests,
+    now,
+    submit_all,
+)
 from acquire.testing.replay import SEC_HOSTS, Fault, ReplayServer
-
-from .fleet import Fleet, audit_jobs, await_all, fleet_env, max_in_window, mixed_requests, now, submit_all
 
 __all__ = ["chaos_fault_maker", "run_chaos", "run_crash", "run_shutdown"]
 

@@ -14,8 +14,7 @@ from acquire import serialization
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import EventType, JobState, SecFilingsRequest
 from acquire.settings import Settings
-
-from .fleet import Fleet, await_all, fleet_env
+from acquire.testing.reliability.fleet import Fleet, await_all, fleet_env
 
 __all__ = [
     "POISON",

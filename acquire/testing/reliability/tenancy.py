@@ -22,7 +22,7 @@ __all__ = ["KEYS", "count_leaks"]
 
 #: API keys of the tenants the router knows.
 KEYS = {org: f"{org}-key-0123456789abcdef" for org in ("acme", "globex", "initech")}
-_SECRET = "tenancy-secret-0123456789abcdef0123"
+_SECRET = "tenancy-secret-0123456789abcdef0123"  # noqa: S105 - signs the scenario's own test tokens
 
 
 async def _client_leaks(client: AcquireClient, intruder: str, victim: JobHandle) -> list[str]:

@@ -32,10 +32,18 @@ from acquire.models import SecFilingsRequest
 from acquire.settings import Settings
 from acquire.store import keys
 from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.reliability.fleet import (
+    Fleet,
+    audit_jobs,
+    await_all,
+    final_states,
+    fleet_env,
+    mixed_requests,
+    now,
+    submit_all,
+)
+from acquire.testing.reliability.scenarios import ORG, _in_flight
 from acquire.testing.replay import ReplayServer
-
-from .fleet import Fleet, audit_jobs, await_all, final_states, fleet_env, mixed_requests, now, submit_all
-from .scenarios import ORG, _in_flight
 
 __all__ = [
     "API_KEY",
@@ -51,7 +59,6 @@ __all__ = [
 ]
 
 API_KEY = "reliability-key-0123456789abcdef"
-_ROOT = Path(__file__).resolve().parents[2]
 _TERMINAL = frozenset({"job_completed", "job_failed"})
 #: A browser's reconnection delay after a failed connect (sse ``retry`` is 2 s by default; the
 #: followers are impatient so the scenarios stay short). Not a synchronisation.
@@ -82,7 +89,7 @@ def web_app() -> Starlette:
 
 
 class WebProcess:
-    """``uvicorn --factory tests.reliability.restart:web_app`` on a pre-bound loopback socket."""
+    """``uvicorn --factory acquire.testing.reliability.restart:web_app`` on a pre-bound loopback socket."""
 
     def __init__(self, env: Mapping[str, str], log_path: Path, *, max_stream_seconds: float = 3600) -> None:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -92,13 +99,13 @@ class WebProcess:
         self._log: IO[bytes] = log_path.open("wb")
         self.log_path = log_path
         fd = self._sock.fileno()
-        self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(  # noqa: S603 - a fixed argv: this interpreter running uvicorn
             [
                 sys.executable,
                 "-m",
                 "uvicorn",
                 "--factory",
-                "tests.reliability.restart:web_app",
+                "acquire.testing.reliability.restart:web_app",
                 "--fd",
                 str(fd),
                 "--log-level",
@@ -108,7 +115,6 @@ class WebProcess:
                 "on",
             ],
             env={**env, "RELIABILITY_MAX_STREAM_SECONDS": str(max_stream_seconds)},
-            cwd=_ROOT,
             pass_fds=(fd,),
             stdout=self._log,
             stderr=subprocess.STDOUT,
