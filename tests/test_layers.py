@@ -19,14 +19,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "acquire"
 
 #: Lowest first. A module may import from its own entry and the entries before it.
 LAYERS: list[set[str]] = [
-    {"errors", "ids", "logs", "metrics", "serialization"},
+    {"errors", "ids", "logs", "metrics", "serialization", "version"},
     {"settings"},
     {"connection", "models"},
+    {"analysis"},
     {"store"},
-    {"client", "progress"},
     {"http"},
     {"sources"},
-    {"analysis"},
+    {"results"},
+    {"client", "progress"},
     {"webhooks"},
     {"runtime"},
     {"jobs"},
@@ -37,8 +38,21 @@ LAYERS: list[set[str]] = [
     {"__init__", "__main__"},
 ]
 
-#: Loaded by ``import acquire.client``: nothing of the job runtime or the tools above it.
-CLIENT_MAY_LOAD = {"client", "errors", "ids", "serialization", "settings", "connection", "models", "store"}
+#: Loaded by ``import acquire.client``: nothing of the job runtime or the tools above it (the
+#: typed results include the risk-drift report's models, hence the pure analysis package).
+CLIENT_MAY_LOAD = {
+    "client",
+    "errors",
+    "version",
+    "analysis",
+    "results",
+    "ids",
+    "serialization",
+    "settings",
+    "connection",
+    "models",
+    "store",
+}
 
 
 def _modules() -> dict[str, Path]:

@@ -84,7 +84,7 @@ async def run_poison(settings: Settings, log_dir: Path, *, rounds: int = 5, jobs
     }
 
 
-async def fail_with_items_queued(client: AcquireClient, companies: list[str]) -> JobHandle:
+async def fail_with_items_queued(client: AcquireClient, companies: list[str]) -> JobHandle[Any]:
     """A spread job that failed while the item jobs it enqueued (one per company) still wait."""
     handle = await client.submit("acme", SecFilingsRequest(companies=companies, years=[2024], download=False))
     await client.redis.delete(f"arq:job:{handle.job_id}")  # the job's own run is not the point
@@ -102,7 +102,7 @@ async def fail_with_items_queued(client: AcquireClient, companies: list[str]) ->
     return handle
 
 
-async def post_final_writes(client: AcquireClient, handle: JobHandle) -> int:
+async def post_final_writes(client: AcquireClient, handle: JobHandle[Any]) -> int:
     """Item records, item counts and events a job gained after its final event."""
     status, items = await handle.status(), await handle.items()
     names = [e.event for e in await client.events.read("acme", handle.job_id)]

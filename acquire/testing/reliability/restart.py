@@ -220,7 +220,7 @@ class Followers:
 
 
 async def stream_mismatches(
-    client: AcquireClient, handles: Sequence[JobHandle], received: Mapping[str, list[str]]
+    client: AcquireClient, handles: Sequence[JobHandle[Any]], received: Mapping[str, list[str]]
 ) -> list[str]:
     """Jobs whose SSE-received ids differ from their stream in Redis (lost, repeated, reordered)."""
     problems = []
@@ -235,7 +235,7 @@ async def stream_mismatches(
     return problems
 
 
-async def light_audit(client: AcquireClient, handles: Sequence[JobHandle]) -> dict[str, Any]:
+async def light_audit(client: AcquireClient, handles: Sequence[JobHandle[Any]]) -> dict[str, Any]:
     """States and terminal-event counts of many jobs, read in pipelined chunks."""
     states: Counter[str] = Counter()
     bad_terminal = 0
@@ -379,7 +379,7 @@ def _rss(fleet: Fleet, web: WebProcess) -> dict[str, Any]:
 
 async def _pass(
     client: AcquireClient, web: WebProcess, count: int, clients: int
-) -> tuple[list[JobHandle], Followers]:
+) -> tuple[list[JobHandle[Any]], Followers]:
     handles = await submit_all(client, ORG, [soak_request()] * count)
     sse = Followers(web.url)
     await sse.follow_all([h.job_id for h in handles], clients)

@@ -59,7 +59,7 @@ async def _redelivered(client: AcquireClient) -> int:
     return count
 
 
-async def _first_event(handle: JobHandle, event: EventType) -> None:
+async def _first_event(handle: JobHandle[Any], event: EventType) -> None:
     async for item in handle.events():
         if item.event == event:
             return
@@ -163,7 +163,7 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
             Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="1"), log_dir / "short") as short,
             Fleet(fleet_env(settings, **slow, ACQUIRE_SHUTDOWN_GRACE="60"), log_dir / "long") as long,
         ):
-            all_handles: list[JobHandle] = []
+            all_handles: list[JobHandle[Any]] = []
             for name, fleet in (("short_grace", short), ("long_grace", long)):
                 fleet.start(1)
                 handles = await submit_all(client, ORG, mixed_requests(jobs))
@@ -200,7 +200,7 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
     return report
 
 
-async def _cancelled_jobs(handles: Sequence[JobHandle]) -> int:
+async def _cancelled_jobs(handles: Sequence[JobHandle[Any]]) -> int:
     """Jobs whose run was cancelled by a worker stop and re-queued (their event says so)."""
     count = 0
     for handle in handles:
@@ -300,7 +300,7 @@ async def run_chaos(
     }
 
 
-async def _wrong_outcomes(handles: Sequence[JobHandle], requests: Sequence[JobRequest]) -> list[str]:
+async def _wrong_outcomes(handles: Sequence[JobHandle[Any]], requests: Sequence[JobRequest]) -> list[str]:
     """Jobs that did not end as their request deserves: completed, or for a request naming the
     unknown company, partially failed with only that company ``not_found``."""
     wrong = []

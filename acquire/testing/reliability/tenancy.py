@@ -25,7 +25,7 @@ KEYS = {org: f"{org}-key-0123456789abcdef" for org in ("acme", "globex", "initec
 _SECRET = "tenancy-secret-0123456789abcdef0123"  # noqa: S105 - signs the scenario's own test tokens
 
 
-async def _client_leaks(client: AcquireClient, intruder: str, victim: JobHandle) -> list[str]:
+async def _client_leaks(client: AcquireClient, intruder: str, victim: JobHandle[Any]) -> list[str]:
     leaks: list[str] = []
     foreign = client.job(intruder, victim.job_id)
     for name in ("status", "items", "result"):
@@ -47,7 +47,9 @@ async def _client_leaks(client: AcquireClient, intruder: str, victim: JobHandle)
     return leaks
 
 
-async def _router_leaks(http: httpx.AsyncClient, intruder: str, victim: JobHandle, token: str) -> list[str]:
+async def _router_leaks(
+    http: httpx.AsyncClient, intruder: str, victim: JobHandle[Any], token: str
+) -> list[str]:
     leaks: list[str] = []
     headers = {"X-API-Key": KEYS[intruder]}
     base = f"/jobs/{victim.job_id}"
@@ -73,7 +75,7 @@ async def _router_leaks(http: httpx.AsyncClient, intruder: str, victim: JobHandl
 
 
 async def count_leaks(
-    client: AcquireClient, victims: Sequence[JobHandle], intruders: dict[str, JobHandle]
+    client: AcquireClient, victims: Sequence[JobHandle[Any]], intruders: dict[str, JobHandle[Any]]
 ) -> tuple[int, list[str]]:
     """Try every read path of every victim job as every other org (``intruders``: org -> one of
     its own jobs, whose token it uses). Returns (attempts, leaks)."""
