@@ -39,7 +39,7 @@ from selectolax.lexbor import LexborHTMLParser
 from acquire.analysis.blocks import Block, class_styles, drop_furniture, html_blocks, is_page_noise
 from acquire.analysis.item1a import decode_document, primary_document
 from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order, titled_span
-from acquire.analysis.text import normalise_space
+from acquire.analysis.text import fold
 
 __all__ = ["ITEMS", "ITEM_TITLES", "Section", "SectionStatus", "document_text", "extract_sections"]
 
@@ -124,6 +124,7 @@ _DROPPED = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL
 _LINE_BREAK = re.compile(r"<(?:/(?:p|div|tr|li|h[1-6]|table|blockquote|center)|br|hr)\b[^>]*>", re.IGNORECASE)
 _CELL = re.compile(r"</t[dh]\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
+_INLINE_SPACE = re.compile(r"[^\S\n]+")
 _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
 # A section with fewer characters than this after its heading is a stub: a TOC row, an
 # index entry or an "omitted" note.
@@ -170,8 +171,9 @@ def _source(document: str | bytes) -> str:
 
 def _lines(source: str) -> list[str]:
     raw = _visible_html(source) if _LOOKS_HTML.search(source[:20000]) else source
-    lines = [normalise_space(line) for line in raw.split("\n") if not line.isspace() and line]
-    blocks = [Block(line) for line in lines if line and not is_page_noise(line)]
+    # normalise_space over the whole text at once (line breaks kept): one pass, not one per line
+    flat = _INLINE_SPACE.sub(" ", fold(raw))
+    blocks = [Block(line) for part in flat.split("\n") if (line := part.strip()) and not is_page_noise(line)]
     kept = {id(b) for b in drop_furniture(blocks)}
     # An item heading recurs once in the table of contents: never furniture.
     return [b.text for b in blocks if id(b) in kept or _item(b.text) is not None]

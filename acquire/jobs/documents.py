@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 from collections.abc import Sequence
 
 from acquire.analysis.sections import Section, document_text, extract_sections
 from acquire.models import SecFilingsRequest
+from acquire.serialization import dumps
 from acquire.sources.sec.edgar import FilingDocument
 from acquire.store.documents import DocumentStore, StoredDocument
 
@@ -69,7 +69,7 @@ async def keep_filing(
         ref.text_sha256, ref.text_uri = text_sha, store.blobs.uri(text_sha)
     if sections is not None:
         kept = [s.to_dict() for s in sections if wanted is None or s.item in wanted]
-        body = json.dumps({"accession": filing.accession, "sections": kept}, separators=(",", ":")).encode()
+        body = dumps({"accession": filing.accession, "sections": kept}).encode()
         sections_sha = _sha(body)
         objects[sections_sha] = body
         ref.sections_sha256, ref.sections_uri = sections_sha, store.blobs.uri(sections_sha)
