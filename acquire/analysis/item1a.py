@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser
 
-from acquire.analysis.blocks import Block, class_styles, drop_furniture, html_blocks, is_page_noise
+from acquire.analysis.blocks import Block, class_styles, html_blocks
+from acquire.analysis.furniture import drop_furniture, is_page_noise
 from acquire.analysis.items import heading_span, item_of, item_order, titled_span
 from acquire.analysis.models import ExtractionMethod
 from acquire.analysis.plain import plain_blocks

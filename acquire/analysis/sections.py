@@ -36,7 +36,8 @@ from typing import Any, Literal
 
 from selectolax.lexbor import LexborHTMLParser
 
-from acquire.analysis.blocks import Block, class_styles, drop_furniture, html_blocks, is_page_noise
+from acquire.analysis.blocks import Block, class_styles, html_blocks
+from acquire.analysis.furniture import drop_furniture, is_page_noise
 from acquire.analysis.item1a import decode_document, primary_document
 from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order, titled_span
 from acquire.analysis.text import fold
