@@ -7,8 +7,8 @@ is split into all its items with ``extract_sections``; the best of ``--rounds`` 
 document counts (one core, this process), as CPU seconds of this process (``cpu``: what one
 core spends, fair on a shared machine) and as wall-clock seconds (``wall``). Store: 16
 documents of 2 MB are put and read back through each backend (embedded Redis, a directory in
-a temporary folder, S3 through moto's server on loopback), reported in MB/s. Prints one line per document on stderr and one final
-JSON line on stdout.
+a temporary folder, S3 through moto's server on loopback), reported in MB/s. Prints one line
+per document on stderr and one final JSON line on stdout.
 """
 
 from __future__ import annotations
