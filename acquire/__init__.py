@@ -14,18 +14,30 @@ from acquire.errors import (
     DEPRECATED_ALIASES,
     AcquireError,
     ConfigurationError,
+    JobFailedError,
     JobNotFinishedError,
     JobNotFoundError,
     NotFoundError,
     PermanentError,
     RateLimitedError,
+    ResultFormatError,
     TransientError,
+)
+from acquire.events import (
+    ItemCompleted,
+    ItemFailed,
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobQueued,
+    JobRetrying,
+    JobStarted,
+    StepComplete,
 )
 from acquire.models import (
     EventType,
     ItemState,
     ItemStatus,
-    JobEvent,
     JobKind,
     JobState,
     JobStatus,
@@ -38,13 +50,17 @@ from acquire.models import (
 from acquire.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from acquire.results import JobResult, RiskDriftResult, SecFilingsResult, XbrlFactsResult, YahooResult
     from acquire.testing.embedded import EmbeddedRedis
     from acquire.worker import build_worker_settings
 
     WorkerSettings: type
     AnalysisWorkerSettings: type
 
-__version__ = "0.1.0"
+from acquire.version import __version__
+
+#: Result models, loaded on first access (they import the analysis package).
+_RESULTS = ("JobResult", "RiskDriftResult", "SecFilingsResult", "XbrlFactsResult", "YahooResult")
 
 __all__ = [
     "AcquireClient",
@@ -53,25 +69,40 @@ __all__ = [
     "ConfigurationError",
     "EmbeddedRedis",
     "EventType",
+    "ItemCompleted",
+    "ItemFailed",
     "ItemState",
     "ItemStatus",
+    "JobCompleted",
     "JobEvent",
+    "JobFailed",
+    "JobFailedError",
     "JobHandle",
     "JobKind",
     "JobNotFinishedError",
     "JobNotFoundError",
+    "JobQueued",
+    "JobResult",
+    "JobRetrying",
+    "JobStarted",
     "JobState",
     "JobStatus",
     "NotFoundError",
     "PermanentError",
     "RateLimitedError",
+    "ResultFormatError",
     "RiskDriftRequest",
+    "RiskDriftResult",
     "SecFilingsRequest",
+    "SecFilingsResult",
     "Settings",
+    "StepComplete",
     "TransientError",
     "WorkerSettings",
     "XbrlFactsRequest",
+    "XbrlFactsResult",
     "YahooRequest",
+    "YahooResult",
     "__version__",
     "build_worker_settings",
     "get_settings",
@@ -95,6 +126,10 @@ def __getattr__(name: str) -> Any:
         from acquire.worker import build_worker_settings
 
         return build_worker_settings
+    if name in _RESULTS:
+        from acquire import results
+
+        return getattr(results, name)
     if name == "EmbeddedRedis":
         from acquire.testing.embedded import EmbeddedRedis
 

@@ -22,11 +22,11 @@ from arq.connections import ArqRedis
 
 from acquire.connection import connect
 from acquire.errors import JobFailedError, JobNotFoundError, ResultFormatError, TransientError
+from acquire.events import JobEvent
 from acquire.ids import new_job_id
 from acquire.models import (
     ANALYSIS_KINDS,
     ItemStatus,
-    JobEvent,
     JobKind,
     JobRequest,
     JobState,

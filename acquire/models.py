@@ -35,7 +35,6 @@ __all__ = [
     "EventType",
     "ItemState",
     "ItemStatus",
-    "JobEvent",
     "JobKind",
     "JobRequest",
     "JobState",
@@ -336,13 +335,3 @@ class EventType(StrEnum):
     @property
     def terminal(self) -> bool:
         return self in (EventType.JOB_COMPLETED, EventType.JOB_FAILED)
-
-
-class JobEvent(BaseModel):
-    """One progress event. ``id`` is the Redis Stream id: monotonic, usable to resume."""
-
-    id: str
-    event: EventType
-    job_id: str
-    at: datetime
-    data: dict[str, Any] = Field(default_factory=dict)

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from acquire.models import JobEvent
+from acquire.events import (
+    ItemCompleted,
+    ItemFailed,
+    JobCompleted,
+    JobEvent,
+    JobFailed,
+    JobRetrying,
+    StepComplete,
+)
 
-__all__ = ["describe_event", "progress_line"]
+__all__ = ["describe_event", "event_progress", "progress_line"]
 
 
 def progress_line(kind: str, job_id: str, progress: int, label: str, width: int = 30) -> str:
@@ -13,15 +21,23 @@ def progress_line(kind: str, job_id: str, progress: int, label: str, width: int 
     return f"{kind:<12} {job_id[:8]} [{'#' * filled}{'.' * (width - filled)}] {progress:3d}% {label}"
 
 
+def event_progress(event: JobEvent, progress: int) -> int:
+    """The job's progress after ``event``, given ``progress`` before it."""
+    if isinstance(event, JobCompleted):
+        return 100
+    if isinstance(event, StepComplete) and event.data.progress is not None:
+        return event.data.progress
+    return progress
+
+
 def describe_event(event: JobEvent) -> str:
     """A short label for ``event``: the step, the item and its outcome, or the error."""
-    data = event.data
-    if event.event.value == "step_complete":
-        return str(data.get("step", ""))
-    if event.event.value in ("item_completed", "item_failed"):
-        return f"{event.event.value.split('_')[1]} {data.get('item', '')}"
-    if event.event.value == "job_retrying":
-        return f"retrying: {data.get('error', '')}"
-    if event.event.value == "job_failed":
-        return f"failed: {data.get('error', '')}"
+    if isinstance(event, StepComplete):
+        return event.data.step
+    if isinstance(event, ItemCompleted | ItemFailed):
+        return f"{event.event.value.split('_')[1]} {event.data.item}"
+    if isinstance(event, JobRetrying):
+        return f"retrying: {event.data.error or ''}"
+    if isinstance(event, JobFailed):
+        return f"failed: {event.data.error or ''}"
     return event.event.value.removeprefix("job_")

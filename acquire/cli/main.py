@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from acquire.client import AcquireClient
 from acquire.errors import AcquireError, ConfigurationError
 from acquire.models import JobStatus, parse_request
-from acquire.progress import describe_event, progress_line
+from acquire.progress import describe_event, event_progress, progress_line
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 
@@ -108,9 +108,7 @@ async def watch(
         try:
             async for event in job.events(after=last):
                 last = event.id
-                progress = int(event.data.get("progress", progress))
-                if event.event.value == "job_completed":
-                    progress = 100
+                progress = event_progress(event, progress)
                 label = describe_event(event)
                 if not quiet:
                     print(

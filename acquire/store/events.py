@@ -16,7 +16,8 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
-from acquire.models import EventType, JobEvent
+from acquire.events import JobEvent, parse_event
+from acquire.models import EventType
 from acquire.serialization import dumps
 from acquire.store import keys
 
@@ -50,12 +51,14 @@ def decode_entry(job_id: str, entry_id: bytes | str, fields: Mapping[bytes | str
         return value.decode() if isinstance(value, bytes) else value
 
     values = {text(k): text(v) for k, v in fields.items()}
-    return JobEvent(
-        id=text(entry_id),
-        event=EventType(values["event"]),
-        job_id=job_id,
-        at=datetime.fromisoformat(values["at"]),
-        data=json.loads(values.get("data") or "{}"),
+    return parse_event(
+        {
+            "id": text(entry_id),
+            "event": values["event"],
+            "job_id": job_id,
+            "at": values["at"],
+            "data": json.loads(values.get("data") or "{}"),
+        }
     )
 
 

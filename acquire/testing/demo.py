@@ -31,7 +31,7 @@ from typing import Any
 from acquire.client import AcquireClient, JobHandle
 from acquire.errors import JobFailedError
 from acquire.models import JobStatus
-from acquire.progress import describe_event, progress_line
+from acquire.progress import describe_event, event_progress, progress_line
 from acquire.results import JobResult
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
@@ -172,7 +172,7 @@ async def _follow(
     progress, label, last = 0, "queued", "0"
     async for event in job.events(after=last):
         last = event.id
-        progress = 100 if event.event.value == "job_completed" else int(event.data.get("progress", progress))
+        progress = event_progress(event, progress)
         label = describe_event(event)
         line = progress_line(kind, job.job_id, progress, label)[:100]
         if tty:

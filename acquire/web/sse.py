@@ -37,7 +37,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from sse_starlette import JSONServerSentEvent
 
-from acquire.models import JobEvent
+from acquire.events import JobEvent
 from acquire.store import keys
 from acquire.store.events import decode_entry, read_range
 

@@ -33,9 +33,9 @@ async def test_nvidia_fiscal_2025_vs_2024(
             assert record.method == "html-styles" and record.warnings == []
             assert record.coverage >= 0.97
         events = await client.events.read("acme", job.job_id)
-        steps = [e.data["step"] for e in events if e.event.value == "step_complete"]
+        steps = [e.data.step for e in events if e.event.value == "step_complete"]
         assert steps == ["fetch", "extract", "segment", "score", "match", "summarise", "save"]
-        progress = [e.data["progress"] for e in events if e.event.value == "step_complete"]
+        progress = [e.data.progress for e in events if e.event.value == "step_complete"]
         assert progress == sorted(progress)
 
 

@@ -84,7 +84,7 @@ async def test_permanent_failure_keeps_error_type_and_message(
     assert crashed.error_type == "KeyError" and "missing field" in (crashed.error or "")
     events = await client.events.read("acme", job.job_id)
     assert events[-1].event == EventType.JOB_FAILED
-    assert events[-1].data["error"] == "upstream refused the request"
+    assert events[-1].data.error == "upstream refused the request"
 
 
 async def test_transient_errors_retry_with_events_then_succeed(

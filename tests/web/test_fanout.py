@@ -27,7 +27,7 @@ def steps(*names: str) -> list[Transition]:
 
 
 async def names_of(sub_events: list[object]) -> list[str]:
-    return [e.event.data["step"] for e in sub_events]  # type: ignore[attr-defined]
+    return [e.event.data.step for e in sub_events]  # type: ignore[attr-defined]
 
 
 async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireClient) -> None:
@@ -44,7 +44,7 @@ async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireCli
         while (item := await slow.get()) is not None:
             received.append(item)
         assert slow.dropped and slow.closed
-        assert [e.event.data["step"] for e in received] == ["s1", "s2", "s3"]
+        assert [e.event.data.step for e in received] == ["s1", "s2", "s3"]
         assert fanout.stats().dropped == 2  # steady had not read yet either when the batch came
         assert [e is not None for e in got] == [True] * 3
 

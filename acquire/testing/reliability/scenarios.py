@@ -205,7 +205,7 @@ async def _cancelled_jobs(handles: Sequence[JobHandle[Any]]) -> int:
     count = 0
     for handle in handles:
         async for event in handle.events():
-            if event.event == EventType.JOB_RETRYING and "worker stopped" in str(event.data.get("error")):
+            if event.event == EventType.JOB_RETRYING and "worker stopped" in str(event.data.error):
                 count += 1
                 break
     return count
