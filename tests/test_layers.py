@@ -21,7 +21,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "acquire"
 LAYERS: list[set[str]] = [
     {"errors", "ids", "logs", "metrics", "serialization", "version"},
     {"settings"},
-    {"connection", "models"},
+    {"connection", "models", "events"},
     {"analysis"},
     {"store"},
     {"http"},
@@ -43,6 +43,7 @@ LAYERS: list[set[str]] = [
 CLIENT_MAY_LOAD = {
     "client",
     "errors",
+    "events",
     "version",
     "analysis",
     "results",
