@@ -1,4 +1,4 @@
-"""Prometheus metrics, with the names of the original worker design.
+"""Prometheus metrics. The names (``worker_jobs_total``, ...) are what existing dashboards scrape.
 
 ``source`` is the job kind (``sec_filings``, ``xbrl_facts``, ``yahoo``, ``risk_drift``,
 ``webhook``). Metrics live in a registry of their own so that importing acquire never adds

@@ -63,7 +63,7 @@ def _shape_error(record: Any) -> str | None:
     """What makes ``record`` neither an arq job nor an arq result, or ``None`` if it is one.
 
     arq reads a job's fields outside its own error handling (it converts ``et`` to a datetime,
-    compares ``t``, looks ``f`` up in a dict), so a wrong type there used to end the worker.
+    compares ``t``, looks ``f`` up in a dict), where a wrong type would end the worker.
     """
     if not isinstance(record, dict):
         return "not a JSON object"

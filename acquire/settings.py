@@ -79,7 +79,7 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 
-    # --- names kept from the original worker design ---
+    # --- names shared with existing deployments (keep them) ---
     redis_url: str = Field("redis://localhost:6379/0", description="Redis connection URL.")
     worker_concurrency: int = Field(10, ge=1, le=1000, description="Jobs run at once per worker.")
     sec_topic: str = Field("data.sec", min_length=1, description="Stream receiving SEC results.")

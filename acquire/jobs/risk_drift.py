@@ -1,4 +1,4 @@
-"""The risk-drift job (``analyze_risk_drift`` in the original design).
+"""The risk-drift job (``risk_drift``).
 
 Fetches the company's two 10-Ks through the EDGAR client (its fleet-wide rate limit and
 document cache included), then runs the deterministic analysis of :mod:`acquire.analysis`

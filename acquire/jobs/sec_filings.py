@@ -1,4 +1,4 @@
-"""The SEC filings job (``process_sec_job`` in the original design).
+"""The SEC filings job (``sec_filings``).
 
 Steps: resolve each company (ticker or CIK), list its filings of the requested forms and
 fiscal years (older submission pages only when needed), download each primary document,

@@ -1,4 +1,4 @@
-"""The XBRL facts job (``process_xbrl_job``): standardised metrics for companies and years.
+"""The XBRL facts job (``xbrl_facts``): standardised metrics for companies and years.
 
 Each company is its own arq item job (spread across the fleet). One ``companyfacts``
 download per company carries every concept, so all requested metrics are extracted from it

@@ -1,4 +1,4 @@
-"""The Yahoo Finance job (``process_yahoo_job``): profile, key metrics and price history.
+"""The Yahoo Finance job (``yahoo``): profile, key metrics and price history.
 
 Each company is its own item job (spread across the fleet); the parts a caller asks for are
 fetched independently, so a company without fundamentals (Yahoo's 404 "No fundamentals data

@@ -1,9 +1,9 @@
 """Progress events on one Redis Stream per job.
 
-Streams, unlike the pub/sub of the original design, keep what was written: a reader that
-starts late, or reconnects with the last id it saw, receives every event it missed. Ids are
-Redis Stream ids (``<ms>-<seq>``), monotonic per job. Writes happen in :mod:`acquire.store.jobs`,
-atomically with the status change they report; this module encodes entries and reads them.
+A stream, unlike pub/sub, keeps what was written: a reader that starts late, or reconnects
+with the last id it saw, receives every event it missed. Ids are Redis Stream ids
+(``<ms>-<seq>``), monotonic per job. Writes happen in :mod:`acquire.store.jobs`, atomically with
+the status change they report; this module encodes entries and reads them.
 """
 
 from __future__ import annotations

@@ -182,7 +182,7 @@ def test_every_public_name_resolves() -> None:
             assert getattr(acquire, name) is not None, name
 
 
-def test_event_names_match_the_original_design() -> None:
+def test_event_names_are_the_documented_ones() -> None:
     names = {e.value for e in acquire.EventType}
     assert {"job_started", "step_complete", "job_completed", "job_failed"} <= names
     assert names == {

@@ -1,8 +1,8 @@
 """A hand-written arq job hash of the wrong shape never takes a worker process down.
 
 arq converts a job's ``et`` (enqueue time) and compares its ``t`` (try) and looks up its ``f``
-(function) outside its own error handling, so ``{"et": "yesterday"}`` used to end the poll
-loop of every worker that picked the entry up, one after another.
+(function) outside its own error handling, so unguarded, ``{"et": "yesterday"}`` would end the
+poll loop of every worker that picked the entry up, one after another.
 """
 
 from __future__ import annotations

@@ -50,8 +50,8 @@ def test_redis_settings_retry_commands_on_connection_errors(settings: Settings) 
 
 async def test_a_command_issued_while_redis_is_down_succeeds_once_it_is_back(tmp_path: Path) -> None:
     # The worker's poll loop, the job code and the client all use pools built from
-    # redis_settings(): before the fix the first command during a restart raised
-    # ConnectionError, which ended arq's main loop and so the worker process.
+    # redis_settings(): a command during a restart must not raise ConnectionError, which
+    # would end arq's main loop and so the worker process.
     server = EmbeddedRedis(tmp_path / "redis", appendonly=True).start()
     pool = await create_pool(redis_settings(Settings(redis_url=server.url)))
     # Started from another thread while the commands below are already failing and retrying.
@@ -91,8 +91,8 @@ async def test_worker_poll_survives_a_connection_lost_between_watch_and_exec(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    # Before the guard, arq's start_jobs let redis-py's WatchError escape the poll loop: the
-    # worker process exited and the concurrency slot it had taken was never released.
+    # Unpatched, arq's start_jobs lets redis-py's WatchError escape the poll loop: the worker
+    # process exits and the concurrency slot it had taken is never released.
     pool: ArqRedis = await connect(settings)
     worker = create_worker(settings, redis_pool=pool)
     await pool.enqueue_job("sec_filings", {"job_id": "j"}, _job_id="pickup-job")
@@ -105,7 +105,7 @@ async def test_worker_poll_survives_a_connection_lost_between_watch_and_exec(
     monkeypatch.setattr(pool, "pipeline", pipeline)
     try:
         with caplog.at_level(logging.WARNING, logger="acquire.worker"):
-            await worker.start_jobs([b"pickup-job"])  # raised WatchError before the guard
+            await worker.start_jobs([b"pickup-job"])  # unpatched arq raises WatchError here
         assert "Redis connection lost while picking up a job" in caplog.text
         assert worker.job_counter == 0 and not worker.tasks  # the slot was given back
         assert not worker.sem.locked()
@@ -159,8 +159,8 @@ async def test_fleet_rides_out_an_outage_longer_than_the_retry_budget(
 
 
 async def test_fanout_still_wakes_for_new_jobs_after_a_wake_up_failed(tmp_path: Path) -> None:
-    # A subscribe during a Redis outage failed to write its wake-up entry; the fan-out used to
-    # believe a wake-up was pending forever, so the next new job's events waited for the
+    # A subscribe during a Redis outage fails to write its wake-up entry; the fan-out must not
+    # believe a wake-up is pending forever, or the next new job's events would wait for the
     # reader's BLOCK to time out (here 10 minutes) instead of arriving at once.
     server = EmbeddedRedis(tmp_path / "redis", appendonly=True).start()
     client = aioredis.Redis.from_url(server.url)  # no retries: the outage fails the wake-up at once

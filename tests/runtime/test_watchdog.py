@@ -47,7 +47,7 @@ async def test_start_flush_and_expiry_come_in_deadline_order() -> None:
 
 async def test_short_jobs_do_not_wake_the_watchdog_each() -> None:
     # A busy worker's jobs mostly end within milliseconds; the watchdog must not take a task
-    # step per job (it used to: each job registered while it was idle woke it at once).
+    # step per job (e.g. by waking whenever a job registers while it is idle).
     dog = Watchdog()
     loop = asyncio.get_running_loop()
     jobs = [Job() for _ in range(200)]
@@ -72,7 +72,7 @@ async def test_a_job_registered_while_idle_wakes_the_watchdog() -> None:
     dog.watch(first, started=now, deadline=now + 30)
     await first.flushed.wait()
     dog.unwatch(first)
-    later = Job()  # the watchdog now waits with no timer at all; registering must wake it
+    later = Job()  # the watchdog waits with no timer at all; registering must wake it
     now = loop.time()
     dog.watch(later, started=now, deadline=now + 0.03)
     await later.expired.wait()
