@@ -59,14 +59,13 @@ QUICK = os.environ.get("ACQUIRE_BENCH_QUICK") == "1"
 
 
 def _settings(redis_url: str, server: ReplayServer) -> Settings:
-    return Settings(
-        redis_url=redis_url,
-        sec_user_agent="acquire bench bench@example.com",
-        sec_www_base_url=f"{server.url}/www.sec.gov",
-        sec_data_base_url=f"{server.url}/data.sec.gov",
-        yahoo_base_url=f"{server.url}/query2.finance.yahoo.com",
-        yahoo_cookie_url=f"{server.url}/fc.yahoo.com",
-        metrics_port=0,
+    return Settings.model_validate(
+        {
+            "redis_url": redis_url,
+            "sec_user_agent": "acquire bench bench@example.com",
+            "metrics_port": 0,
+            **server.settings_overrides(),
+        }
     )
 
 

@@ -162,14 +162,15 @@ def main() -> None:
             EmbeddedRedis(Path(tmp) / "redis") as redis_server,
             ReplayServer(root, sec_max_rps=10, sec_block_seconds=600) as server,
         ):
-            settings = Settings(
-                redis_url=redis_server.url,
-                sec_user_agent="acquire bench bench@example.com",
-                sec_www_base_url=f"{server.url}/www.sec.gov",
-                sec_data_base_url=f"{server.url}/data.sec.gov",
-                sec_max_rps=10,
-                sec_cache="redis",
-                metrics_port=0,
+            settings = Settings.model_validate(
+                {
+                    "redis_url": redis_server.url,
+                    "sec_user_agent": "acquire bench bench@example.com",
+                    "sec_max_rps": 10,
+                    "sec_cache": "redis",
+                    "metrics_port": 0,
+                    **server.settings_overrides(),
+                }
             )
             first = run_fleet(settings, accessions, forms, args.processes, args.concurrency)
             log = list(server.log)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 
+import pytest
 import redis.asyncio as aioredis
 
 from acquire.client import AcquireClient
@@ -49,9 +50,17 @@ async def test_arq_cli_worker_runs_jobs(
     assert proc.returncode == 0, err.decode()[-6000:]
 
 
-def test_worker_refuses_to_start_without_a_declared_user_agent(settings: Settings) -> None:
-    env = worker_env(settings)
-    env["SEC_USER_AGENT"] = "python-requests"
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SEC_USER_AGENT", "python-requests", b"SEC_USER_AGENT must declare who you are"),
+        ("WORKER_CONCURENCY", "4", b"did you mean WORKER_CONCURRENCY"),
+    ],
+)
+def test_worker_refuses_to_start_with_a_bad_setting(
+    settings: Settings, name: str, value: str, message: bytes
+) -> None:
+    env = {**worker_env(settings), name: value}
     result = subprocess.run(
         [sys.executable, "-m", "arq", "acquire.WorkerSettings", "--burst"],
         env=env,
@@ -60,18 +69,4 @@ def test_worker_refuses_to_start_without_a_declared_user_agent(settings: Setting
         check=False,
     )
     assert result.returncode != 0
-    assert b"SEC_USER_AGENT must declare who you are" in result.stderr
-
-
-def test_worker_refuses_to_start_with_a_bad_setting(settings: Settings) -> None:
-    env = worker_env(settings)
-    env["WORKER_CONCURENCY"] = "4"
-    result = subprocess.run(
-        [sys.executable, "-m", "arq", "acquire.WorkerSettings", "--burst"],
-        env=env,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert b"did you mean WORKER_CONCURRENCY" in result.stderr
+    assert message in result.stderr

@@ -258,14 +258,13 @@ async def light_audit(client: AcquireClient, handles: Sequence[JobHandle[Any]]) 
 
 
 def _settings(redis_url: str, replay: ReplayServer) -> Settings:
-    return Settings(
-        redis_url=redis_url,
-        sec_user_agent="acquire tests tests@example.com",
-        sec_www_base_url=f"{replay.url}/www.sec.gov",
-        sec_data_base_url=f"{replay.url}/data.sec.gov",
-        yahoo_base_url=f"{replay.url}/query2.finance.yahoo.com",
-        yahoo_cookie_url=f"{replay.url}/fc.yahoo.com",
-        metrics_port=0,
+    return Settings.model_validate(
+        {
+            "redis_url": redis_url,
+            "sec_user_agent": "acquire tests tests@example.com",
+            "metrics_port": 0,
+            **replay.settings_overrides(),
+        }
     )
 
 
