@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from acquire.analysis.sections import Section, document_text, extract_sections
 from acquire.models import SecFilingsRequest
@@ -40,9 +40,14 @@ async def keep_filing(
     company: str,
     request: SecFilingsRequest,
     document: FilingDocument,
+    *,
+    public_url: Callable[[str], str] = str,
 ) -> StoredDocument:
     """Store ``document`` for ``org``'s job: the whole document and its text, or (with
-    ``request.sections``) only the text of those 10-K items; returns the job's reference."""
+    ``request.sections``) only the text of those 10-K items; returns the job's reference.
+
+    ``public_url`` turns the URL the worker fetched (perhaps a mirror) into the one recorded.
+    """
     filing = document.filing
     ten_k = filing.form.upper().startswith("10-K")
     text, sections = await asyncio.to_thread(_analyse, document.content, ten_k)
@@ -57,7 +62,7 @@ async def keep_filing(
         form=filing.form,
         fiscal_year=filing.fiscal_year,
         filing_date=filing.filing_date.isoformat(),
-        document_url=filing.document_url,
+        document_url=None if filing.document_url is None else public_url(filing.document_url),
         sections=list(wanted) if wanted is not None else None,
     )
     if wanted is None:

@@ -60,7 +60,9 @@ async def run_company(
                 document_id=document.sha256,
             )
             if store is not None:
-                kept = await keep_filing(store, job.org, job.job_id, key, request, document)
+                kept = await keep_filing(
+                    store, job.org, job.job_id, key, request, document, public_url=job.services.redact.text
+                )
                 fields.update(
                     document_uri=kept.uri,
                     text_uri=kept.text_uri,

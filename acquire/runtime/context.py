@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,8 @@ from acquire.store.jobs import ItemCounts
 from acquire.store.transition import Transition
 
 __all__ = ["JobContext", "Skip", "describe_error", "now_utc"]
+
+log = logging.getLogger("acquire.jobs")
 
 
 def now_utc() -> datetime:
@@ -157,6 +160,10 @@ class JobContext:
             error_type, message = describe_error(error)
         elif error is not None:
             message = error
+        redact = self.services.redact
+        if message is not None and redact.active:
+            log.info("item %s of job %s: %s: %s", key, self.job_id, error_type or state.value, message)
+            message = redact.text(message)
         self.counts = await self.store.set_item(
             self.org,
             self.job_id,
@@ -165,7 +172,7 @@ class JobContext:
                 state=state,
                 error=message,
                 error_type=error_type,
-                data=_item_data(data),
+                data=redact.tree(_item_data(data)),
                 updated_at=now_utc(),
             ),
         )
@@ -179,7 +186,7 @@ class JobContext:
                 "org": self.org,
                 "job_id": self.job_id,
                 "kind": self.kind.value,
-                "data": dumps(data),
+                "data": dumps(self.services.redact.tree(data)),
             },
             maxlen=self.settings.acquire_topic_maxlen,
             approximate=True,

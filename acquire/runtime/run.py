@@ -249,6 +249,9 @@ async def _retry_or_fail(
         return await _fail_run(job, exc, arq_id)
     delay = exc.retry_after if exc.retry_after is not None else _backoff(job.attempt, settings)
     error_type, message = describe_error(exc)
+    if job.services.redact.active:
+        log.info("job %s attempt %d: %s: %s", job.job_id, job.attempt, error_type, message)
+        message = job.services.redact.text(message)
     retrying = Transition(
         {"state": JobState.RETRYING, "error": message, "error_type": error_type},
         EventType.JOB_RETRYING,
@@ -301,7 +304,13 @@ async def _write_final_status(
     by the script that also completes the job for arq (:mod:`acquire.runtime.arq_patches`),
     when the worker allows.
     """
-    finished_at, summary = now_utc(), dict(summary or {})
+    redact = services.redact
+    finished_at, summary = now_utc(), redact.tree(dict(summary or {}))
+    if error is not None:
+        error = redact.error(error)
+    if result is not None and redact.active:
+        # A result model comes back as its JSON (a mapping) only when something was replaced.
+        result = redact.tree(result)
     fields: dict[str, Any] = {"state": state, "finished_at": finished_at, "summary": summary}
     data: dict[str, Any] = {"state": state.value, "summary": summary}
     if state != JobState.FAILED:

@@ -11,6 +11,7 @@ from arq.connections import ArqRedis
 from pydantic import BaseModel
 
 from acquire.models import JobKind
+from acquire.runtime.redaction import UpstreamRedactor
 from acquire.runtime.watchdog import Watchdog
 from acquire.settings import Settings
 from acquire.store.jobs import JobStore, StoredResult
@@ -28,6 +29,11 @@ class Services:
     resources: dict[str, Any] = field(default_factory=dict)
     #: Looks after running jobs' deferred start writes and soft time limits.
     watchdog: Watchdog = field(default_factory=Watchdog)
+    #: Puts public upstream URLs in place of internal ones in what tenants read.
+    redact: UpstreamRedactor = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.redact = UpstreamRedactor.from_settings(self.settings)
 
     def get(self, name: str) -> Any:
         """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
