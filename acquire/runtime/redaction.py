@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import TypeVar
 
 import httpx
+import pydantic_core
+from pydantic import BaseModel
 
-from acquire.serialization import dumps
 from acquire.settings import Settings
 
 __all__ = ["UpstreamRedactor"]
@@ -68,13 +69,18 @@ class UpstreamRedactor:
         return value
 
     def tree(self, value: T) -> T:
-        """A JSON-like value (dicts, lists, strings...) with :meth:`text` applied to its strings."""
+        """A model or JSON-like value (dicts, lists, models inside) with :meth:`text` applied
+        to its strings; a model comes back as a model of the same class."""
         if not self._pairs:
             return value
-        encoded = dumps(value)
+        encoded = pydantic_core.to_json(value).decode()
         redacted = self.text(encoded)
+        if redacted == encoded:
+            return value
         # URLs and host names hold no character JSON escapes, so the text stays valid JSON.
-        return value if redacted == encoded else json.loads(redacted)
+        if isinstance(value, BaseModel):
+            return type(value).model_validate_json(redacted)
+        return json.loads(redacted)  # type: ignore[no-any-return]
 
     def error(self, error: tuple[str, str]) -> tuple[str, str]:
         """An ``(error_type, message)`` pair with the message redacted."""

@@ -48,7 +48,7 @@ async def test_errors_and_data_carry_public_urls_not_the_mirror(
         status = await job.status()
         items = {i.key: i for i in await job.items()}
         events = [e.model_dump(mode="json") for e in await client.events.read("acme", job.job_id)]
-        result = await job.result()
+        result = (await job.result()).model_dump(mode="json")
         documents = [d.model_dump(mode="json") for d in await job.documents()]
     assert status.state == JobState.PARTIALLY_FAILED
     assert items["NVDA"].state == ItemState.FAILED
