@@ -38,7 +38,7 @@ from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
 from acquire.worker import create_worker
 
-__all__ = ["DEMO_JOBS", "recordings", "run_demo"]
+__all__ = ["DEMO_JOBS", "recordings", "run_demo", "server_config"]
 
 ORG = "demo"
 DEMO_API_KEY = "demo-key-0123456789"
@@ -257,6 +257,15 @@ async def _run_jobs(client: AcquireClient, port: int) -> bool:
     return ok
 
 
+def server_config(app: Any, port: int) -> Any:
+    """The demo's ``uvicorn.Config``: loopback, with the limits on slow and idle clients."""
+    import uvicorn
+
+    from acquire.web.serving import uvicorn_limits
+
+    return uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_limits())
+
+
 @contextlib.asynccontextmanager
 async def _serving(settings: Settings, port: int) -> AsyncIterator[tuple[AcquireClient, int]]:
     """A worker and the dashboard app on ``port`` (or a free one); stopped web server first."""
@@ -282,7 +291,7 @@ async def _serving(settings: Settings, port: int) -> AsyncIterator[tuple[Acquire
         dashboard = importlib.import_module("acquire.web.dashboard")
         app.mount("/", dashboard.create_dashboard("/acquire"))
     port = _free_port(port)
-    server = Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = Server(server_config(app, port))
     server_task = asyncio.create_task(server.serve())
     try:
         yield client, port
