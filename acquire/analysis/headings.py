@@ -39,6 +39,9 @@ __all__ = ["MIN_BODY_WORDS", "Start", "StyledHeadings", "describe", "styled_head
 MIN_BODY_WORDS = 15
 # A caption is a short line; longer emphasised blocks without body are split headings.
 _MAX_CAPTION_WORDS = 20
+# Sub-headings: short unpunctuated phrases among at least this many sentence headings.
+_MIN_SHAPED = 5
+_MAX_SUBHEADING_WORDS = 6
 # A stand-alone style with this many units outranks a more frequent run-in style.
 _MIN_LEVEL_UNITS = 5
 _RUN_IN_CLOSE = re.compile(r"(?:[.?!:]['\")\]]?|\s[-\u2013\u2014]+|[-\u2013\u2014]{2})$")
@@ -50,6 +53,7 @@ _SUMMARY = re.compile(
     re.IGNORECASE,
 )
 _LETTERS = re.compile(r"[A-Za-z]")
+_SENTENCE_END = re.compile(r"[.?!]['\")\]]?$")
 _CLOSED = re.compile(r"[.?!:]['\")\]]?$")
 _RISK_FACTORS_LINE = re.compile(r"^\W*risk\s+factors\W*$", re.IGNORECASE)
 _MARKER = re.compile(
@@ -246,6 +250,11 @@ def _starts(
         following = at.get(index)
         return following is not None and (not following.run_in or following.key == key)
 
+    own = [c for c in usable if c.key == key]
+    # Where nearly all headings are sentences, a short phrase in their style is a sub-heading.
+    sentences = len(own) >= _MIN_SHAPED and sum(bool(_CLOSED.search(c.heading)) for c in own) >= 0.8 * len(
+        own
+    )
     starts: list[Start] = []
     consumed: set[int] = set()
     for c in usable:
@@ -263,7 +272,14 @@ def _starts(
             continue
         heading, rest, end = c.heading, c.rest, c.index + 1
         # A heading split by a page break: the next block, in the same style, continues it.
-        while not rest and end in at and at[end].key == key and _continued(heading, at[end].heading):
+        # So is a sentence (captions are not) whose next block, in its style, adds a sentence
+        # before the body.
+        while (
+            not rest
+            and end in at
+            and at[end].key == key
+            and (_continued(heading, at[end].heading) or _SENTENCE_END.search(heading))
+        ):
             heading = f"{heading} {at[end].heading}"
             rest = at[end].rest
             consumed.add(end)
@@ -271,6 +287,8 @@ def _starts(
         short = not rest and len(heading.split()) <= _MAX_CAPTION_WORDS
         if short and (leads_to_heading(end) or _lists_only(blocks, end, at, heading)):
             starts.append(Start(c.index, end, heading, "", caption=True))
+        elif sentences and len(heading.split()) <= _MAX_SUBHEADING_WORDS and not _CLOSED.search(heading):
+            continue  # stays in the body of the factor before it
         else:
             starts.append(Start(c.index, end, heading, rest, caption=False))
     return starts

@@ -178,6 +178,20 @@ def test_heading_split_by_a_page_break_and_long_headings() -> None:
     assert [f.heading for f in factors[2:]] == HEADINGS[2:]
 
 
+def test_sub_headings_and_two_block_headings_in_the_heading_style() -> None:
+    # Sentence headings; one factor has short sub-headings in the same style (they stay in
+    # its body); one heading goes on in a second block before its body (one heading).
+    section = "".join(_div(h, BOLD) + _div(b) for h, b in FACTORS[:4])
+    section += _div("Data Privacy", BOLD) + _div(BODIES[4]) + _div("Export Controls", BOLD) + _div(BODIES[5])
+    second = "We may also be unable to pass those costs on to customers."
+    section += _div(HEADINGS[6], BOLD) + _div(second, BOLD) + _div(BODIES[6])
+    section += "".join(_div(h, BOLD) + _div(b) for h, b in FACTORS[7:])
+    factors = _split(_document(section))
+    assert [f.heading for f in factors] == [*HEADINGS[:4], f"{HEADINGS[6]} {second}", *HEADINGS[7:]]
+    assert factors[3].body == "\n".join([BODIES[3], "Data Privacy", BODIES[4], "Export Controls", BODIES[5]])
+    assert factors[4].body == BODIES[6]
+
+
 def test_sentence_heading_beginning_like_a_caption_is_a_factor() -> None:
     # Layout 7: "Risks associated with ..." is a caption's opening, but this one is a sentence
     # with a body: a factor. The real caption is followed by a heading.
