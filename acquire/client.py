@@ -41,6 +41,7 @@ from acquire.models import (
 from acquire.settings import Settings, get_settings
 from acquire.store.documents import DocumentNotFoundError, DocumentStore, StoredDocument
 from acquire.store.events import EventReader
+from acquire.store.fairness import FairGate
 from acquire.store.jobs import JobStore
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ class AcquireClient:
         self.settings = settings or get_settings()
         self.redis = redis
         self.store = JobStore.from_settings(redis, self.settings)
+        self.fair = FairGate(redis, self.settings)
         self.events = EventReader(redis)
         self.documents = DocumentStore.from_settings(redis, self.settings)
 
@@ -215,12 +217,17 @@ class AcquireClient:
 
         With ``idempotency_key``, submitting again returns the job created the first time
         (while it lives) instead of creating another.
-        Raises :class:`pydantic.ValidationError` (naming the field) for an invalid request.
+        Raises :class:`pydantic.ValidationError` (naming the field) for an invalid request,
+        and :class:`~acquire.errors.OrgQueueFullError` when the org already has as many item
+        jobs waiting as ``ACQUIRE_ORG_MAX_QUEUED_ITEMS`` allows (nothing is enqueued then).
         """
         validate_org(org)
         parsed = request if not isinstance(request, Mapping) else parse_request(dict(request))
         if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise ValueError("idempotency_key must be 1-128 letters, digits, '.', '_' or '-'")
+        companies = getattr(parsed, "companies", None)
+        if companies and self.fair.enabled and parsed.kind not in ANALYSIS_KINDS:
+            await self.fair.check_room(org, self.settings.acquire_queue, len(companies))
         job_id = new_job_id()
         status = JobStatus(
             job_id=job_id,

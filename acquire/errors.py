@@ -22,6 +22,7 @@ __all__ = [
     "JobNotFinishedError",
     "JobNotFoundError",
     "NotFoundError",
+    "OrgQueueFullError",
     "PermanentError",
     "RateLimitedError",
     "ResultFormatError",
@@ -56,6 +57,17 @@ class TransientError(AcquireError):
 
 class RateLimitedError(TransientError):
     """The upstream throttled us (HTTP 429, or SEC's 403 rate-threshold page)."""
+
+
+class OrgQueueFullError(AcquireError):
+    """The organisation already has as much work waiting as it may (HTTP 429 from the router).
+
+    Nothing was enqueued; ``retry_after`` (seconds) suggests when to submit again.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class JobNotFoundError(AcquireError, LookupError):

@@ -110,6 +110,12 @@ class Settings(BaseModel):
     acquire_reconcile_after: int = Field(
         120, ge=1, description="Seconds before the reconciler checks an unfinished job against arq."
     )
+    acquire_org_max_inflight_items: int = Field(
+        10, ge=0, le=10_000, description="Item jobs of one org on the queue at once (0: no gate)."
+    )
+    acquire_org_max_queued_items: int = Field(
+        10_000, ge=1, description="Item jobs one org may have waiting; beyond, submit is a 429."
+    )
     acquire_redis_retries: int = Field(
         20, ge=0, le=1000, description="Reconnects per Redis command (backoff up to 2 s) before it fails."
     )

@@ -101,8 +101,16 @@ def build_worker_settings(
     async def reconcile_jobs(ctx: dict[str, Any]) -> dict[str, int]:
         from acquire.runtime.reconcile import reconcile
 
-        report = await reconcile(ctx["acquire"], by_kind, older_than=settings.acquire_reconcile_after)
-        return {"checked": report.checked, "failed": len(report.failed), "finished": len(report.finished)}
+        services: Services = ctx["acquire"]
+        report = await reconcile(services, by_kind, older_than=settings.acquire_reconcile_after)
+        # Backlogs whose next item was never let in (a release lost to a Redis outage).
+        fed = await services.fair.feed_all(queue) if services.fair.enabled else 0
+        return {
+            "checked": report.checked,
+            "failed": len(report.failed),
+            "finished": len(report.finished),
+            "fed": fed,
+        }
 
     async def on_startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)

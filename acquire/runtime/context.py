@@ -196,15 +196,27 @@ class JobContext:
         """Run one arq job per item, spread over every worker; they finish this job together.
 
         Item job ids are derived from the job id, so a re-run of this job after a crash does
-        not enqueue the items twice.
+        not enqueue the items twice. They enter the queue through the org's admission gate
+        (:mod:`acquire.store.fairness`) unless ``ACQUIRE_ORG_MAX_INFLIGHT_ITEMS`` is 0.
         """
         await self.set_total(len(items))
+        function = f"{self.kind.value}_item"
+        if self.services.fair.enabled:
+            jobs = [
+                (f"{self.job_id}.{index}", function, self._item_envelope(key, payload))
+                for index, (key, payload) in enumerate(items)
+            ]
+            await self.services.fair.spread(self.org, self.queue, jobs)
+            return Spread()
         for index, (key, payload) in enumerate(items):
-            envelope = self.envelope.model_copy(update={"item": key, "item_payload": payload})
             await self.services.redis.enqueue_job(
-                f"{self.kind.value}_item",
-                envelope.model_dump(mode="json"),
+                function,
+                self._item_envelope(key, payload),
                 _job_id=f"{self.job_id}.{index}",
                 _queue_name=self.queue,
             )
         return Spread()
+
+    def _item_envelope(self, key: str, payload: dict[str, Any]) -> dict[str, Any]:
+        envelope = self.envelope.model_copy(update={"item": key, "item_payload": payload})
+        return envelope.model_dump(mode="json")

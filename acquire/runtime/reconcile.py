@@ -67,6 +67,10 @@ async def _arq_outcome(services: Services, arq_id: str) -> tuple[bool, Any] | No
 async def _reconcile_spread(services: Services, status: JobStatus, spec: JobSpec, envelope: Envelope) -> bool:
     """True when the spread job was finished here; False when some item is still alive."""
     children = [f"{status.job_id}.{n}" for n in range(status.items_total)]
+    if services.fair.enabled and await services.fair.waiting_items(
+        status.org, spec.queue(services.settings), status.job_id
+    ):
+        return False  # some item jobs still wait for their org's turn (acquire.store.fairness)
     for child in children:
         if await _arq_alive(services, child):
             return False

@@ -205,6 +205,9 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
     finally:
         metrics.RUNNING.count -= 1
     await finish_spread_if_done(services, envelope, spec, request)
+    arq_id = ctx.get("job_id")
+    if services.fair.enabled and arq_id:
+        await services.fair.release(envelope.org, job.queue, arq_id)  # the org's next item enters
     return {"item": key}
 
 

@@ -14,6 +14,7 @@ from acquire.models import JobKind
 from acquire.runtime.redaction import UpstreamRedactor
 from acquire.runtime.watchdog import Watchdog
 from acquire.settings import Settings
+from acquire.store.fairness import FairGate
 from acquire.store.jobs import JobStore, StoredResult
 
 __all__ = ["Envelope", "Outcome", "ResourceFactory", "Services", "Spread"]
@@ -34,6 +35,14 @@ class Services:
 
     def __post_init__(self) -> None:
         self.redact = UpstreamRedactor.from_settings(self.settings)
+    _fair: FairGate | None = field(default=None, init=False, repr=False)
+
+    @property
+    def fair(self) -> FairGate:
+        """The per-org admission gate of item jobs (:mod:`acquire.store.fairness`)."""
+        if self._fair is None:
+            self._fair = FairGate(self.redis, self.settings)
+        return self._fair
 
     def get(self, name: str) -> Any:
         """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""

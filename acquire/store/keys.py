@@ -12,6 +12,10 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:{org}:jobs                zset    job ids by creation time (recent jobs)
     acquire:{org}:idem:{key}          string  idempotency key -> job id
     acquire:active                    zset    "{org}/{id}" of unfinished jobs, for the reconciler
+    acquire:{org}:backlog:{queue}     list    the org's item jobs waiting to enter the queue
+    acquire:{org}:backlog:{queue}:jobs hash   job id -> its item jobs in that backlog
+    acquire:{org}:inflight:{queue}    zset    the org's item jobs on the queue (arq job ids)
+    acquire:backlogged:{queue}        set     orgs with a non-empty backlog for the queue
     acquire:ratelimit:{name}          zset    fleet-wide request log of an upstream
     acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
     acquire:cache:{namespace}:{key}   string  HTTP cache entry
@@ -158,6 +162,29 @@ def parse_active_member(member: str) -> tuple[str, str]:
     org, _, job_id = member.partition("/")
     _check(org, job_id)
     return org, job_id
+
+
+def org_backlog(org: str, queue: str) -> str:
+    """List of an org's item jobs waiting to enter ``queue`` (:mod:`acquire.store.fairness`)."""
+    _check(org)
+    return f"{PREFIX}:{org}:backlog:{queue}"
+
+
+def org_backlog_jobs(org: str, queue: str) -> str:
+    """Hash of job id -> how many of its item jobs wait in the org's backlog for ``queue``."""
+    _check(org)
+    return f"{PREFIX}:{org}:backlog:{queue}:jobs"
+
+
+def org_in_flight(org: str, queue: str) -> str:
+    """Zset of an org's item jobs on ``queue`` (queued there or running), by arq job id."""
+    _check(org)
+    return f"{PREFIX}:{org}:inflight:{queue}"
+
+
+def backlogged_orgs(queue: str) -> str:
+    """Set of the orgs whose backlog for ``queue`` is not empty."""
+    return f"{PREFIX}:backlogged:{queue}"
 
 
 def ratelimit(name: str) -> str:

@@ -59,7 +59,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from acquire.client import AcquireClient
-from acquire.errors import JobNotFoundError
+from acquire.errors import JobNotFoundError, OrgQueueFullError
 from acquire.models import JobStatus, parse_request, validate_org
 from acquire.store import keys
 from acquire.store.documents import DocumentNotFoundError
@@ -331,6 +331,9 @@ class _Api:
             handle = await self.client.submit(org, parsed, idempotency_key=idempotency_key)
         except ValueError as exc:  # the only caller-controlled input left is the idempotency key
             return _unprocessable([{"field": "Idempotency-Key", "message": str(exc)}], "invalid header")
+        except OrgQueueFullError as exc:
+            retry_after = str(max(1, round(exc.retry_after)))
+            return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": retry_after})
         state = "queued"
         if idempotency_key is not None:  # a repeat returns the original job, which may have moved on
             state = (await self.store.get_status(org, handle.job_id)).state.value
