@@ -35,6 +35,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.redact = UpstreamRedactor.from_settings(self.settings)
+
     _fair: FairGate | None = field(default=None, init=False, repr=False)
 
     @property
