@@ -42,7 +42,15 @@ from acquire.analysis.item1a import decode_document, primary_document
 from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order, titled_span
 from acquire.analysis.text import fold
 
-__all__ = ["ITEMS", "ITEM_TITLES", "Section", "SectionStatus", "document_text", "extract_sections"]
+__all__ = [
+    "ITEMS",
+    "ITEM_TITLES",
+    "Section",
+    "SectionStatus",
+    "document_text",
+    "extract_sections",
+    "text_and_sections",
+]
 
 #: Form 10-K's items, in order, with their captions as the form states them.
 ITEM_TITLES: dict[str, str] = {
@@ -135,11 +143,24 @@ _MAX_ITEM_WORDS = 24
 
 def document_text(document: str | bytes) -> str:
     """The visible text of a filing document, one paragraph per line, furniture removed."""
-    return "\n".join(_lines(_source(document)))
+    try:
+        source = _source(document)
+    except ValueError:  # a full submission without a 10-K: all of its text
+        source = decode_document(document) if isinstance(document, bytes) else document
+    return "\n".join(_lines(source))
 
 
 def extract_sections(document: str | bytes) -> list[Section]:
-    """Every item of a 10-K primary document (HTML, plain text or full submission), in order."""
+    """Every item of a 10-K primary document (HTML, plain text or full submission), in order.
+
+    Raises:
+        ValueError: for a full submission that holds no 10-K document.
+    """
+    return text_and_sections(document)[1]
+
+
+def text_and_sections(document: str | bytes) -> tuple[str, list[Section]]:
+    """:func:`document_text` and :func:`extract_sections` at the cost of one."""
     source = _source(document)
     lines = _lines(source)
     chosen = _chain(lines)
@@ -161,8 +182,8 @@ def extract_sections(document: str | bytes) -> list[Section]:
         body = text[start:end]
         sections.append(Section(item, _title(lines, index, item), start, end, body, _status(body)))
     if _LOOKS_HTML.search(source[:20000]) and _covered(sections) < _XREF_COVERAGE * len(text):
-        return _titled_sections(source, sections)
-    return sections
+        return text, _titled_sections(source, lines, sections)
+    return text, sections
 
 
 def _source(document: str | bytes) -> str:
@@ -260,7 +281,7 @@ def _covered(sections: list[Section]) -> int:
     return sum(s.end - s.start for s in sections)
 
 
-def _titled_sections(source: str, found: list[Section]) -> list[Section]:
+def _titled_sections(source: str, lines: list[str], found: list[Section]) -> list[Section]:
     """Cross-reference-index layouts: each stub item searched as a heading reading its caption.
 
     The index row stays the answer for items it says are absent ("None") and for items
@@ -270,7 +291,6 @@ def _titled_sections(source: str, found: list[Section]) -> list[Section]:
         [b for b in html_blocks(LexborHTMLParser(source), class_styles(source)) if not is_page_noise(b.text)],
         source,
     )
-    lines = _lines(source)
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)

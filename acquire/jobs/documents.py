@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 
-from acquire.analysis.sections import Section, document_text, extract_sections
+from acquire.analysis.sections import Section, document_text, text_and_sections
 from acquire.models import SecFilingsRequest
 from acquire.serialization import dumps
 from acquire.sources.sec.edgar import FilingDocument
@@ -20,13 +20,13 @@ __all__ = ["keep_filing"]
 
 
 def _analyse(content: bytes, ten_k: bool) -> tuple[str, list[Section] | None]:
-    text = document_text(content)
-    if not ten_k:
-        return text, None
-    try:
-        return text, extract_sections(content)
-    except ValueError:  # a full submission without a 10-K document has no items
-        return text, None
+    if ten_k:
+        try:
+            text, sections = text_and_sections(content)
+            return text, sections
+        except ValueError:  # a full submission without a 10-K document has no items
+            pass
+    return document_text(content), None
 
 
 def _sha(data: bytes) -> str:

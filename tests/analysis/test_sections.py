@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from acquire.analysis.items import item_of
-from acquire.analysis.sections import ITEM_TITLES, ITEMS, Section, document_text, extract_sections
+from acquire.analysis.sections import (
+    ITEM_TITLES,
+    ITEMS,
+    Section,
+    document_text,
+    extract_sections,
+    text_and_sections,
+)
 from acquire.models import TEN_K_ITEMS
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -147,3 +154,12 @@ def test_plain_text_10k_sections() -> None:
         ("2", "present"),
     ]
     assert sections[0].text.startswith("Item 1. Business\nWe make 0 things")
+
+
+def test_a_submission_without_a_10k_has_text_but_no_items() -> None:
+    raw = gzip.decompress((FIXTURES / "sec/unplaced/aapl-8k-20191115-full-submission.txt.gz").read_bytes())
+    assert "Apple" in document_text(raw)
+    with pytest.raises(ValueError, match="no 10-K document"):
+        extract_sections(raw)
+    text, sections = text_and_sections(gzip.decompress((FIXTURES / next(iter(EXPECTED))).read_bytes()))
+    assert sections and all(s.text == text[s.start : s.end] for s in sections)
