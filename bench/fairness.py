@@ -34,12 +34,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.reliability.fleet import Fleet, fleet_env
-
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import JobState, XbrlFactsRequest
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
+from acquire.testing.reliability.fleet import Fleet, fleet_env
 from acquire.testing.replay import ReplayServer, default_fixtures_dir
 
 QUICK = os.environ.get("ACQUIRE_BENCH_QUICK") == "1"

@@ -27,7 +27,9 @@ at full size:
 - long_outage: the same with Redis down 40 s and 120 s, longer than a command's retry budget
   (~16-31 s): ``alive.workers`` must stay 2 (no worker exits), ``lost`` 0;
 - soak: 10,000 small jobs (2,000 quick) on 2 workers, each streamed to one of 100 SSE clients;
-  ``lost`` 0 and worker/web RSS growth (MB, after a warm-up pass) are the leak check.
+  ``lost`` 0 and worker/web RSS growth (MB, after a warm-up pass) are the leak check;
+- fairness: ``bench/fairness.py`` (a light org's job times alone and during another org's
+  flood, with and without the per-org gate; ``p99_ratio`` target <= 3, ``worker_exits`` 0).
 
 ``ACQUIRE_BENCH_QUICK=1`` runs smaller sizes. Prints one final JSON line.
 """
@@ -43,6 +45,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import fairness  # bench/fairness.py
 
 from acquire.client import AcquireClient
 from acquire.models import SecFilingsRequest
@@ -169,6 +174,7 @@ async def main() -> dict[str, Any]:
         }
         await _flush(settings)
         out["soak"] = _slim(await run_soak(settings, work / "soak", jobs=2000 if QUICK else 10_000))
+    out["fairness"] = await fairness.main()  # its own Redis and fleet
     return out
 
 
