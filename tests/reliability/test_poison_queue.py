@@ -58,7 +58,7 @@ async def test_worker_processes_outlive_every_malformed_job_hash(
     report = await run_poison(settings, tmp_path / "logs", rounds=1, jobs=4)
     assert report == {
         "poison_entries": len(POISON), "poison_failed_by_arq": len(POISON), "poison_left_in_queue": 0,
-        "jobs": 4, "jobs_completed": 4, "worker_exits": 0,
+        "jobs": 4, "jobs_completed": 4, "states": {"completed": 4}, "worker_exits": 0,
     }  # fmt: skip
     async with await AcquireClient.connect(settings) as client:
         info = await arq_result(client, "et-text.0")
