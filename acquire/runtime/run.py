@@ -177,6 +177,7 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
         # A leftover of a job that ended (it failed, or a reconciler finished it) or expired:
         # fetching upstream would only produce an item the store refuses.
         log.info("skipping item %s of job %s: the job is %s", key, envelope.job_id, state or "gone")
+        await _release(services, envelope.org, spec.queue(services.settings), ctx)
         return {"state": "skipped"}
     job = JobContext(services, envelope, attempt, spec.queue(services.settings))
     metrics.RUNNING.count += 1  # an item job is a job this worker runs, too
@@ -205,10 +206,15 @@ async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: An
     finally:
         metrics.RUNNING.count -= 1
     await finish_spread_if_done(services, envelope, spec, request)
+    await _release(services, envelope.org, job.queue, ctx)
+    return {"item": key}
+
+
+async def _release(services: Services, org: str, queue: str, ctx: dict[str, Any]) -> None:
+    """The item job ends: the org's next backlogged item enters the queue (store.fairness)."""
     arq_id = ctx.get("job_id")
     if services.fair.enabled and arq_id:
-        await services.fair.release(envelope.org, job.queue, arq_id)  # the org's next item enters
-    return {"item": key}
+        await services.fair.release(org, queue, arq_id)
 
 
 async def finish_spread_if_done(

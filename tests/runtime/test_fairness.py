@@ -166,3 +166,24 @@ async def test_the_reconciler_does_not_take_backlogged_items_for_lost(
             status = await handle.status()
             assert status.state == JobState.COMPLETED and status.items_done == status.items_total
     assert sorted(key for _, key in RAN) == ["AAPL", "NVDA", "TSLA"]
+
+
+async def test_skipped_items_of_a_final_job_let_the_next_ones_in(
+    gated: Settings, redis: aioredis.Redis
+) -> None:
+    settings = gated.model_copy(update={"acquire_org_max_inflight_items": 1})
+    RAN.clear()
+    async with await AcquireClient.connect(settings) as client:
+        job = await client.submit("globex", SecFilingsRequest(companies=_companies(3), years=[2024]))
+        worker = make_worker(settings, [SPEC], redis_pool=client.redis)
+        worker.ctx["redis"] = client.redis
+        assert worker.on_startup is not None and worker.on_shutdown is not None
+        await worker.on_startup(worker.ctx)
+        await worker.run_job(job.job_id, 0)  # the spread: one item on the queue, two backlogged
+        await worker.on_shutdown(worker.ctx)
+        await worker.close()
+        await redis.hset(keys.job_status("globex", job.job_id), "state", "failed")  # it ended meanwhile
+        await _run_one_slot_worker(settings)
+        assert RAN == []  # every item was skipped...
+        assert await client.fair.queued("globex", settings.acquire_queue) == 0  # ...and each let the next in
+        assert await redis.zcard(keys.org_in_flight("globex", settings.acquire_queue)) == 0
