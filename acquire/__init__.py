@@ -53,10 +53,17 @@ from acquire.settings import Settings, get_settings
 if TYPE_CHECKING:
     from acquire.results import JobResult, RiskDriftResult, SecFilingsResult, XbrlFactsResult, YahooResult
     from acquire.testing.embedded import EmbeddedRedis
-    from acquire.worker import build_worker_settings
+    from acquire.worker import (
+        AcquireWorkerSettings,
+        WorkerHooks,
+        build_worker_settings,
+        compose_hooks,
+        task_functions,
+        worker_hooks,
+    )
 
-    WorkerSettings: type
-    AnalysisWorkerSettings: type
+    WorkerSettings: type[AcquireWorkerSettings]
+    AnalysisWorkerSettings: type[AcquireWorkerSettings]
 
 from acquire.version import __version__
 
@@ -66,6 +73,7 @@ _RESULTS = ("JobResult", "RiskDriftResult", "SecFilingsResult", "XbrlFactsResult
 __all__ = [
     "AcquireClient",
     "AcquireError",
+    "AcquireWorkerSettings",
     "AnalysisWorkerSettings",
     "ConfigurationError",
     "EmbeddedRedis",
@@ -100,6 +108,7 @@ __all__ = [
     "Settings",
     "StepComplete",
     "TransientError",
+    "WorkerHooks",
     "WorkerSettings",
     "XbrlFactsRequest",
     "XbrlFactsResult",
@@ -107,9 +116,22 @@ __all__ = [
     "YahooResult",
     "__version__",
     "build_worker_settings",
+    "compose_hooks",
     "get_settings",
     "parse_request",
+    "task_functions",
+    "worker_hooks",
 ]
+
+#: Worker helpers, loaded on first access (they import the job runtime).
+_WORKER = (
+    "AcquireWorkerSettings",
+    "WorkerHooks",
+    "build_worker_settings",
+    "compose_hooks",
+    "task_functions",
+    "worker_hooks",
+)
 
 _built: dict[str, type] = {}
 
@@ -124,10 +146,10 @@ def __getattr__(name: str) -> Any:
 
             _built[name] = build_worker_settings(analysis=name == "AnalysisWorkerSettings")
         return _built[name]
-    if name == "build_worker_settings":
-        from acquire.worker import build_worker_settings
+    if name in _WORKER:
+        from acquire import worker
 
-        return build_worker_settings
+        return getattr(worker, name)
     if name in _RESULTS:
         from acquire import results
 

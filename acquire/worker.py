@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from arq import cron, func
-from arq.connections import ArqRedis
-from arq.worker import Worker
+from arq.connections import ArqRedis, RedisSettings
+from arq.cron import CronJob
+from arq.typing import StartupShutdown, WorkerCoroutine
+from arq.worker import Function, Worker
 
 from acquire import metrics, serialization
 from acquire.connection import redis_settings
@@ -29,14 +31,24 @@ from acquire.runtime.services import ResourceFactory
 from acquire.settings import Settings, get_settings
 from acquire.store.jobs import JobStore
 
-__all__ = ["ResourceFactory", "build_worker_settings", "create_worker", "default_specs"]
+__all__ = [
+    "AcquireWorkerSettings",
+    "ResourceFactory",
+    "WorkerHooks",
+    "build_worker_settings",
+    "compose_hooks",
+    "create_worker",
+    "default_specs",
+    "task_functions",
+    "worker_hooks",
+]
 
 log = logging.getLogger("acquire.worker")
 
 _QUEUE_DEPTH_INTERVAL = 5.0
 
 
-def default_specs() -> list[JobSpec]:
+def default_specs() -> list[JobSpec[Any, Any]]:
     """The built-in job kinds (imported here so ``import acquire`` stays light)."""
     from acquire.jobs import registry
 
@@ -67,15 +79,20 @@ def build_worker_settings(
     settings: Settings | None = None,
     *,
     analysis: bool = False,
-    specs: Sequence[JobSpec] | None = None,
+    specs: Sequence[JobSpec[Any, Any]] | None = None,
     resources: Sequence[ResourceFactory] | None = None,
     extra_functions: Sequence[Any] | None = None,
     serve_metrics: bool = True,
-) -> type:
+    functions: Sequence[WorkerCoroutine | Function] = (),
+    on_startup: StartupShutdown | None = None,
+    on_shutdown: StartupShutdown | None = None,
+) -> type[AcquireWorkerSettings]:
     """A ``WorkerSettings`` class for arq.
 
     ``specs``, ``resources`` and ``extra_functions`` default to acquire's built-in job kinds;
-    tests and host applications may pass their own.
+    tests and host applications may pass their own. A host's own arq ``functions`` run on the
+    same worker, its ``on_startup`` after acquire's and its ``on_shutdown`` before acquire's
+    (they receive the same ``ctx``; jobs are JSON, see :mod:`acquire.serialization`).
     """
     settings = settings or get_settings()
     arq_patches.install()
@@ -89,13 +106,14 @@ def build_worker_settings(
     # longest timeout it knows + 10 s, which is how long a killed worker's jobs wait for
     # another worker, so fetch workers must not inherit risk drift's 600 s.
     here = [spec for spec in specs if spec.queue(settings) == queue]
-    functions = [
+    tasks: list[WorkerCoroutine | Function] = [
         func(cast(Any, coroutine), name=name, timeout=hard, max_tries=arq_max_tries)
         for spec in here
         for name, coroutine, hard in make_tasks(spec, settings)
     ]
     if not analysis or queue == settings.acquire_queue:
-        functions += extras  # webhook delivery runs on the acquisition queue
+        tasks += extras  # webhook delivery runs on the acquisition queue
+    tasks += functions
     by_kind = {spec.kind: spec for spec in specs}
 
     async def reconcile_jobs(ctx: dict[str, Any]) -> dict[str, int]:
@@ -112,7 +130,7 @@ def build_worker_settings(
             "fed": fed,
         }
 
-    async def on_startup(ctx: dict[str, Any]) -> None:
+    async def startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)
         redis: ArqRedis = ctx["redis"]
         store = JobStore.from_settings(redis, settings)
@@ -125,9 +143,9 @@ def build_worker_settings(
         ctx["acquire_depth_task"] = asyncio.create_task(_report_queue_depth(redis, queue))
         if serve_metrics:
             _serve_metrics_once(settings.metrics_port, settings.metrics_host)
-        log.info("acquire worker ready on queue %s (%d functions)", queue, len(functions))
+        log.info("acquire worker ready on queue %s (%d functions)", queue, len(tasks))
 
-    async def on_shutdown(ctx: dict[str, Any]) -> None:
+    async def shutdown(ctx: dict[str, Any]) -> None:
         services: Services | None = ctx.get("acquire")
         if services is not None:
             services.watchdog.close()
@@ -139,7 +157,7 @@ def build_worker_settings(
             await stack.aclose()
 
     attributes: dict[str, Any] = {
-        "functions": functions,
+        "functions": tasks,
         # Every 30 s one worker of the fleet (arq's unique cron) finishes jobs arq ended alone.
         # Its timeout stays at or below the jobs': arq keeps every job's in-progress marker for
         # the longest function timeout + 10 s, which is how long a killed worker's jobs wait.
@@ -153,8 +171,8 @@ def build_worker_settings(
         ],
         "queue_name": queue,
         "redis_settings": redis_settings(settings),
-        "on_startup": on_startup,
-        "on_shutdown": on_shutdown,
+        "on_startup": compose_hooks(startup, on_startup),
+        "on_shutdown": compose_hooks(on_shutdown, shutdown),
         "max_jobs": settings.worker_concurrency,
         "job_timeout": settings.acquire_job_timeout,
         "keep_result": settings.acquire_result_ttl,
@@ -168,14 +186,87 @@ def build_worker_settings(
         "job_completion_wait": settings.acquire_shutdown_grace,
     }
     name = "AnalysisWorkerSettings" if analysis else "WorkerSettings"
-    return type(name, (), attributes)
+    return cast(type[AcquireWorkerSettings], type(name, (AcquireWorkerSettings,), attributes))
+
+
+def task_functions(
+    settings: Settings | None = None, *, analysis: bool = False
+) -> list[WorkerCoroutine | Function]:
+    """acquire's arq functions (every job kind of the queue, its item jobs, webhook delivery),
+    for a host application's own arq worker::
+
+        hooks = acquire.worker_hooks(settings)
+
+        class WorkerSettings:
+            functions = [*my_functions, *acquire.task_functions(settings)]
+            cron_jobs = [*my_cron_jobs, *hooks.cron_jobs]
+            on_startup = acquire.compose_hooks(my_startup, hooks.on_startup)
+            on_shutdown = acquire.compose_hooks(hooks.on_shutdown, my_shutdown)
+            queue_name = settings.acquire_queue
+            job_serializer = acquire.serialization.serialize      # acquire's jobs are JSON
+            job_deserializer = acquire.serialization.deserialize
+
+    The functions need :func:`worker_hooks`' ``on_startup`` to have run in the same worker.
+    """
+    return list(build_worker_settings(settings, analysis=analysis, serve_metrics=False).functions)
+
+
+class WorkerHooks(NamedTuple):
+    """What a host's arq worker runs besides :func:`task_functions`: acquire's startup (opens
+    its clients), its shutdown, and its cron job (the reconciler that finishes abandoned jobs)."""
+
+    on_startup: StartupShutdown
+    on_shutdown: StartupShutdown
+    cron_jobs: list[CronJob]
+
+
+def worker_hooks(
+    settings: Settings | None = None, *, analysis: bool = False, serve_metrics: bool = True
+) -> WorkerHooks:
+    """acquire's ``on_startup``, ``on_shutdown`` and cron jobs, for a host's own arq worker."""
+    built = vars(build_worker_settings(settings, analysis=analysis, serve_metrics=serve_metrics))
+    return WorkerHooks(built["on_startup"], built["on_shutdown"], list(built["cron_jobs"]))
+
+
+def compose_hooks(*hooks: StartupShutdown | None) -> StartupShutdown:
+    """One arq ``on_startup``/``on_shutdown`` running ``hooks`` in order (``None`` skipped)."""
+    chain = [hook for hook in hooks if hook is not None]
+
+    async def composed(ctx: dict[Any, Any]) -> None:
+        for hook in chain:
+            await hook(ctx)
+
+    return composed
+
+
+class AcquireWorkerSettings:
+    """The type of ``acquire.WorkerSettings`` (and of :func:`build_worker_settings`' classes):
+    the arq worker options acquire sets, as class attributes. It satisfies arq's own
+    ``WorkerSettingsBase``, so ``arq.run_worker(acquire.WorkerSettings)`` type-checks (the
+    attributes arq declares keep arq's types)."""
+
+    functions: Sequence[WorkerCoroutine | Function]
+    cron_jobs: Sequence[CronJob] | None
+    on_startup: StartupShutdown | None
+    on_shutdown: StartupShutdown | None
+    queue_name: str
+    redis_settings: RedisSettings
+    max_jobs: int
+    job_timeout: float
+    keep_result: float
+    poll_delay: float
+    max_tries: int
+    job_serializer: Callable[[Any], bytes]
+    job_deserializer: Callable[[bytes], Any]
+    health_check_interval: int
+    job_completion_wait: float
 
 
 def create_worker(
     settings: Settings | None = None,
     *,
     analysis: bool = False,
-    specs: Sequence[JobSpec] | None = None,
+    specs: Sequence[JobSpec[Any, Any]] | None = None,
     resources: Sequence[ResourceFactory] | None = None,
     extra_functions: Sequence[Any] | None = None,
     serve_metrics: bool = False,

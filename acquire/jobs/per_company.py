@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
-from acquire.models import ItemState, ItemStatus, JobKind, JobRequest
+from acquire.models import ItemState, ItemStatus, JobKind
 from acquire.results import CompanyItem, ResultModel, company_results
 from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
 
 __all__ = ["per_company_spec"]
-
-C = TypeVar("C", bound=CompanyItem)
 
 
 class _CompaniesRequest(Protocol):
@@ -25,13 +23,18 @@ class _CompaniesRequest(Protocol):
     def companies(self) -> list[str]: ...
 
 
+C = TypeVar("C", bound=CompanyItem)
+Q = TypeVar("Q", bound=_CompaniesRequest)
+R = TypeVar("R", bound=ResultModel)
+
+
 def per_company_spec(
     kind: JobKind,
-    run_company: Callable[[JobContext, Any, str, dict[str, Any]], Awaitable[C]],
+    run_company: Callable[[JobContext, Q, str, dict[str, Any]], Awaitable[C]],
     company: type[C],
-    result: Callable[[list[C]], ResultModel],
+    result: Callable[[list[C]], R],
     totals: Mapping[str, Callable[[C], int]],
-) -> JobSpec:
+) -> JobSpec[Q, R]:
     """The :class:`JobSpec` of a kind that runs ``run_company`` once per requested company.
 
     ``company`` is the per-company model (what ``run_company`` returns, and what a failed
@@ -40,11 +43,11 @@ def per_company_spec(
     the companies.
     """
 
-    async def run(job: JobContext, request: _CompaniesRequest) -> Spread:
+    async def run(job: JobContext, request: Q) -> Spread:
         await job.step("plan", 2)
         return await job.spread([(name, {"company": name}) for name in request.companies])
 
-    def assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
+    def assemble(request: Q, items: list[ItemStatus]) -> Outcome[R]:
         companies = company_results(company, items)
         summary: dict[str, Any] = {
             "companies": len(items),

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 __all__ = ["extra_functions", "resources", "specs"]
 
 
-def specs() -> list[JobSpec]:
+def specs() -> list[JobSpec[Any, Any]]:
     """One :class:`JobSpec` per job kind."""
     from acquire.jobs import risk_drift, sec_filings, xbrl_facts, yahoo
 

@@ -17,7 +17,7 @@ from acquire.errors import NotFoundError, PermanentError
 from acquire.models import JobKind, RiskDriftRequest
 from acquire.results import DriftFilings, DriftYears, RiskDriftResult
 from acquire.runtime.run import JobContext, JobSpec, Outcome
-from acquire.sources.sec.edgar import EdgarClient, Filing
+from acquire.sources.sec.edgar import Filing
 
 __all__ = ["SPEC"]
 
@@ -32,8 +32,8 @@ def _pick(filings: list[Filing], year: int, ticker: str) -> Filing:
     return max(candidates, key=lambda f: (f.filing_date, f.accession))
 
 
-async def run(job: JobContext, request: RiskDriftRequest) -> Outcome:
-    edgar: EdgarClient = job.services.get("edgar")
+async def run(job: JobContext, request: RiskDriftRequest) -> Outcome[RiskDriftResult]:
+    edgar = job.services.edgar
     current_year, previous_year = request.years
     filings = await edgar.filings(request.ticker, forms=["10-K"], years=[current_year, previous_year])
     current, previous = (
@@ -64,7 +64,7 @@ async def run(job: JobContext, request: RiskDriftRequest) -> Outcome:
             analyze_sections,
             sections[0],
             sections[1],
-            rewriter=job.services.resources.get("summary_rewriter"),
+            rewriter=job.services.summary_rewriter,
             progress=progress,
         )
     finally:
@@ -93,4 +93,4 @@ async def run(job: JobContext, request: RiskDriftRequest) -> Outcome:
     )
 
 
-SPEC = JobSpec(kind=JobKind.RISK_DRIFT, run=run)
+SPEC: JobSpec[RiskDriftRequest, RiskDriftResult] = JobSpec(kind=JobKind.RISK_DRIFT, run=run)

@@ -17,9 +17,8 @@ from acquire.jobs.documents import keep_filing
 from acquire.jobs.per_company import per_company_spec
 from acquire.models import ItemState, JobKind, SecFilingsRequest
 from acquire.results import FilingRecord, SecCompanyResult, SecFilingsResult
-from acquire.runtime.run import JobContext
+from acquire.runtime.run import JobContext, JobSpec
 from acquire.sources.sec.edgar import EdgarClient, FilingDocument
-from acquire.store.documents import DocumentStore
 
 __all__ = ["SPEC", "text_length"]
 
@@ -37,8 +36,8 @@ def text_length(document: FilingDocument) -> int:
 async def run_company(
     job: JobContext, request: SecFilingsRequest, key: str, payload: dict[str, Any]
 ) -> SecCompanyResult:
-    edgar: EdgarClient = job.services.get("edgar")
-    store: DocumentStore | None = job.services.resources.get("documents")
+    edgar: EdgarClient = job.services.edgar
+    store = job.services.documents
     ref = await edgar.resolve(payload["company"])
     filings = await edgar.filings(
         ref.cik, forms=request.form_types, years=request.years, include_amendments=request.include_amendments
@@ -89,7 +88,7 @@ async def run_company(
     )
 
 
-SPEC = per_company_spec(
+SPEC: JobSpec[SecFilingsRequest, SecFilingsResult] = per_company_spec(
     JobKind.SEC_FILINGS,
     run_company,
     SecCompanyResult,

@@ -14,7 +14,7 @@ from typing import Any
 from acquire.jobs.per_company import per_company_spec
 from acquire.models import ItemState, JobKind, XbrlFactsRequest
 from acquire.results import XbrlCompanyResult, XbrlFactsResult
-from acquire.runtime.run import JobContext
+from acquire.runtime.run import JobContext, JobSpec
 from acquire.sources.sec.xbrl import XbrlClient
 
 __all__ = ["SPEC"]
@@ -23,7 +23,7 @@ __all__ = ["SPEC"]
 async def run_company(
     job: JobContext, request: XbrlFactsRequest, key: str, payload: dict[str, Any]
 ) -> XbrlCompanyResult:
-    xbrl = XbrlClient(job.services.get("edgar"))
+    xbrl = XbrlClient(job.services.edgar)
     facts = await xbrl.company_facts(payload["company"])
     metrics = {metric: facts.metric(metric, request.years, request.period) for metric in request.metrics}
     reported = sum(1 for m in metrics.values() if m.status != "not_reported")
@@ -38,7 +38,7 @@ async def run_company(
     )
 
 
-SPEC = per_company_spec(
+SPEC: JobSpec[XbrlFactsRequest, XbrlFactsResult] = per_company_spec(
     JobKind.XBRL_FACTS,
     run_company,
     XbrlCompanyResult,

@@ -15,7 +15,7 @@ from acquire.errors import AcquireError, NotFoundError, TransientError
 from acquire.jobs.per_company import per_company_spec
 from acquire.models import ItemState, JobKind, YahooPart, YahooRequest
 from acquire.results import YahooCompanyResult, YahooResult
-from acquire.runtime.run import JobContext
+from acquire.runtime.run import JobContext, JobSpec
 from acquire.sources.yahoo.client import YahooClient
 
 __all__ = ["SPEC"]
@@ -62,7 +62,7 @@ _TOPIC_FIELDS = {"company", "profile", "metrics", "history", "errors"}
 async def run_company(
     job: JobContext, request: YahooRequest, key: str, payload: dict[str, Any]
 ) -> YahooCompanyResult:
-    yahoo: YahooClient = job.services.get("yahoo")
+    yahoo: YahooClient = job.services.yahoo
     result = await _parts(yahoo, key, payload["company"], request)
     message = result.model_dump(mode="json", include=_TOPIC_FIELDS)
     await job.publish(job.settings.yahoo_topic, {k: v for k, v in message.items() if v is not None})
@@ -73,7 +73,7 @@ def _price_bars(company: YahooCompanyResult) -> int:
     return len(company.history.bars) if company.history is not None else 0
 
 
-SPEC = per_company_spec(
+SPEC: JobSpec[YahooRequest, YahooResult] = per_company_spec(
     JobKind.YAHOO,
     run_company,
     YahooCompanyResult,

@@ -64,7 +64,9 @@ async def _arq_outcome(services: Services, arq_id: str) -> tuple[bool, Any] | No
         return False, "unreadable arq result"
 
 
-async def _reconcile_spread(services: Services, status: JobStatus, spec: JobSpec, envelope: Envelope) -> bool:
+async def _reconcile_spread(
+    services: Services, status: JobStatus, spec: JobSpec[Any, Any], envelope: Envelope
+) -> bool:
     """True when the spread job was finished here; False when some item is still alive."""
     children = [f"{status.job_id}.{n}" for n in range(status.items_total)]
     if services.fair.enabled and await services.fair.waiting_items(
@@ -95,7 +97,7 @@ async def _reconcile_spread(services: Services, status: JobStatus, spec: JobSpec
 
 
 async def _reconcile_one(
-    services: Services, specs: Mapping[JobKind, JobSpec], status: JobStatus, report: ReconcileReport
+    services: Services, specs: Mapping[JobKind, JobSpec[Any, Any]], status: JobStatus, report: ReconcileReport
 ) -> bool:
     """True when the job no longer needs watching."""
     envelope = Envelope(job_id=status.job_id, org=status.org, kind=status.kind, request=status.request)
@@ -138,7 +140,7 @@ async def _reconcile_one(
 
 
 async def reconcile(
-    services: Services, specs: Mapping[JobKind, JobSpec], *, older_than: float
+    services: Services, specs: Mapping[JobKind, JobSpec[Any, Any]], *, older_than: float
 ) -> ReconcileReport:
     """One pass over unfinished jobs created more than ``older_than`` seconds ago."""
     redis = services.redis

@@ -66,7 +66,7 @@ def _backoff(attempt: int, settings: Settings) -> float:
 Task = Callable[..., Awaitable[Any]]
 
 
-def make_tasks(spec: JobSpec, settings: Settings) -> list[tuple[str, Task, float]]:
+def make_tasks(spec: JobSpec[Any, Any], settings: Settings) -> list[tuple[str, Task, float]]:
     """arq task functions for ``spec``: ``(name, coroutine, hard timeout)`` tuples."""
     soft, hard = spec.timeouts(settings)
     tasks: list[tuple[str, Task, float]] = [
@@ -110,7 +110,7 @@ async def _open(ctx: dict[str, Any], payload: Any) -> tuple[Services, Envelope, 
     return services, envelope, request
 
 
-async def _run_job(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
+async def _run_job(spec: JobSpec[Any, Any], soft: float, ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
     opened = await _open(ctx, payload)
     if opened is None:
         return {"state": "rejected"}
@@ -166,7 +166,9 @@ async def _run_job(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any
     return {"state": state.value}
 
 
-async def _run_item(spec: JobSpec, soft: float, ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
+async def _run_item(
+    spec: JobSpec[Any, Any], soft: float, ctx: dict[str, Any], payload: Any
+) -> dict[str, Any]:
     opened = await _open(ctx, payload)
     if opened is None or spec.run_item is None:
         return {"state": "rejected"}
@@ -218,7 +220,7 @@ async def _release(services: Services, org: str, queue: str, ctx: dict[str, Any]
 
 
 async def finish_spread_if_done(
-    services: Services, envelope: Envelope, spec: JobSpec, request: JobRequest
+    services: Services, envelope: Envelope, spec: JobSpec[Any, Any], request: JobRequest
 ) -> bool:
     """Finish a spread job once every item is final (whichever item job gets there first)."""
     status = await services.store.get_status(envelope.org, envelope.job_id)
@@ -251,7 +253,7 @@ def _final_state(done: int, failed: int, total: int) -> JobState:
 
 
 async def _retry_or_fail(
-    job: JobContext, spec: JobSpec, exc: TransientError, arq_id: str | None
+    job: JobContext, spec: JobSpec[Any, Any], exc: TransientError, arq_id: str | None
 ) -> dict[str, Any]:
     settings = job.settings
     if job.attempt >= settings.acquire_max_tries:

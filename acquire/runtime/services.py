@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from arq.connections import ArqRedis
 from pydantic import BaseModel
@@ -16,6 +16,12 @@ from acquire.runtime.watchdog import Watchdog
 from acquire.settings import Settings
 from acquire.store.fairness import FairGate
 from acquire.store.jobs import JobStore, StoredResult
+
+if TYPE_CHECKING:
+    from acquire.analysis import SummaryRewriter
+    from acquire.sources.sec.edgar import EdgarClient
+    from acquire.sources.yahoo.client import YahooClient
+    from acquire.store.documents import DocumentStore
 
 __all__ = ["Envelope", "Outcome", "ResourceFactory", "Services", "Spread"]
 
@@ -45,6 +51,30 @@ class Services:
             self._fair = FairGate(self.redis, self.settings)
         return self._fair
 
+    @property
+    def edgar(self) -> EdgarClient:
+        """The EDGAR client (paced by the fleet-wide limiter, backed by the document cache)."""
+        client: EdgarClient = self.get("edgar")
+        return client
+
+    @property
+    def yahoo(self) -> YahooClient:
+        """The Yahoo client (fleet-wide budget, cookie and crumb shared through Redis)."""
+        client: YahooClient = self.get("yahoo")
+        return client
+
+    @property
+    def documents(self) -> DocumentStore | None:
+        """Where the SEC job keeps filings for their org, when a document store is configured."""
+        store: DocumentStore | None = self.resources.get("documents")
+        return store
+
+    @property
+    def summary_rewriter(self) -> SummaryRewriter | None:
+        """Rephrases the risk-drift summary, when one is registered."""
+        rewriter: SummaryRewriter | None = self.resources.get("summary_rewriter")
+        return rewriter
+
     def get(self, name: str) -> Any:
         """A shared resource by name (e.g. ``"edgar"``), with a clear error when missing."""
         try:
@@ -64,11 +94,15 @@ class Envelope(BaseModel):
     item_payload: dict[str, Any] | None = None
 
 
+#: What a job returns: its result model (or, for test kinds, a mapping).
+R = TypeVar("R", bound=StoredResult)
+
+
 @dataclass
-class Outcome:
+class Outcome(Generic[R]):
     """What a job's ``run`` returns: its result and a short summary for the status record."""
 
-    result: StoredResult
+    result: R
     summary: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from acquire.models import ANALYSIS_KINDS, ItemState, ItemStatus, JobKind, JobRequest
+from acquire.models import ANALYSIS_KINDS, ItemState, ItemStatus, JobKind
 from acquire.runtime.context import JobContext
 from acquire.runtime.services import Outcome, Spread
 from acquire.settings import Settings
+from acquire.store.jobs import StoredResult
 
-__all__ = ["AssembleFn", "JobSpec", "RunFn", "RunItemFn"]
-
-
-RunFn = Callable[[JobContext, Any], Awaitable[Outcome | Spread]]
-RunItemFn = Callable[[JobContext, Any, str, dict[str, Any]], Awaitable[BaseModel | Mapping[str, Any]]]
-AssembleFn = Callable[[JobRequest, list[ItemStatus]], Outcome]
+__all__ = ["AssembleFn", "JobSpec", "Req", "Res", "RunFn", "RunItemFn"]
 
 
-def _default_assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
+#: A job's request model and result model.
+Req = TypeVar("Req")
+Res = TypeVar("Res", bound=StoredResult)
+
+RunFn = Callable[[JobContext, Req], Awaitable["Outcome[Res] | Spread"]]
+RunItemFn = Callable[[JobContext, Req, str, dict[str, Any]], Awaitable[BaseModel | Mapping[str, Any]]]
+AssembleFn = Callable[[Req, list[ItemStatus]], "Outcome[Res]"]
+
+
+def _default_assemble(request: Any, items: list[ItemStatus]) -> Outcome[dict[str, Any]]:
     done = [i for i in items if i.state == ItemState.COMPLETED]
     return Outcome(
         result={"items": [i.model_dump(mode="json") for i in items]},
@@ -29,14 +34,24 @@ def _default_assemble(request: JobRequest, items: list[ItemStatus]) -> Outcome:
     )
 
 
+# Typed Any: the default fits whatever result a kind without items declares.
+_DEFAULT_ASSEMBLE: Any = _default_assemble
+
+
 @dataclass(frozen=True)
-class JobSpec:
-    """One job kind: its steps, and optionally its per-item steps when it spreads out."""
+class JobSpec(Generic[Req, Res]):
+    """One job kind: its steps, and optionally its per-item steps when it spreads out.
+
+    Generic in the kind's request and result models: a
+    ``JobSpec[SecFilingsRequest, SecFilingsResult]`` takes only steps of that request and an
+    ``assemble`` that builds that result, so a spec mixing kinds does not type-check.
+    """
 
     kind: JobKind
-    run: RunFn
-    run_item: RunItemFn | None = None
-    assemble: AssembleFn = _default_assemble
+    run: RunFn[Req, Res]
+    run_item: RunItemFn[Req] | None = None
+    #: Builds the result of a spread job from its items (by default, a list of them).
+    assemble: AssembleFn[Req, Res] = _DEFAULT_ASSEMBLE
 
     @property
     def analysis(self) -> bool:

@@ -13,6 +13,7 @@ def test_public_names_are_pinned() -> None:
     assert sorted(acquire.__all__) == sorted(
         [
             "AcquireClient",
+            "AcquireWorkerSettings",
             "AcquireError",
             "AnalysisWorkerSettings",
             "ConfigurationError",
@@ -48,6 +49,7 @@ def test_public_names_are_pinned() -> None:
             "Settings",
             "StepComplete",
             "TransientError",
+            "WorkerHooks",
             "WorkerSettings",
             "XbrlFactsRequest",
             "XbrlFactsResult",
@@ -55,8 +57,11 @@ def test_public_names_are_pinned() -> None:
             "YahooResult",
             "__version__",
             "build_worker_settings",
+            "compose_hooks",
             "get_settings",
             "parse_request",
+            "task_functions",
+            "worker_hooks",
         ]
     )
 
