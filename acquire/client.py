@@ -13,12 +13,14 @@ random bits, never taken from the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, overload
 
 from arq.connections import ArqRedis
+from redis.exceptions import RedisError
 
 from acquire.connection import connect
 from acquire.errors import JobFailedError, JobNotFoundError, ResultFormatError, TransientError
@@ -43,6 +45,7 @@ from acquire.store.documents import DocumentNotFoundError, DocumentStore, Stored
 from acquire.store.events import EventReader
 from acquire.store.fairness import FairGate
 from acquire.store.jobs import JobStore
+from acquire.store.wake import QueueEntry
 
 if TYPE_CHECKING:
     from acquire.results import JobResult, RiskDriftResult, SecFilingsResult, XbrlFactsResult, YahooResult
@@ -237,29 +240,32 @@ class AcquireClient:
             created_at=datetime.now(UTC),
             request=parsed.model_dump(mode="json"),
         )
-        stored_id = await self.store.create(status, idempotency_key=idempotency_key)
-        if stored_id != job_id:
-            return JobHandle(self, org, stored_id, parsed.kind)
         queue = (
             self.settings.acquire_analysis_queue
             if parsed.kind in ANALYSIS_KINDS
             else self.settings.acquire_queue
         )
         envelope = {"job_id": job_id, "org": org, "kind": parsed.kind.value, "request": status.request}
+        entry = QueueEntry.now(
+            queue, job_id, parsed.kind.value, envelope, expires_extra_ms=self.redis.expires_extra_ms
+        )
         try:
-            # arq answers None both for an existing id and for a connection lost between its
-            # WATCH and EXEC; ids are random, so None means the latter: try once more.
-            for _ in range(2):
-                job = await self.redis.enqueue_job(
-                    parsed.kind.value, envelope, _job_id=job_id, _queue_name=queue
-                )
-                if job is not None:
-                    return JobHandle(self, org, job_id, parsed.kind)
-            raise TransientError("Redis was unavailable while enqueueing the job; submit it again")
-        except BaseException:
-            # Never leave a status record for a job that is not on the queue.
-            await asyncio.shield(self.store.delete(org, job_id, idempotency_key=idempotency_key))
-            raise
+            # One script: the status record, its first event, arq's queue entry, the wake-up.
+            stored_id = await self.store.create(status, idempotency_key=idempotency_key, enqueue=entry)
+        except RedisError as exc:
+            # The reply was lost or Redis was unreachable: the script ran entirely or not at
+            # all. Never leave a status record for a job that is not on the queue.
+            await asyncio.shield(self._undo(org, job_id, entry, idempotency_key))
+            raise TransientError("Redis was unavailable while enqueueing the job; submit it again") from exc
+        if not stored_id:
+            raise TransientError("arq already has a job with this id; submit it again")
+        return JobHandle(self, org, stored_id, parsed.kind)
+
+    async def _undo(self, org: str, job_id: str, entry: QueueEntry, idempotency_key: str | None) -> None:
+        with contextlib.suppress(RedisError):
+            await self.redis.zrem(entry.queue, entry.arq_id)
+            await self.redis.delete(entry.keys()[0])
+            await self.store.delete(org, job_id, idempotency_key=idempotency_key)
 
     async def list_jobs(self, org: str, limit: int = 50) -> list[JobStatus]:
         """The organisation's most recent jobs, newest first."""

@@ -100,7 +100,10 @@ class Settings(BaseModel):
     acquire_max_tries: int = Field(4, ge=1, le=50, description="Attempts for transient failures.")
     acquire_retry_base: PositiveFloat = Field(2.0, description="First retry delay (s), doubles.")
     acquire_retry_max: PositiveFloat = Field(120.0, description="Longest retry delay (s).")
-    acquire_poll_delay: PositiveFloat = Field(0.05, le=5, description="Idle queue poll (s).")
+    acquire_poll_delay: PositiveFloat = Field(0.05, le=5, description="Queue poll of burst workers (s).")
+    acquire_idle_poll: PositiveFloat = Field(
+        10.0, le=300, description="Longest an idle worker waits to be woken before reading its queue (s)."
+    )
     acquire_events_maxlen: int = Field(2000, ge=10, description="Events kept per job stream.")
     acquire_topic_maxlen: int = Field(100_000, ge=100, description="Entries kept per topic stream.")
     acquire_jobs_index_max: int = Field(1000, ge=10, description="Recent jobs listed per org.")

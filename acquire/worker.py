@@ -139,6 +139,8 @@ def build_worker_settings(
         for factory in factories:
             await stack.enter_async_context(factory(services))
         ctx["acquire"] = services
+        # setdefault: whoever builds the Worker may pass its own (ctx=...), e.g. to watch it.
+        ctx.setdefault(arq_patches.WAKE_CTX, arq_patches.WakeUp.for_queue(queue, settings.acquire_idle_poll))
         ctx["acquire_stack"] = stack
         ctx["acquire_depth_task"] = asyncio.create_task(_report_queue_depth(redis, queue))
         if serve_metrics:

@@ -15,6 +15,7 @@ from acquire.runtime.services import Envelope, Services, Spread
 from acquire.serialization import dumps
 from acquire.store.jobs import ItemCounts
 from acquire.store.transition import Transition
+from acquire.store.wake import wake_workers
 
 __all__ = ["JobContext", "Skip", "describe_error", "now_utc"]
 
@@ -215,6 +216,7 @@ class JobContext:
                 _job_id=f"{self.job_id}.{index}",
                 _queue_name=self.queue,
             )
+        await wake_workers(self.services.redis, self.queue)
         return Spread()
 
     def _item_envelope(self, key: str, payload: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from acquire.runtime.spec import JobSpec
 from acquire.settings import Settings
 from acquire.store.jobs import StoredResult
 from acquire.store.transition import Transition
+from acquire.store.wake import wake_workers
 
 __all__ = [
     "Envelope",
@@ -358,3 +359,4 @@ async def _after_final_status(services: Services, envelope: Envelope, state: Job
             _job_id=f"{envelope.job_id}:webhook",
             _queue_name=services.settings.acquire_queue,
         )
+        await wake_workers(services.redis, services.settings.acquire_queue)

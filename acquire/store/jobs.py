@@ -31,6 +31,7 @@ from acquire.store.transition import (
     encode_fields,
     encode_steps,
 )
+from acquire.store.wake import QueueEntry
 
 __all__ = ["ItemCounts", "JobStore", "StoredResult"]
 
@@ -39,20 +40,36 @@ StoredResult = BaseModel | Mapping[str, Any]
 
 _ACTIVE = keys.active()
 
-# KEYS: status, events, active, org index, idem | ARGV: ttl, maxlen, index max, score, job id,
-# event fields (json), active member, field/value pairs...
+# KEYS: status, events, active, org index, idem, then for an arq job: arq job, arq result,
+# queue, wake list | ARGV: ttl, maxlen, index max, score, job id, event fields (json), active
+# member, arq job record ('' for none), its score and expiry (ms), then field/value pairs...
+# The arq part is what arq's enqueue_job does (refuse an id in use, PSETEX the record, ZADD the
+# queue) plus the wake token. An id in use with this job's status record present is this same
+# call run again by redis-py after a lost reply: done. Without it, arq has the id: refused ('!').
 _CREATE = """
 if KEYS[5] ~= '' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
-  redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1])
 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 8))
+if ARGV[8] ~= '' then
+  if redis.call('EXISTS', KEYS[6], KEYS[7]) > 0 then
+    if redis.call('EXISTS', KEYS[1]) == 1 then return '' end
+    return '!'
+  end
+  redis.call('PSETEX', KEYS[6], ARGV[10], ARGV[8])
+  redis.call('ZADD', KEYS[8], ARGV[9], ARGV[5])
+  redis.call('LPUSH', KEYS[9], 1)
+  redis.call('LTRIM', KEYS[9], 0, 0)
+end
+if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1]) end
+redis.call('HSET', KEYS[1], unpack(ARGV, 11))
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
 local ev = cjson.decode(ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
-redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
+if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then
+  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
+end
 for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
@@ -154,24 +171,35 @@ class JobStore:
 
     # ---- writes --------------------------------------------------------------------------
 
-    async def create(self, status: JobStatus, *, idempotency_key: str | None = None) -> str:
-        """Store a new ``queued`` job and its ``job_queued`` event.
+    async def create(
+        self, status: JobStatus, *, idempotency_key: str | None = None, enqueue: QueueEntry | None = None
+    ) -> str:
+        """Store a new ``queued`` job and its ``job_queued`` event; with ``enqueue``, put the
+        arq job on its queue and wake a worker in the same script (one command in all).
 
         Returns the job id: the given one, or the id of the job already created with the same
-        idempotency key.
+        idempotency key (then nothing is written or enqueued); ``""`` when arq already has a job
+        or result with the entry's id (nothing is written).
         """
         org, job_id = status.org, status.job_id
         fields = encode_fields(status.model_dump(mode="json", exclude_none=True))
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
+        names = [
+            k.status,
+            k.events,
+            keys.active(),
+            keys.org_jobs(org),
+            keys.idempotency(org, idempotency_key) if idempotency_key else "",
+        ]
+        arq_args: list[Any] = ["", 0, 0]
+        if enqueue is not None:
+            names += enqueue.keys()
+            arq_args = [enqueue.record, enqueue.score_ms, enqueue.expires_ms]
+        else:
+            names += ["", "", "", ""]
         existing = await self._create(
-            keys=[
-                k.status,
-                k.events,
-                keys.active(),
-                keys.org_jobs(org),
-                keys.idempotency(org, idempotency_key) if idempotency_key else "",
-            ],
+            keys=names,
             args=[
                 self.ttl,
                 self.events_maxlen,
@@ -180,10 +208,13 @@ class JobStore:
                 job_id,
                 dumps(event),
                 k.active_member,
+                *arq_args,
                 *fields,
             ],
         )
         existing = existing.decode() if isinstance(existing, bytes) else existing
+        if existing == "!":
+            return ""
         return existing or job_id
 
     async def update_status(

@@ -25,6 +25,7 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:documents:{sha256}:data   string  the bytes (Redis document store backend)
     acquire:yahoo:session             hash    shared Yahoo cookie and crumb
     acquire:web:wake:{token}          stream  wakes one web process's SSE reader (short TTL)
+    acquire:wake:{queue}              list    wakes an idle worker of an arq queue (one entry)
 
 Everything under ``acquire:{org}:`` expires with the job's result TTL. Stored documents are
 shared by every job and org that fetched them and removed by the sweeper of
@@ -60,6 +61,7 @@ __all__ = [
     "org_jobs",
     "parse_active_member",
     "pause",
+    "queue_wake",
     "ratelimit",
     "sse_wake",
     "yahoo_session",
@@ -221,6 +223,11 @@ def document_blob(sha256: str) -> str:
 def sse_wake(token: str) -> str:
     """The private wake-up stream of one web process's SSE reader (``token``: random hex)."""
     return f"{PREFIX}:web:wake:{token}"
+
+
+def queue_wake(queue: str) -> str:
+    """The list an idle worker of arq queue ``queue`` blocks on (see :mod:`acquire.store.wake`)."""
+    return f"{PREFIX}:wake:{queue}"
 
 
 def yahoo_session() -> str:

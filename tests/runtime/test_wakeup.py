@@ -1,0 +1,195 @@
+"""An idle worker is woken by new work instead of polling (acquire.runtime.arq_patches).
+
+Each test runs a long-lived (not burst) worker whose fallback poll is far longer than the test:
+a job that starts at all was started by a wake-up, not by the poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import inspect
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import arq.utils
+import redis.asyncio as aioredis
+from arq.worker import Worker
+
+from acquire.client import AcquireClient
+from acquire.errors import TransientError
+from acquire.models import JobKind, JobState, SecFilingsRequest
+from acquire.runtime import arq_patches
+from acquire.runtime.run import JobContext, JobSpec, Outcome
+from acquire.settings import Settings
+from acquire.store import keys
+from acquire.store.wake import wake_workers
+from acquire.worker import create_worker
+from tests.support.jobs import TEST_SPEC
+
+#: Far beyond any test's length: only a wake-up can start a job in time.
+NEVER = 300.0
+#: A hang guard, not a speed limit: a job that is not woken waits NEVER seconds.
+GUARD = 30.0
+
+
+def _settings(settings: Settings) -> Settings:
+    return settings.model_copy(update={"acquire_idle_poll": NEVER})
+
+
+@asynccontextmanager
+async def running(settings: Settings, spec: JobSpec = TEST_SPEC, **overrides: Any) -> AsyncIterator[Worker]:
+    """A worker on its own task; ``cron_jobs=[]`` so acquire's reconciler does not wake it."""
+    wake = arq_patches.WakeUp.for_queue(settings.acquire_queue, NEVER)
+    worker = create_worker(
+        _settings(settings),
+        specs=[spec],
+        resources=[],
+        extra_functions=[],
+        cron_jobs=[],
+        poll_delay=NEVER,  # arq's own loop would not read the queue again during a test
+        ctx={arq_patches.WAKE_CTX: wake},
+        **overrides,
+    )
+    task = asyncio.create_task(worker.async_run())
+    try:
+        await asyncio.wait_for(wake.idle.wait(), GUARD)
+        yield worker
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await worker.close()
+
+
+def sec(company: str = "NVDA") -> SecFilingsRequest:
+    return SecFilingsRequest(companies=[company], years=[2024])
+
+
+async def test_a_submit_wakes_a_blocked_worker(settings: Settings) -> None:
+    async with running(settings) as worker, AcquireClient(await _client(settings), settings) as client:
+        wake = worker.ctx[arq_patches.WAKE_CTX]
+        job = await client.submit("acme", sec())
+        status = await job.wait(GUARD)
+        assert status.state == JobState.COMPLETED
+        assert wake.woken >= 1
+
+
+async def test_an_idle_worker_sends_almost_no_commands(settings: Settings, redis: aioredis.Redis) -> None:
+    async with running(settings):
+        before = await _calls(redis)
+        await asyncio.sleep(2.0)  # the window the commands are counted over, not a synchronisation
+        sent = await _calls(redis) - before - 1  # the closing INFO
+    # arq's own loop, polling every acquire_poll_delay (50 ms by default), sends ~40-80 here.
+    assert sent <= 4, sent
+
+
+async def test_a_retry_starts_again_without_the_poll(settings: Settings) -> None:
+    tries: list[int] = []
+
+    async def flaky(job: JobContext, request: Any) -> Outcome:
+        tries.append(job.attempt)
+        if job.attempt == 1:
+            raise TransientError("HTTP 503", retry_after=0.2)
+        return Outcome(result={"ok": True})
+
+    spec = JobSpec(kind=JobKind.SEC_FILINGS, run=flaky)
+    async with running(settings, spec), AcquireClient(await _client(settings), settings) as client:
+        status = await (await client.submit("acme", sec())).wait(GUARD)
+    assert status.state == JobState.COMPLETED and tries == [1, 2]
+
+
+async def test_a_deferred_job_starts_when_due(settings: Settings) -> None:
+    async with running(settings) as worker, AcquireClient(await _client(settings), settings) as client:
+        job = await client.submit("acme", sec())
+        # The job is re-scheduled for later the way arq defers one, and the worker is told.
+        await client.redis.zadd(settings.acquire_queue, {job.job_id: (await _now_ms(client)) + 300})
+        await wake_workers(client.redis, settings.acquire_queue)
+        status = await job.wait(GUARD)
+        assert status.state == JobState.COMPLETED
+        assert worker.ctx[arq_patches.WAKE_CTX].waits >= 1
+
+
+async def test_a_worker_that_is_full_wakes_another(settings: Settings) -> None:
+    # Each worker runs one job at a time; both jobs wait until two are running at once, so
+    # they finish only if the second worker was woken for the job the first could not take.
+    both = asyncio.Event()
+    running_now: list[str] = []
+
+    async def pair(job: JobContext, request: Any) -> Outcome:
+        running_now.append(job.job_id)
+        if len(running_now) == 2:
+            both.set()
+        await both.wait()
+        return Outcome(result={"ok": True})
+
+    spec = JobSpec(kind=JobKind.SEC_FILINGS, run=pair)
+    async with (
+        running(settings, spec, max_jobs=1),
+        running(settings, spec, max_jobs=1),
+        AcquireClient(await _client(settings), settings) as client,
+    ):
+        jobs = [await client.submit("acme", sec(c)) for c in ("NVDA", "AAPL")]
+        for job in jobs:
+            assert (await job.wait(GUARD)).state == JobState.COMPLETED
+
+
+# What the wake-up relies on in arq: main() turns poll() -> _poll_iteration(), which reads ready
+# ids and hands them to start_jobs, and finish_job(finish=False) is how a job goes back on the
+# queue. If an arq upgrade changes any of these, re-check arq_patches and update the digests.
+ARQ_SOURCES: dict[str, Callable[..., Any]] = {
+    "Worker.main": Worker.main,
+    "Worker._poll_iteration": arq_patches._original_poll_iteration,
+    "Worker.start_jobs": arq_patches._original_start_jobs,
+    "Worker.finish_job": arq_patches._original_finish_job,
+    "arq.utils.poll": arq.utils.poll,
+}
+ARQ_DIGESTS = {
+    "Worker.main": "45ca1591c9717466",
+    "Worker._poll_iteration": "f8d39d823a0a59f2",
+    "Worker.start_jobs": "b45797cfa40bed7f",
+    "Worker.finish_job": "903f09c92830d3fd",
+    "arq.utils.poll": "d8cc8542a1ab2bc3",
+}
+
+
+def test_the_arq_code_the_wake_up_relies_on_is_unchanged() -> None:
+    digests = {
+        name: hashlib.sha256(inspect.getsource(fn).encode()).hexdigest()[:16]
+        for name, fn in ARQ_SOURCES.items()
+    }
+    assert digests == ARQ_DIGESTS
+
+
+async def _client(settings: Settings) -> Any:
+    from acquire.connection import connect
+
+    return await connect(settings)
+
+
+async def _calls(redis: aioredis.Redis) -> int:
+    stats = await redis.info("commandstats")
+    return sum(int(v["calls"]) for v in stats.values())
+
+
+async def _now_ms(client: AcquireClient) -> float:
+    seconds, micros = await client.redis.time()
+    return seconds * 1000 + micros / 1000
+
+
+async def test_a_submit_is_one_script_that_queues_the_job_and_wakes_a_worker(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    async with AcquireClient(await _client(settings), settings) as client:
+        await client.submit("acme", sec())  # loads the script
+        await redis.delete(keys.queue_wake(settings.acquire_queue))
+        before = await redis.info("commandstats")
+        job = await client.submit("acme", sec("AAPL"))
+        after = await redis.info("commandstats")
+    sent = {name: after[name]["calls"] - before.get(name, {}).get("calls", 0) for name in after}
+    # Commands run inside a script count in commandstats too: the client sent one EVALSHA,
+    # and none of arq's WATCH/MULTI/EXEC round trips.
+    assert sent["cmdstat_evalsha"] == 1
+    assert all(sent.get(f"cmdstat_{name}", 0) == 0 for name in ("watch", "multi", "exec", "eval"))
+    assert await redis.zscore(settings.acquire_queue, job.job_id) is not None
+    assert await redis.lrange(keys.queue_wake(settings.acquire_queue), 0, -1) == [b"1"]
