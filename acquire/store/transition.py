@@ -27,8 +27,8 @@ FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) +
 # The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
 # more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
 # n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
-# A job that becomes final leaves the active set. Returns 1 applied, 0 refused (already
-# final), -1 missing.
+# A job that becomes final leaves the active set and its event stream is compacted.
+# Returns 1 applied, 0 refused (already final), -1 missing.
 TRANSITION_SCRIPT = (
     """
 local finals = FINALS
@@ -63,9 +63,17 @@ end
 -- One HSET for every step: a later step's value of a field wins, as if applied in turn.
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
-if finals[now] then redis.call('ZREM', KEYS[5], member) end
 redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
+if finals[now] then
+  redis.call('ZREM', KEYS[5], member)
+  -- Compact the events: a stream's first node is allocated at 4 KB however few entries it
+  -- holds; DUMP/RESTORE rebuilds it at its size. Same key, ids and entries, so a replay from
+  -- any Last-Event-ID is unchanged, and readers blocked on the stream are still served.
+  local events = redis.call('DUMP', KEYS[2])
+  if events then redis.call('RESTORE', KEYS[2], ttl * 1000, events, 'REPLACE') end
+else
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
 return 1
 """
 ).replace("FINALS", FINALS_LUA)
