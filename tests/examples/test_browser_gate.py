@@ -26,11 +26,12 @@ def _run_without_driver(tmp_path: Path, *, required: bool) -> subprocess.Complet
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=200,
         check=False,
     )
 
 
+@pytest.mark.timeout(240)  # a pytest run of its own
 @pytest.mark.parametrize("required", [False, True], ids=["fresh-machine", "ci"])
 def test_missing_browser_is_reported_with_the_reason(tmp_path: Path, required: bool) -> None:
     run = _run_without_driver(tmp_path, required=required)

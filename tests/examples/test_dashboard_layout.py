@@ -93,6 +93,7 @@ def _measure(base: str, job_ids: dict[str, str]) -> dict[int, dict[str, Any]]:
     return pages
 
 
+@pytest.mark.timeout(300)  # four jobs, then a browser measuring two widths
 async def test_no_element_overflows_its_card_at_desktop_and_phone_widths(
     settings: Settings, redis: aioredis.Redis, live_worker: Worker
 ) -> None:

@@ -13,10 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from tests.support.processes import Lines, kill_if_running, redis_servers
 
 
+@pytest.mark.timeout(240)
 def test_demo_once_runs_all_four_jobs_to_completion() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "SEC_", "ACQUIRE_"))}
     result = subprocess.run(
@@ -82,6 +84,7 @@ def _curl(command: str) -> dict[str, object]:
     return dict(response.json())
 
 
+@pytest.mark.timeout(300)  # a demo run, three CLI runs and four jobs on a busy machine
 def test_demo_serves_says_what_to_try_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "SEC_", "ACQUIRE_"))}
     proc = subprocess.Popen(

@@ -93,6 +93,7 @@ async def _where_the_job_stands(redis_dir: Path, job_id: str, settings: Settings
     return {"state": status.state, "queued": bool(queued), "in_progress": in_progress}
 
 
+@pytest.mark.timeout(240)  # a worker process started, a job run and stopped: slow on a busy machine
 @pytest.mark.parametrize("how", ["sigterm", "sigint-to-group", "sigkill"])
 async def test_embedded_redis_outlives_the_graceful_shutdown_and_never_the_process(
     how: str, upstream: ReplayServer, tmp_path: Path
