@@ -15,9 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BROWSER_TEST = "tests/examples/test_dashboard_layout.py"
 
 
-def _run_without_driver(tmp_path: Path, *, required: bool) -> subprocess.CompletedProcess[str]:
+def _run_without_browser(tmp_path: Path, *, required: bool) -> subprocess.CompletedProcess[str]:
+    """The browser test on this machine as if it had neither Chromium nor its driver."""
     env = {k: v for k, v in os.environ.items() if k != REQUIRE_ENV}
-    env["CHROMEDRIVER"] = str(tmp_path / "no-such-chromedriver")
+    env.update(CHROMIUM=str(tmp_path / "no-such-chromium"), CHROMEDRIVER=str(tmp_path / "no-such-driver"))
     if required:
         env[REQUIRE_ENV] = "1"
     return subprocess.run(
@@ -34,9 +35,9 @@ def _run_without_driver(tmp_path: Path, *, required: bool) -> subprocess.Complet
 @pytest.mark.timeout(240)  # a pytest run of its own
 @pytest.mark.parametrize("required", [False, True], ids=["fresh-machine", "ci"])
 def test_missing_browser_is_reported_with_the_reason(tmp_path: Path, required: bool) -> None:
-    run = _run_without_driver(tmp_path, required=required)
+    run = _run_without_browser(tmp_path, required=required)
     reason = (
-        "browser tests not run: chromedriver not found "
+        "browser tests not run: chromium and chromedriver not found "
         "(Debian/Ubuntu: apt-get install chromium chromium-driver)"
     )
     assert reason in run.stdout, run.stdout[-3000:]
