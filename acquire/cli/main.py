@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from acquire.client import AcquireClient
 from acquire.errors import AcquireError, ConfigurationError
-from acquire.models import JobStatus, parse_request
+from acquire.models import JobKind, JobStatus, parse_request
 from acquire.progress import describe_event, event_progress, progress_line
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
@@ -30,6 +30,7 @@ from acquire.testing.embedded import EmbeddedRedis
 __all__ = ["main"]
 
 EXIT_ERROR, EXIT_USAGE, EXIT_FAILED = 1, 2, 3
+KINDS = [kind.value for kind in JobKind]
 
 
 class CliError(Exception):
@@ -146,6 +147,14 @@ async def cmd_result(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from acquire.results.schemas import all_schemas, kind_schemas
+
+    schemas = kind_schemas(JobKind(args.kind)) if args.kind else all_schemas()
+    print(json.dumps(schemas, indent=2))
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from arq.worker import run_worker
 
@@ -184,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
 
     submit = sub.add_parser("submit", help="validate and enqueue a job; prints its id")
-    submit.add_argument("kind", choices=["sec_filings", "xbrl_facts", "yahoo", "risk_drift"])
+    submit.add_argument("kind", choices=KINDS)
     submit.add_argument("--org", required=True)
     submit.add_argument("--companies", nargs="+", metavar="TICKER_OR_CIK")
     submit.add_argument("--ticker")
@@ -200,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("job_id")
         cmd.add_argument("--org", required=True)
+    schema = sub.add_parser("schema", help="print JSON Schemas of requests, results, events, webhooks")
+    schema.add_argument("kind", nargs="?", choices=KINDS, help="only this kind's request and result")
+
     result = sub.add_parser("result", help="print a finished job's result")
     result.add_argument("job_id")
     result.add_argument("--org", required=True)
@@ -230,6 +242,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "worker":
             return cmd_worker(args)
+        if args.command == "schema":
+            return cmd_schema(args)
         return asyncio.run(commands[args.command](args))
     except ValidationError as exc:
         print(f"acquire: {_validation_message(exc)}", file=sys.stderr)

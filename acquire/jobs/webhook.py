@@ -8,6 +8,7 @@ the delay :mod:`acquire.webhooks.delivery` decided.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -19,16 +20,20 @@ from acquire.errors import AcquireError, JobNotFoundError
 from acquire.logs import job_context
 from acquire.runtime.run import WEBHOOK_FUNCTION, Services
 from acquire.settings import Settings
+from acquire.store import keys
 from acquire.webhooks.delivery import WebhookOutcome, deliver
 from acquire.webhooks.message import build_message
 
 __all__ = ["deliver_webhook", "webhook_function"]
 
 
-def _data(status: Any) -> dict[str, Any]:
+def _data(status: Any, result: bytes | None) -> dict[str, Any]:
     data: dict[str, Any] = {"kind": status.kind.value, "summary": status.summary}
     if status.error:
         data["error"], data["error_type"] = status.error, status.error_type
+    if result:
+        # The stored result is its model's JSON (acquire.results.schemas.WebhookPayload).
+        data["result"] = json.loads(result)
     return data
 
 
@@ -45,11 +50,12 @@ async def deliver_webhook(ctx: dict[str, Any], payload: dict[str, Any]) -> dict[
     if not url or not status.state.final:
         return {"outcome": "gave_up", "error": "no callback_url or job not final"}
     attempt = int(ctx.get("job_try", 1))
+    result = await services.redis.get(keys.job_result(org, job_id))
     try:
         message = build_message(
             job_id,
             status.state.value,
-            _data(status),
+            _data(status, result),
             settings=services.settings,
             occurred_at=status.finished_at,
         )

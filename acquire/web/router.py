@@ -14,6 +14,7 @@ Routes (relative to the mount point)::
     GET  /jobs/{id}/events       text/event-stream (HEAD too); 204 once nothing is left to send
     POST /jobs/{id}/token        200 {"token", "expires_at", "events_url"} + cookie (EventSource)
     GET  /jobs/{id}/documents... stored filings, their text and 10-K items (acquire.web.documents)
+    GET  /schema[/{kind}]        200 JSON Schemas of requests, results, events and webhooks
 
 Authorisation. Every request, including every SSE connect and reconnect, calls the host's
 ``authorize(request) -> org`` (sync or async; it raises ``HTTPException(401/403)`` to refuse).
@@ -60,7 +61,8 @@ from starlette.routing import Route, Router
 
 from acquire.client import AcquireClient
 from acquire.errors import JobNotFoundError, OrgQueueFullError
-from acquire.models import JobStatus, parse_request, validate_org
+from acquire.models import JobKind, JobStatus, parse_request, validate_org
+from acquire.results.schemas import all_schemas, kind_schemas
 from acquire.store import keys
 from acquire.store.documents import DocumentNotFoundError
 from acquire.store.events import valid_stream_id
@@ -70,6 +72,8 @@ from acquire.web.responses import GuardedEventSourceResponse
 from acquire.web.sse import EventFanout, StreamEvent
 
 __all__ = ["COOKIE_NAME", "AcquireRouter", "Authorize", "create_router"]
+
+_KINDS = [kind.value for kind in JobKind]
 
 log = logging.getLogger("acquire.web")
 
@@ -164,6 +168,8 @@ def create_router(
             Route("/jobs/{job_id}/result", _guard(api.result), methods=["GET"], name="job_result"),
             Route("/jobs/{job_id}/events", _guard(api.events), methods=["GET"], name="job_events"),
             Route("/jobs/{job_id}/token", _guard(api.token), methods=["POST"], name="job_token"),
+            Route("/schema", _guard(api.schema), methods=["GET"], name="schema"),
+            Route("/schema/{kind}", _guard(api.schema), methods=["GET"], name="kind_schema"),
             Route(
                 "/jobs/{job_id}/documents", _guard(docs.list_documents), methods=["GET"], name="job_documents"
             ),
@@ -356,6 +362,16 @@ class _Api:
             detail = f"the request body did not arrive within {self.body_timeout:g} s"
             raise HTTPException(408, detail, {"Connection": "close"}) from None
         return bytes(body)
+
+    async def schema(self, request: Request) -> Response:
+        """JSON Schemas: every kind's request and result, events and webhooks (or one kind's)."""
+        await self.authorize(request)
+        name = request.path_params.get("kind")
+        if name is None:
+            return JSONResponse(all_schemas())
+        if name not in _KINDS:
+            return JSONResponse({"detail": f"unknown kind; one of {', '.join(_KINDS)}"}, status_code=404)
+        return JSONResponse(kind_schemas(JobKind(name)))
 
     async def list_jobs(self, request: Request) -> Response:
         org = await self.authorize(request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import jsonschema
 import pytest
 import redis.asyncio as aioredis
 from standardwebhooks.webhooks import Webhook
@@ -13,6 +14,7 @@ from acquire import metrics
 from acquire.client import AcquireClient
 from acquire.jobs.webhook import webhook_function
 from acquire.models import SecFilingsRequest
+from acquire.results.schemas import all_schemas
 from acquire.settings import Settings
 from tests.support.jobs import drain_with
 from tests.support.webhooks import Receiver
@@ -38,6 +40,9 @@ async def test_completion_webhook_is_signed_delivered_and_recorded(
         payload = Webhook(SECRET).verify(request.body, request.headers)
         assert payload["job_id"] == job.job_id and payload["status"] == "completed"
         assert payload["data"]["summary"] == {"count": 1}
+        # the typed result rides along, and the payload fits the published schema
+        assert payload["data"]["result"] == (await job.result()).model_dump(mode="json")
+        jsonschema.validate(payload, all_schemas()["webhook"])
         attempts = await client.store.get_webhooks("acme", job.job_id)
         assert [a["outcome"] for a in attempts] == ["delivered"]
         assert attempts[0]["status_code"] == 200
