@@ -82,12 +82,10 @@ class _Probe:
 
 
 async def _worker_acquire(url: str, drain: int) -> None:
-    from arq.worker import Worker
-
     from acquire.models import JobKind
     from acquire.runtime.run import JobContext, JobSpec, Outcome
     from acquire.settings import Settings
-    from acquire.worker import build_worker_settings
+    from acquire.worker import create_worker
 
     redis = aioredis.from_url(url)
     probe = _Probe(drain, lambda: _zero(redis.zcard(QUEUE)))
@@ -98,9 +96,7 @@ async def _worker_acquire(url: str, drain: int) -> None:
 
     settings = Settings(redis_url=url, metrics_port=0, logging_level="WARNING")
     spec = JobSpec(kind=JobKind.SEC_FILINGS, run=noop)
-    cls = build_worker_settings(settings, specs=[spec], resources=[], extra_functions=[], serve_metrics=False)
-    kwargs = {k: v for k, v in vars(cls).items() if not k.startswith("__")}
-    await Worker(**{**kwargs, "handle_signals": False}).async_run()
+    await create_worker(settings, specs=[spec], resources=[], extra_functions=[]).async_run()
 
 
 async def _worker_arq(url: str, drain: int) -> None:
@@ -296,7 +292,8 @@ async def run_system(system: str, url: str, args: argparse.Namespace, idle: bool
 
 def _summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for name in rounds[0]:
+    names = dict.fromkeys(name for r in rounds for name in r)  # idle figures: last round only
+    for name in names:
         values = [r[name] for r in rounds if name in r]
         figures[name] = {"median": median(values), "min": min(values), "max": max(values)}
         figures[name] = {k: round(v, 3) for k, v in figures[name].items()}
