@@ -378,13 +378,15 @@ async def _wait_for_work(self: Worker, wake: WakeUp) -> None:
         # A batch of jobs all running elsewhere may hide ready ones behind it (arq reads the
         # first ids by score): read again at arq's own pace while the queue is that deep.
         timeout = min(timeout, self.poll_delay_s)
+    # The next turn meets a due time already past; the few-millisecond floor of the two waits
+    # below without Redis keeps them from spinning should one stay in the past.
     if not self.allow_pick_jobs:  # shutting down: arq's loop only keeps the worker's books
-        await asyncio.sleep(min(timeout, 1.0))
+        await asyncio.sleep(max(0.005, min(timeout, 1.0)))
         return
     running = [t for t in self.tasks.values() if not t.done()]
     if self.job_counter >= self.max_jobs and running:
         # No slot for a new job: wait for one of ours, with no Redis command at all.
-        await asyncio.wait(running, timeout=max(timeout, 0.0), return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(running, timeout=max(timeout, 0.005), return_when=asyncio.FIRST_COMPLETED)
         return
     try:
         timeout = min(timeout, await _queue_due_in(self, wake))
