@@ -14,6 +14,8 @@ each from submit to final status:
 - ``flood_no_gate``: the same with the gate off (``ACQUIRE_ORG_MAX_INFLIGHT_ITEMS=0``), only
   ``LIGHT_NO_GATE`` jobs submitted at once (each waits for most of the flood).
 
+In both flood phases the light jobs start once the flood's jobs have spread their items.
+
 ``p99_ratio`` is flood p99 over alone p99 (the target is <= 3). ``ACQUIRE_BENCH_QUICK=1``
 runs smaller sizes. Prints one final JSON line.
 """
@@ -33,6 +35,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from arq.constants import result_key_prefix
 
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import JobState, XbrlFactsRequest
@@ -86,6 +90,14 @@ async def _light_series(client: AcquireClient, count: int) -> list[float]:
     return [await _timed(client) for _ in range(count)]
 
 
+async def _spread(client: AcquireClient, handles: list[JobHandle]) -> None:
+    """Until the flood's jobs have put all their items on the queue or in the backlog (their
+    own arq jobs have finished), so the light org arrives behind the whole flood."""
+    # arq announces a job's end by no event: read its result key.
+    while not all([await client.redis.exists(result_key_prefix + h.job_id) for h in handles]):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+
+
 async def _running(handles: list[JobHandle]) -> bool:
     states = [(await h.status()).state for h in handles]
     return not all(state.final for state in states)
@@ -107,6 +119,7 @@ async def _phase(settings: Settings, work: Path, *, gate: bool) -> dict[str, Any
             started = time.perf_counter()
             tickers = _tickers()
             flood = [await client.submit(FLOOD_ORG, _flood(part, tickers)) for part in range(2)]
+            await _spread(client, flood)
             if gate:
                 times = await _light_series(client, LIGHT)
             else:
