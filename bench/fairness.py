@@ -105,8 +105,7 @@ async def _running(handles: list[JobHandle]) -> bool:
 
 async def _phase(settings: Settings, work: Path, *, gate: bool) -> dict[str, Any]:
     overrides = {"SEC_CACHE": "none", "SEC_MAX_RPS": "10", "ACQUIRE_JOB_TIMEOUT": "120"}
-    if not gate:
-        overrides["ACQUIRE_ORG_MAX_INFLIGHT_ITEMS"] = "0"
+    overrides["ACQUIRE_ORG_MAX_INFLIGHT_ITEMS"] = "10" if gate else "0"  # 10: the default
     env = fleet_env(settings, **overrides)
     async with await AcquireClient.connect(settings) as client:
         await client.redis.flushdb()
