@@ -1,13 +1,16 @@
 """Keeping a downloaded filing in the document store: its bytes, visible text and 10-K items.
 
 Run by the SEC job for every downloaded document. The analysis runs in a thread (it is
-pure CPU and holds no locks), so the worker's other jobs keep their event loop.
+pure CPU and holds no locks), so the worker's other jobs keep their event loop. It is a pure
+function of the document's bytes, so a worker remembers the last few results by sha256: jobs
+that fetch the same popular filings (and retries of a job) do not parse them again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from acquire.analysis.sections import Section, document_text, text_and_sections
@@ -27,6 +30,24 @@ def _analyse(content: bytes, ten_k: bool) -> tuple[str, list[Section] | None]:
         except ValueError:  # a full submission without a 10-K document has no items
             pass
     return document_text(content), None
+
+
+_MEMO_SIZE = 16
+_memo: OrderedDict[tuple[str, bool], tuple[str, list[Section] | None]] = OrderedDict()
+
+
+async def _analysed(document: FilingDocument, ten_k: bool) -> tuple[str, list[Section] | None]:
+    """``_analyse`` of the document, from the per-process memo when this sha256 was seen."""
+    key = (document.sha256, ten_k)
+    hit = _memo.get(key)
+    if hit is not None:
+        _memo.move_to_end(key)
+        return hit
+    result = await asyncio.to_thread(_analyse, document.content, ten_k)
+    _memo[key] = result
+    while len(_memo) > _MEMO_SIZE:
+        _memo.popitem(last=False)
+    return result
 
 
 def _sha(data: bytes) -> str:
@@ -50,7 +71,7 @@ async def keep_filing(
     """
     filing = document.filing
     ten_k = filing.form.upper().startswith("10-K")
-    text, sections = await asyncio.to_thread(_analyse, document.content, ten_k)
+    text, sections = await _analysed(document, ten_k)
     wanted: Sequence[str] | None = request.sections if sections is not None else None
     objects: dict[str, bytes] = {}
     ref = StoredDocument(
