@@ -207,7 +207,8 @@ class JobContext:
                 (f"{self.job_id}.{index}", function, self._item_envelope(key, payload))
                 for index, (key, payload) in enumerate(items)
             ]
-            await self.services.fair.spread(self.org, self.queue, jobs)
+            if await self.services.fair.spread(self.org, self.queue, jobs):
+                await wake_workers(self.services.redis, self.queue)
             return Spread()
         for index, (key, payload) in enumerate(items):
             await self.services.redis.enqueue_job(

@@ -216,8 +216,8 @@ async def _run_item(
 async def _release(services: Services, org: str, queue: str, ctx: dict[str, Any]) -> None:
     """The item job ends: the org's next backlogged item enters the queue (store.fairness)."""
     arq_id = ctx.get("job_id")
-    if services.fair.enabled and arq_id:
-        await services.fair.release(org, queue, arq_id)
+    if services.fair.enabled and arq_id and await services.fair.release(org, queue, arq_id):
+        await wake_workers(services.redis, queue)  # the org's next item is on the queue
 
 
 async def finish_spread_if_done(
