@@ -100,7 +100,10 @@ async def run_crash(
 ) -> dict[str, Any]:
     """SIGKILL one of ``workers`` processes once a quarter of ``jobs`` are done."""
     async with await AcquireClient.connect(settings) as client:
-        with Fleet(fleet_env(settings), log_dir, metrics=True) as fleet:
+        # A job limit that a 2-core machine meets while it parses and stores every filing;
+        # the killed worker's jobs come back once arq's in-progress key (limit + 10 s) expires.
+        env = fleet_env(settings, ACQUIRE_JOB_TIMEOUT="20")
+        with Fleet(env, log_dir, metrics=True) as fleet:
             fleet.start(workers)
             await warm_up(client)
             started = now()
