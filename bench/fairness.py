@@ -40,6 +40,7 @@ from arq.constants import result_key_prefix
 
 from acquire.client import AcquireClient, JobHandle
 from acquire.models import JobState, XbrlFactsRequest
+from acquire.results import XbrlFactsResult
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.reliability.fleet import Fleet, fleet_env
@@ -90,7 +91,7 @@ async def _light_series(client: AcquireClient, count: int) -> list[float]:
     return [await _timed(client) for _ in range(count)]
 
 
-async def _spread(client: AcquireClient, handles: list[JobHandle]) -> None:
+async def _spread(client: AcquireClient, handles: list[JobHandle[XbrlFactsResult]]) -> None:
     """Until the flood's jobs have put all their items on the queue or in the backlog (their
     own arq jobs have finished), so the light org arrives behind the whole flood."""
     # arq announces a job's end by no event: read its result key.
@@ -98,7 +99,7 @@ async def _spread(client: AcquireClient, handles: list[JobHandle]) -> None:
         await asyncio.sleep(0.05)
 
 
-async def _running(handles: list[JobHandle]) -> bool:
+async def _running(handles: list[JobHandle[XbrlFactsResult]]) -> bool:
     states = [(await h.status()).state for h in handles]
     return not all(state.final for state in states)
 

@@ -38,7 +38,7 @@ async def noop(ctx: dict[str, Any], payload: Any = None) -> int:
     return 1
 
 
-async def acquire_noop(job: JobContext, request: Any) -> Outcome:
+async def acquire_noop(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
     return Outcome(result={"ok": True})
 
 

@@ -87,10 +87,10 @@ async def _worker_acquire(url: str, drain: int) -> None:
     from acquire.settings import Settings
     from acquire.worker import create_worker
 
-    redis = aioredis.from_url(url)
+    redis = aioredis.Redis.from_url(url)
     probe = _Probe(drain, lambda: _zero(redis.zcard(QUEUE)))
 
-    async def noop(job: JobContext, request: Any) -> Outcome:
+    async def noop(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
         probe.start(job.job_id)
         return Outcome(result={"ok": True})
 
@@ -107,7 +107,7 @@ async def _worker_arq(url: str, drain: int) -> None:
     from acquire import serialization
     from acquire.settings import Settings
 
-    redis = aioredis.from_url(url)
+    redis = aioredis.Redis.from_url(url)
     probe = _Probe(drain, lambda: _zero(redis.zcard(QUEUE)))
 
     async def noop(ctx: dict[str, Any], payload: Any = None) -> int:
@@ -131,13 +131,14 @@ async def _worker_arq(url: str, drain: int) -> None:
 async def _worker_saq(url: str, drain: int) -> None:
     from saq import Worker
     from saq.queue.redis import RedisQueue as Queue
+    from saq.types import Context
 
     from acquire.settings import Settings
 
-    queue = Queue(aioredis.from_url(url), name=SAQ_QUEUE)
+    queue = Queue(aioredis.Redis.from_url(url), name=SAQ_QUEUE)
     probe = _Probe(drain, lambda: _zero(queue.count("incomplete")))
 
-    async def noop(ctx: dict[str, Any], *, payload: Any = None) -> int:
+    async def noop(ctx: Context, *, payload: Any = None) -> int:
         probe.start(ctx["job"].key)
         return 1
 
@@ -178,7 +179,7 @@ class _Submitter:
         else:
             from saq.queue.redis import RedisQueue as Queue
 
-            self.queue = Queue(aioredis.from_url(self.url), name=SAQ_QUEUE)
+            self.queue = Queue(aioredis.Redis.from_url(self.url), name=SAQ_QUEUE)
         return self
 
     def _payload(self) -> dict[str, Any]:
@@ -193,9 +194,9 @@ class _Submitter:
             job = await self.pool.enqueue_job("noop", self._payload())
             assert job is not None
             return job.job_id
-        job = await self.queue.enqueue("noop", payload=self._payload())
-        assert job is not None
-        return str(job.key)
+        saq_job = await self.queue.enqueue("noop", payload=self._payload())
+        assert saq_job is not None
+        return str(saq_job.key)
 
     async def __aexit__(self, *exc: object) -> None:
         if self.system == "acquire":
@@ -235,7 +236,7 @@ async def _line(stream: asyncio.StreamReader) -> list[str]:
 
 
 async def run_system(system: str, url: str, args: argparse.Namespace, idle: bool) -> dict[str, Any]:
-    redis = aioredis.from_url(url)
+    redis = aioredis.Redis.from_url(url)
     await redis.flushall()
     await redis.config_resetstat()
     out: dict[str, Any] = {}

@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 
 from acquire.client import AcquireClient
-from acquire.models import parse_request
+from acquire.models import RiskDriftRequest, SecFilingsRequest, parse_request
 from acquire.settings import Settings
 
 GOOD: dict[str, Any] = {"kind": "sec_filings", "companies": ["NVDA"], "years": [2024]}
@@ -45,11 +45,13 @@ def test_invalid_requests_name_the_field(change: dict[str, Any], field: str) -> 
 def test_risk_drift_years_must_be_current_then_previous() -> None:
     with pytest.raises(ValidationError, match="current > previous"):
         parse_request({"kind": "risk_drift", "ticker": "NVDA", "years": [2023, 2024]})
-    assert parse_request({"kind": "risk_drift", "ticker": "nvda", "years": [2025, 2024]}).ticker == "NVDA"
+    drift = parse_request({"kind": "risk_drift", "ticker": "nvda", "years": [2025, 2024]})
+    assert isinstance(drift, RiskDriftRequest) and drift.ticker == "NVDA"
 
 
 def test_companies_are_normalised() -> None:
     req = parse_request({**GOOD, "companies": [" nvda ", "0001045810", "brk-b"]})
+    assert isinstance(req, SecFilingsRequest)
     assert req.companies == ["NVDA", "1045810", "BRK-B"]
 
 

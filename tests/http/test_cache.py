@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -126,7 +128,7 @@ async def test_redis_damaged_entry_is_a_miss(redis: aioredis.Redis) -> None:
     cache = RedisCache(redis, max_bytes=1_000_000)
     await cache.put("sec", "u", entry("u", b"hello"))
     (entry_key,) = [k for k in await redis.keys(keys.cache("sec", "*")) if b"_" not in k.rsplit(b":", 1)[1]]
-    await redis.hset(entry_key, "body", b"not zlib")
+    await cast(Awaitable[int], redis.hset(entry_key, mapping={"body": b"not zlib"}))
     assert await cache.get("sec", "u") is None
     await cache.put("sec", "u", entry("u", b"again"))
     got = await cache.get("sec", "u")

@@ -6,6 +6,8 @@ import asyncio
 import json
 import sys
 import textwrap
+from collections.abc import Awaitable
+from typing import cast
 
 import httpx
 import pytest
@@ -121,8 +123,8 @@ async def test_several_processes_share_one_budget(redis: aioredis.Redis, redis_u
         for _ in range(processes)
     ]
     for _ in range(processes):  # every process is connected and waiting
-        assert await redis.blpop(["test:ready"], timeout=30) is not None
-    await redis.rpush("test:go", *[1] * processes)
+        assert await cast(Awaitable[list[bytes] | None], redis.blpop(["test:ready"], timeout=30)) is not None
+    await cast(Awaitable[int], redis.rpush("test:go", *[1] * processes))
     outputs = [await child.communicate() for child in children]
     assert all(child.returncode == 0 for child in children)
     per_child = [json.loads(out) for out, _ in outputs]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from acquire.client import AcquireClient
+from acquire.events import StepComplete
 from acquire.models import JobState, RiskDriftRequest
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
@@ -33,10 +34,11 @@ async def test_nvidia_fiscal_2025_vs_2024(
             assert record.method == "html-styles" and record.warnings == []
             assert record.coverage >= 0.97
         events = await client.events.read("acme", job.job_id)
-        steps = [e.data.step for e in events if e.event.value == "step_complete"]
+        step_events = [e for e in events if isinstance(e, StepComplete)]
+        steps = [e.data.step for e in step_events]
         assert steps == ["fetch", "extract", "segment", "score", "match", "summarise", "save"]
-        progress = [e.data.progress for e in events if e.event.value == "step_complete"]
-        assert progress == sorted(progress)
+        progress = [e.data.progress for e in step_events if e.data.progress is not None]
+        assert len(progress) == len(step_events) and progress == sorted(progress)
 
 
 async def test_missing_fiscal_year_fails_with_a_clear_reason(

@@ -6,6 +6,7 @@ import redis.asyncio as aioredis
 
 from acquire.client import AcquireClient
 from acquire.models import ItemState, JobState, YahooRequest
+from acquire.results import YahooResult
 from acquire.settings import Settings
 from acquire.testing.replay import ReplayServer
 from tests.support.jobs import run_real_worker
@@ -41,7 +42,9 @@ async def test_yahoo_job_profile_metrics_history_and_isolated_errors(
         assert apple["metrics"]["market_cap"] > 1e12
         done = await history.status()
         assert done.state == JobState.COMPLETED
-        msft = (await history.result()).companies[0].history
+        result = await history.result()
+        assert isinstance(result, YahooResult)  # a mapping request's handle holds any kind's result
+        msft = result.companies[0].history
         assert msft is not None and len(msft.dividends) == 4 and msft.bars
         await assert_round_trips(client, await history.result())
         quotes = await job.result()

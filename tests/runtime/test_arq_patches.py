@@ -14,6 +14,7 @@ from arq.constants import in_progress_key_prefix, job_key_prefix, result_key_pre
 from acquire import serialization
 from acquire.client import AcquireClient
 from acquire.models import EventType, JobKind, JobState, SecFilingsRequest
+from acquire.results import SecFilingsResult
 from acquire.runtime import arq_patches
 from acquire.runtime.arq_patches import Completion
 from acquire.runtime.run import JobContext, JobSpec, Outcome
@@ -104,7 +105,7 @@ async def test_final_status_and_arq_finish_are_one_script(settings: Settings, re
     await client.close()
 
 
-async def _flush_scripts_then_finish(job: JobContext, request: Any) -> Outcome:
+async def _flush_scripts_then_finish(job: JobContext, request: Any) -> Outcome[SecFilingsResult]:
     # As if Redis restarted during the job: it forgot the scripts the worker loaded.
     await job.services.redis.script_flush()
     return Outcome(result=sec_result("NVDA"), summary={"flushed": True})
@@ -180,7 +181,7 @@ async def test_corrupt_status_record_is_logged_and_arq_still_finishes(
     await client.close()
 
 
-async def _echo_marker(job: JobContext, request: Any) -> Outcome:
+async def _echo_marker(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
     await job.services.redis.echo("job-code-starts")
     return Outcome(result={"ok": True})
 

@@ -6,7 +6,8 @@ of the light org's item among everything that ran says how much of the flood it 
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -31,7 +32,7 @@ RAN: list[tuple[str, str]] = []
 ON_QUEUE: dict[str, int] = {}
 
 
-async def _spread(job: JobContext, request: Any) -> Outcome | Spread:
+async def _spread(job: JobContext, request: Any) -> Outcome[dict[str, Any]] | Spread:
     return await job.spread([(c, {"company": c}) for c in request.companies])
 
 
@@ -102,7 +103,7 @@ async def test_an_in_flight_entry_arq_is_done_with_frees_its_slot(
     assert on_queue == {"job0.0", "job1.0", "job2.0"}  # job0 is arq's to clean up
     assert await gate.release("globex", queue, "job1.0") == 1
     assert await gate.queued("globex", queue) == 0
-    assert not await redis.sismember(keys.backlogged_orgs(queue), "globex")
+    assert not await cast(Awaitable[int], redis.sismember(keys.backlogged_orgs(queue), "globex"))
     # A spread run again (its job re-delivered) does not enqueue the same item twice.
     assert await gate.spread("globex", queue, jobs[:1]) == 0
 
@@ -182,7 +183,8 @@ async def test_skipped_items_of_a_final_job_let_the_next_ones_in(
         await worker.run_job(job.job_id, 0)  # the spread: one item on the queue, two backlogged
         await worker.on_shutdown(worker.ctx)
         await worker.close()
-        await redis.hset(keys.job_status("globex", job.job_id), "state", "failed")  # it ended meanwhile
+        status = keys.job_status("globex", job.job_id)
+        await cast(Awaitable[int], redis.hset(status, "state", "failed"))  # it ended meanwhile
         await _run_one_slot_worker(settings)
         assert RAN == []  # every item was skipped...
         assert await client.fair.queued("globex", settings.acquire_queue) == 0  # ...and each let the next in

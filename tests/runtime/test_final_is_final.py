@@ -21,7 +21,7 @@ from tests.support.jobs import drain
 FETCHED: list[str] = []
 
 
-async def _run(job: JobContext, request: Any) -> Outcome:
+async def _run(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
     raise AssertionError("only item jobs run in these tests")
 
 

@@ -78,8 +78,8 @@ def _request(mode: str) -> SecFilingsRequest:
     return SecFilingsRequest(companies=[mode], years=[2024])
 
 
-def _spec(server: EmbeddedRedis) -> JobSpec:
-    async def run(job: JobContext, request: Any) -> Outcome:
+def _spec(server: EmbeddedRedis) -> JobSpec[Any, dict[str, Any]]:
+    async def run(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
         mode = request.companies[0]
         ATTEMPTS.setdefault(job.job_id, []).append(job.attempt)
         if job.attempt == 1 and mode == "MID":

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import pickle
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -21,7 +23,7 @@ def sec(*companies: str, callback: str | None = None) -> SecFilingsRequest:
 
 
 @pytest.fixture
-async def client(settings: Settings, redis: aioredis.Redis) -> AcquireClient:
+async def client(settings: Settings, redis: aioredis.Redis) -> AsyncIterator[AcquireClient]:
     c = await AcquireClient.connect(settings)
     yield c
     await c.close()
@@ -235,12 +237,12 @@ async def test_all_job_keys_expire_with_result_ttl(
 
 
 async def test_pickle_and_garbage_payloads_are_never_executed(
-    client: AcquireClient, settings: Settings, redis: aioredis.Redis, tmp_path
+    client: AcquireClient, settings: Settings, redis: aioredis.Redis, tmp_path: Path
 ) -> None:
     marker = tmp_path / "pwned"
 
     class Exploit:
-        def __reduce__(self):  # type: ignore[no-untyped-def]
+        def __reduce__(self) -> tuple[Callable[..., object], tuple[str, str]]:
             return (open, (str(marker), "w"))
 
     payload = pickle.dumps({"t": 1, "f": "sec_filings", "a": [Exploit()], "k": {}, "et": 1})

@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import arq.utils
 import redis.asyncio as aioredis
@@ -39,7 +39,9 @@ def _settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def running(settings: Settings, spec: JobSpec = TEST_SPEC, **overrides: Any) -> AsyncIterator[Worker]:
+async def running(
+    settings: Settings, spec: JobSpec[Any, Any] = TEST_SPEC, **overrides: Any
+) -> AsyncIterator[Worker]:
     """A worker on its own task; ``cron_jobs=[]`` so acquire's reconciler does not wake it."""
     wake = arq_patches.WakeUp.for_queue(settings.acquire_queue, NEVER)
     worker = create_worker(
@@ -87,7 +89,7 @@ async def test_an_idle_worker_sends_almost_no_commands(settings: Settings, redis
 async def test_a_retry_starts_again_without_the_poll(settings: Settings) -> None:
     tries: list[int] = []
 
-    async def flaky(job: JobContext, request: Any) -> Outcome:
+    async def flaky(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
         tries.append(job.attempt)
         if job.attempt == 1:
             raise TransientError("HTTP 503", retry_after=0.2)
@@ -116,7 +118,7 @@ async def test_a_worker_that_is_full_wakes_another(settings: Settings) -> None:
     both = asyncio.Event()
     running_now: list[str] = []
 
-    async def pair(job: JobContext, request: Any) -> Outcome:
+    async def pair(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
         running_now.append(job.job_id)
         if len(running_now) == 2:
             both.set()
@@ -173,7 +175,7 @@ async def _calls(redis: aioredis.Redis) -> int:
 
 
 async def _now_ms(client: AcquireClient) -> float:
-    seconds, micros = await client.redis.time()
+    seconds, micros = cast(tuple[int, int], await client.redis.time())
     return seconds * 1000 + micros / 1000
 
 
@@ -192,4 +194,5 @@ async def test_a_submit_is_one_script_that_queues_the_job_and_wakes_a_worker(
     assert sent["cmdstat_evalsha"] == 1
     assert all(sent.get(f"cmdstat_{name}", 0) == 0 for name in ("watch", "multi", "exec", "eval"))
     assert await redis.zscore(settings.acquire_queue, job.job_id) is not None
-    assert await redis.lrange(keys.queue_wake(settings.acquire_queue), 0, -1) == [b"1"]
+    wake = keys.queue_wake(settings.acquire_queue)
+    assert await cast(Awaitable[list[bytes]], redis.lrange(wake, 0, -1)) == [b"1"]

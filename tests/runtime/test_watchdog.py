@@ -80,7 +80,7 @@ async def test_a_job_registered_while_idle_wakes_the_watchdog() -> None:
     dog.close()
 
 
-async def _wait_for_release(job: JobContext, request: Any) -> Outcome:
+async def _wait_for_release(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
     await RELEASE.wait()
     return Outcome(result={"released": True})
 
@@ -106,7 +106,7 @@ async def test_long_job_shows_as_running_while_it_runs(settings: Settings, redis
     await client.close()
 
 
-async def _ignore_shutdown_race(job: JobContext, request: Any) -> Outcome:
+async def _ignore_shutdown_race(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
     # The soft limit and a shutdown cancel the job at the same moment.
     task = asyncio.current_task()
     assert task is not None

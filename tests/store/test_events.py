@@ -5,6 +5,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from acquire.client import AcquireClient
+from acquire.events import StepComplete
 from acquire.models import EventType, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.store import keys
@@ -26,7 +27,8 @@ async def test_range_starts_after_the_given_id_and_stops_at_upto(
         assert after_first == everything[1:]
         key = keys.job_events("acme", job.job_id)
         middle = await read_range(redis, key, job.job_id, everything[0].id, everything[2].id)
-        assert [e.data.step for e in middle] == ["a", "b"]
+        assert [e.event for e in middle] == [EventType.STEP_COMPLETE] * 2
+        assert [e.data.step for e in middle if isinstance(e, StepComplete)] == ["a", "b"]
         assert await client.events.range("acme", job.job_id, everything[-1].id) == []
         assert await client.events.range("acme", job.job_id, f"{2**64 - 1}-{2**64 - 1}") == []
         assert len(await client.events.range("acme", job.job_id, count=2)) == 2

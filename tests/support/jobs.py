@@ -19,7 +19,7 @@ from acquire.worker import create_worker
 FLAKY_ATTEMPTS: dict[str, int] = {}
 
 
-async def _run(job: JobContext, request: Any) -> Outcome | Spread:
+async def _run(job: JobContext, request: Any) -> Outcome[SecFilingsResult] | Spread:
     mode = request.companies[0]
     if mode == "HANG":
         await asyncio.Event().wait()  # never set: only the soft time limit ends this
@@ -54,7 +54,7 @@ def sec_result(*companies: str) -> SecFilingsResult:
     )
 
 
-def _assemble(request: Any, items: list[ItemStatus]) -> Outcome:
+def _assemble(request: Any, items: list[ItemStatus]) -> Outcome[SecFilingsResult]:
     companies = [
         SecCompanyResult(company=i.key, state=i.state, error=i.error, error_type=i.error_type) for i in items
     ]
@@ -76,7 +76,7 @@ TEST_SPEC = JobSpec(kind=JobKind.SEC_FILINGS, run=_run, run_item=_run_item, asse
 
 def make_worker(
     settings: Settings,
-    specs: Sequence[JobSpec] = (TEST_SPEC,),
+    specs: Sequence[JobSpec[Any, Any]] = (TEST_SPEC,),
     extra_functions: Sequence[Any] = (),
     **overrides: Any,
 ) -> Worker:
@@ -85,13 +85,13 @@ def make_worker(
     )
 
 
-async def drain(settings: Settings, specs: Sequence[JobSpec] = (TEST_SPEC,)) -> Worker:
+async def drain(settings: Settings, specs: Sequence[JobSpec[Any, Any]] = (TEST_SPEC,)) -> Worker:
     """Run a burst worker until the queue is empty (deferred retries included)."""
     return await drain_with(settings, [], specs)
 
 
 async def drain_with(
-    settings: Settings, extra: Sequence[Any], specs: Sequence[JobSpec] = (TEST_SPEC,)
+    settings: Settings, extra: Sequence[Any], specs: Sequence[JobSpec[Any, Any]] = (TEST_SPEC,)
 ) -> Worker:
     """:func:`drain` with extra arq functions (e.g. the webhook job).
 

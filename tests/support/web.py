@@ -126,7 +126,7 @@ GATES: dict[str, asyncio.Event] = {}
 WRITTEN: dict[str, asyncio.Event] = {}
 
 
-async def _gated(job: JobContext, request: Any) -> Outcome:
+async def _gated(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
     await job.step("fetch", 10)
     for company in request.companies:
         if company.startswith("WAIT"):

@@ -10,6 +10,7 @@ import pytest
 
 from acquire.client import AcquireClient
 from acquire.models import SecFilingsRequest
+from acquire.results import SecFilingsResult
 from acquire.settings import Settings
 from acquire.store.documents import DocumentNotFoundError
 from acquire.testing.replay import ReplayServer
@@ -31,7 +32,7 @@ JOB_NOT_FOUND = (404, b'{"detail":"job not found"}')
 
 
 async def _nvda_job(client: AcquireClient, org: str, **options: object) -> str:
-    job = await client.submit(org, SecFilingsRequest(companies=["NVDA"], years=[2024], **options))  # type: ignore[arg-type]
+    job = await client.submit(org, SecFilingsRequest(companies=["NVDA"], years=[2024], **options))
     return job.job_id
 
 
@@ -69,7 +70,9 @@ async def test_documents_text_and_sections_of_a_stored_10k(
     assert await job.document_text(NVDA_2024) == text.text
     assert (await job.section(NVDA_2024, "7"))["text"] == seven["text"]
     assert [s["item"] for s in await job.sections(NVDA_2024)] == items
-    filing = (await job.result()).companies[0].filings[0]
+    result = await job.result()
+    assert isinstance(result, SecFilingsResult)  # client.job's handle holds any kind's result
+    filing = result.companies[0].filings[0]
     assert filing.document_id == NVDA_SHA and (filing.store_uri or "").startswith("redis:///")
     # fetched once more (another job, another org): still one copy
     blob_keys = [k async for k in client.redis.scan_iter("acquire:documents:*:data")]

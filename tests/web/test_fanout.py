@@ -12,6 +12,7 @@ from starlette.routing import Mount
 
 from acquire import serialization
 from acquire.client import AcquireClient
+from acquire.events import StepComplete
 from acquire.models import EventType
 from acquire.settings import Settings
 from acquire.store.transition import Transition
@@ -44,7 +45,12 @@ async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireCli
         while (item := await slow.get()) is not None:
             received.append(item)
         assert slow.dropped and slow.closed
-        assert [e.event.data.step for e in received] == ["s1", "s2", "s3"]
+        assert [e.event.event for e in received] == [EventType.STEP_COMPLETE] * 3
+        assert [e.event.data.step for e in received if isinstance(e.event, StepComplete)] == [
+            "s1",
+            "s2",
+            "s3",
+        ]
         assert fanout.stats().dropped == 2  # steady had not read yet either when the batch came
         assert [e is not None for e in got] == [True] * 3
 

@@ -33,10 +33,11 @@ async def test_a_non_ascii_query_token_is_a_401(web: Web, server_log: ServerLog)
 
 async def test_a_non_ascii_cookie_falls_back_to_authorize(web: Web, server_log: ServerLog) -> None:
     cookie = f"{COOKIE_NAME}=v1.a.".encode() + "é".encode()
-    anonymous = await web.http.get(f"{web.url}/jobs/{MISSING}/events", headers={"Cookie": cookie})
+    anonymous = await web.http.get(f"{web.url}/jobs/{MISSING}/events", headers={b"Cookie": cookie})
     assert anonymous.status_code == 401
     assert anonymous.json()["detail"].startswith("missing API key")
-    with_key = await web.http.get(f"{web.url}/jobs/{MISSING}/events", headers={**ACME, "Cookie": cookie})
+    acme = {name.encode(): value.encode() for name, value in ACME.items()}  # bytes, as the cookie is
+    with_key = await web.http.get(f"{web.url}/jobs/{MISSING}/events", headers={**acme, b"Cookie": cookie})
     assert (with_key.status_code, with_key.json()) == (404, {"detail": "job not found"})
     assert server_log.tracebacks == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 from starlette.requests import Request
@@ -80,7 +81,7 @@ async def test_malformed_json_is_400_and_oversized_body_is_413(web_factory: obje
     too_big = await web.http.post(f"{web.url}/jobs", content=big, headers=headers)
     assert too_big.status_code == 413
 
-    async def chunks():  # no Content-Length: the limit applies while streaming
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: the limit applies while streaming
         for _ in range(20):
             yield b" " * 100
 
