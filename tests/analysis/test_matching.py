@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import acquire.analysis.matching as matching_module
 from acquire.analysis import ChangeStatus, RiskDriftReport, analyze_risk_drift, match_factors
@@ -157,3 +161,22 @@ def test_category_figures_and_heatmap() -> None:
     assert cells[("climate_esg", "drift")].previous is None
     assert cells[("tax", "drift")].change == 0.0
     assert "New risk category disclosed: climate_esg." in report.recommendations
+
+
+_BODIES = st.lists(st.lists(st.sampled_from("abcdefghijkl"), min_size=1, max_size=40), min_size=1, max_size=8)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_BODIES, _BODIES)
+def test_body_candidates_hold_every_pair_over_the_body_threshold(
+    old_bodies: list[list[str]], new_bodies: list[list[str]]
+) -> None:
+    documents = [*old_bodies, *new_bodies]
+    idf = {w: math.log(len(documents) / sum(w in d for d in documents)) for d in documents for w in d}
+    old = {i: matching_module._vector(b, idf) for i, b in enumerate(old_bodies)}
+    new = {j: matching_module._vector(b, idf) for j, b in enumerate(new_bodies)}
+    candidates = matching_module._body_candidates(old, new)
+    cosine, floor = matching_module._cosine, matching_module.MIN_BODY
+    eligible = [(i, j) for i in old for j in new if cosine(old[i], new[j]) >= floor]
+    assert set(eligible) <= set(candidates)
+    assert candidates == sorted(candidates)

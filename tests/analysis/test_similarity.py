@@ -5,6 +5,10 @@ from __future__ import annotations
 import difflib
 import math
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rapidfuzz.distance import Indel, Levenshtein
+
 from acquire.analysis import similarity
 from acquire.analysis.similarity import (
     cosine_similarity,
@@ -12,7 +16,7 @@ from acquire.analysis.similarity import (
     jaccard_similarity,
     simple_similarity,
 )
-from acquire.analysis.text import normalised_text, sentences, words
+from acquire.analysis.text import normalised_text, round6, sentences, words
 
 A = ["the", "cat", "sat", "on", "the", "mat"]
 B = ["the", "cat", "sat", "on", "a", "red", "mat"]
@@ -70,3 +74,19 @@ def test_words_and_sentences() -> None:
         "Will it?",
         "Yes.",
     ]
+
+
+_WORDS = st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=300)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WORDS, _WORDS, st.data())
+def test_banded_scores_equal_the_full_matrix_ones(a: list[str], b: list[str], data: st.DataObject) -> None:
+    # Mostly-shared sequences (the case the bands are for) and unrelated ones alike.
+    if data.draw(st.booleans()):
+        b = a[: len(a) // 2] + b[: len(b) // 4] + a[len(a) // 2 :]
+    scores = similarity(a, b)
+    longest = max(len(a), len(b))
+    edit = 1.0 - Levenshtein.distance(a, b) / longest if longest else 1.0
+    simple = float(Indel.normalized_similarity(a, b)) if a or b else 1.0
+    assert (scores.edit, scores.simple) == (round6(edit), round6(simple))
