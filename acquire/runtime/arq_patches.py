@@ -41,6 +41,17 @@ of any length does not stop the worker.
     transition, is idempotent). The worker keeps its slots: they are released only when the
     job really ends. Upstream fix: a retry around each of arq's Redis round trips.
 
+``Worker.run_job`` (again), ``finish_job``, ``finish_failed_job``: a stop signal ends the worker
+with exit code 0.
+    On SIGTERM arq cancels the job tasks still running once the grace has passed, and its
+    ``close()`` gathers them: a cancellation that lands outside the job's own ``try`` (arq's
+    start pipeline, a job-end hook, the wait on the shielded finish) escapes the gather and the
+    process exits 1 mid-shutdown. The patch ends such a task quietly instead: it waits for a
+    finish already being written (``close()`` would shut the pool under it), and a job whose
+    finish had not begun gets its in-progress marker removed, so the next worker takes it at
+    once rather than after the marker expires (its code runs again, which is safe: see
+    ``finish_job`` above). Upstream fix: ``gather(..., return_exceptions=True)`` in ``close()``.
+
 ``Worker._poll_iteration`` (again), ``start_jobs``, ``finish_job``: an idle worker waits to be woken
 instead of polling.
     arq reads its queue every ``poll_delay`` (50 ms in acquire: a job waited ~25 ms to start and
@@ -136,6 +147,8 @@ class Completion:
 
 # Keyed by arq job id; an id runs at most once at a time in a process (arq's in-progress key).
 _pending: dict[str, Completion] = {}
+# The task writing a job's finish (arq shields it), by arq job id, until its run_job returns.
+_finishing: dict[str, asyncio.Task[Any]] = {}
 _original_finish_job = Worker.finish_job
 
 
@@ -197,6 +210,7 @@ async def _finish_job(self: Worker, job_id: str, *args: Any) -> None:
     # args: arq's finish, result_data, result_timeout_s, keep_result_forever, incr_score,
     # keep_in_progress (see _finish_once).
     completion = _pending.pop(job_id, None)
+    _track_finish(job_id)
     while True:
         try:
             return await _finish_once(self, completion, job_id, *args)
@@ -205,6 +219,7 @@ async def _finish_job(self: Worker, job_id: str, *args: Any) -> None:
 
 
 async def _finish_failed_job(self: Worker, job_id: str, result_data: bytes | None) -> None:
+    _track_finish(job_id)
     while True:
         try:
             return await _original_finish_failed_job(self, job_id, result_data)
@@ -236,14 +251,47 @@ async def _poll_once(self: Worker) -> None:
 async def _run_job(self: Worker, job_id: str, score: int) -> None:
     # With finish_job and finish_failed_job patched, what raises here is arq's start pipeline
     # (read the job, count the try), before the job's code: running it again is safe.
-    while True:
-        try:
-            return await _original_run_job(self, job_id, score)
-        except _AWAY as exc:
-            await wait_for_redis(self.pool, f"starting job {job_id}", exc)
-        except Exception:
-            log.exception("arq could not run job %s; the worker carries on", job_id)
-            return
+    try:
+        while True:
+            try:
+                return await _original_run_job(self, job_id, score)
+            except _AWAY as exc:
+                await wait_for_redis(self.pool, f"starting job {job_id}", exc)
+            except Exception:
+                log.exception("arq could not run job %s; the worker carries on", job_id)
+                return
+            except asyncio.CancelledError:
+                if not _stopping(self):
+                    raise
+                return await _cancelled_by_stop(self, job_id)
+    finally:
+        _finishing.pop(job_id, None)
+
+
+def _track_finish(job_id: str) -> None:
+    task = asyncio.current_task()
+    if task is not None:
+        _finishing[job_id] = task
+
+
+def _stopping(self: Worker) -> bool:
+    """Whether arq is shutting this worker down (its signal handlers cancel ``main_task``)."""
+    main = getattr(self, "main_task", None)
+    return not self.allow_pick_jobs or (main is not None and (main.done() or main.cancelling() > 0))
+
+
+async def _cancelled_by_stop(self: Worker, job_id: str) -> None:
+    finishing = _finishing.get(job_id)
+    if finishing is asyncio.current_task():
+        return  # finish_job called unshielded, and cancelled within: nothing else to wait for
+    if finishing is not None:
+        await asyncio.wait([finishing])
+        return
+    log.info("job %s stopped before its finish; released for the next worker", job_id)
+    try:
+        await self.pool.delete(in_progress_key_prefix + job_id)
+    except _AWAY:
+        log.warning("job %s not released (Redis away); it runs again once its marker expires", job_id)
 
 
 async def _finish_once(

@@ -42,7 +42,7 @@ from acquire.testing.reliability.fleet import (
     now,
     submit_all,
 )
-from acquire.testing.reliability.scenarios import ORG, _in_flight
+from acquire.testing.reliability.scenarios import ORG, until_in_flight
 from acquire.testing.replay import ReplayServer
 
 __all__ = [
@@ -284,7 +284,7 @@ async def run_redis_restart(
     down_s: float = 2.0,
     redis_retries: int | None = None,
 ) -> dict[str, Any]:
-    """Stop Redis (SIGKILL with ``kill``, else SIGTERM) once the first job is done, start it
+    """Stop Redis (SIGKILL with ``kill``, else SIGTERM) while 2 jobs run, start it
     again on the same data directory and socket, and let 2 workers, the router and
     ``followers`` SSE clients carry on.
 
@@ -314,8 +314,9 @@ async def run_redis_restart(
                 handles = await submit_all(client, ORG, mixed_requests(jobs))
                 sse = Followers(web.url)
                 following = asyncio.create_task(sse.follow_all([h.job_id for h in handles], followers))
-                await await_all(handles[:1], timeout=120)
-                in_flight = await _in_flight(client)
+                # Mid-run by construction: a wait for the first job to end let a short run
+                # finish its last jobs too, and the outage then met an idle fleet.
+                in_flight = await until_in_flight(client, 2, timeout=120)
                 stopped = now()
                 server.stop(kill=kill)
                 await asyncio.sleep(down_s)  # the outage itself, not a synchronisation
