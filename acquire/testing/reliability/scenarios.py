@@ -192,9 +192,7 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 await _drained(client, settings.acquire_queue, timeout=240)
             audit = await audit_jobs(client, handles)
             # Cancelled jobs and item jobs are re-queued by arq and run again (job_try 2).
-            redelivered = await _redelivered(client) - sum(
-                r.get("redelivered", 0) for r in report.values()
-            )
+            redelivered = await _redelivered(client) - sum(r.get("redelivered", 0) for r in report.values())
             report[name] = {
                 **audit.as_dict(),
                 "in_flight_at_signal": in_flight,
@@ -204,9 +202,7 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 "cancel_events": await _cancelled_jobs(handles),
                 "problems": audit.duplicates[:10],
             }
-        report["lost"] = sum(
-            report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace")
-        )
+        report["lost"] = sum(report[n]["jobs"] - report[n]["final"] for n in ("short_grace", "long_grace"))
     return report
 
 
