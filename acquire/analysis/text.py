@@ -9,6 +9,7 @@ which follows Loughran and McDonald's treatment of 10-K text.
 from __future__ import annotations
 
 import re
+from operator import add
 
 __all__ = [
     "fold",
@@ -30,12 +31,12 @@ _FOLDS: tuple[tuple[str, str], ...] = (
     ("\u2014", "-"),
     ("\u200b", ""),
 )
-# In str patterns \s covers the Unicode spaces (no-break, en, em, thin).
-_SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)*")
 # A sentence ends at . ! or ? followed by space and an upper-case letter, a quote or a
 # bullet; abbreviations such as "U.S. laws" stay intact because a lower-case word follows.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
+# The stop is captured rather than looked behind for, so the regex engine can skip ahead to
+# the next . ! or ? instead of testing every position; a closing quote after it is dropped.
+_SENTENCE_END = re.compile(r"([.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
 
 
 def fold(text: str) -> str:
@@ -48,7 +49,9 @@ def fold(text: str) -> str:
 
 def normalise_space(text: str) -> str:
     """Fold typographic characters to ASCII and collapse runs of white space."""
-    return _SPACE.sub(" ", fold(text)).strip()
+    # str.split() cuts at the same characters as \s (str.isspace) and runs in C; a regex
+    # substitution pays per match, i.e. per word.
+    return " ".join(fold(text).split())
 
 
 def words(text: str) -> list[str]:
@@ -70,7 +73,11 @@ def sentences(text: str) -> list[str]:
     clean = normalise_space(text)
     if not clean:
         return []
-    return [part.strip() for part in _SENTENCE_END.split(clean) if part.strip()]
+    # split() gives text, stop, text, stop, ..., text: each stop ends the text before it.
+    parts = _SENTENCE_END.split(clean)
+    stops = parts[1::2]
+    stops.append("")
+    return [sentence for sentence in map(str.strip, map(add, parts[::2], stops)) if sentence]
 
 
 def round6(value: float) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,7 @@ from acquire.analysis.similarity import (
     jaccard_similarity,
     simple_similarity,
 )
-from acquire.analysis.text import normalised_text, round6, sentences, words
+from acquire.analysis.text import fold, normalise_space, normalised_text, round6, sentences, words
 
 A = ["the", "cat", "sat", "on", "the", "mat"]
 B = ["the", "cat", "sat", "on", "a", "red", "mat"]
@@ -90,3 +91,17 @@ def test_banded_scores_equal_the_full_matrix_ones(a: list[str], b: list[str], da
     edit = 1.0 - Levenshtein.distance(a, b) / longest if longest else 1.0
     simple = float(Indel.normalized_similarity(a, b)) if a or b else 1.0
     assert (scores.edit, scores.simple) == (round6(edit), round6(simple))
+
+
+# Sentence stops, quotes, capitals, bullets and every kind of white space, densely mixed.
+_PROSE = st.text(alphabet=st.sampled_from(list("aZ.!?\"')]( \t\n\u00a0\u2003\u2022\u2019\u201c\u200bU.S")))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_PROSE)
+def test_space_and_sentence_splitting_match_their_regex_definitions(text: str) -> None:
+    space = re.compile(r"\s+")
+    clean = space.sub(" ", fold(text)).strip()
+    assert normalise_space(text) == clean
+    end = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
+    assert sentences(text) == [part.strip() for part in end.split(clean) if part.strip()]
