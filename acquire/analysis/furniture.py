@@ -26,6 +26,8 @@ _EDGE_NUMBER = re.compile(r"^[\W\d]*\d[\W\d]*\s|\s[\W\d]*\d[\W\d]*$")
 _RUNNING_MIN_REPEATS = 3
 _RUNNING_MAX_WORDS = 12
 _DOCUMENT_REPEATS = 5
+_ELEMENT_TEXT = re.compile(r">([^<>]+)<")
+_COUNTS_PER_SCAN = 10
 
 
 def is_page_noise(text: str) -> bool:
@@ -51,9 +53,12 @@ def drop_furniture(blocks: Sequence[Block], document: str = "") -> list[Block]:
         if repeats[key] == 2:
             texts.setdefault(key, set()).add(block.text)
     furniture = {key for key, count in repeats.items() if count >= _RUNNING_MIN_REPEATS}
-    furniture.update(
-        key for key, seen in texts.items() if _page_numbered(seen) or _repeated_in(document, next(iter(seen)))
-    )
+    numbered = {key for key, seen in texts.items() if _page_numbered(seen)}
+    furniture.update(numbered)
+    twice = [(key, seen) for key, seen in texts.items() if key not in numbered]
+    # One scan of the document for every element text beats one str.count per line past a few lines.
+    elements = _element_texts(document) if document and len(twice) > _COUNTS_PER_SCAN else None
+    furniture.update(key for key, seen in twice if _repeated_in(document, next(iter(seen)), elements))
     return [b for b, key in zip(kept, keys, strict=True) if key not in furniture]
 
 
@@ -62,8 +67,17 @@ def _page_numbered(texts: set[str]) -> bool:
     return len(texts) == 2 and len({_EDGE_NUMBER.sub("", text) for text in texts}) == 1
 
 
-def _repeated_in(document: str, text: str) -> bool:
-    return bool(document) and document.count(f">{text}<") >= _DOCUMENT_REPEATS
+def _repeated_in(document: str, text: str, elements: Counter[str] | None) -> bool:
+    if not document:
+        return False
+    if elements is not None and "<" not in text and ">" not in text:
+        # ">text<" occurs exactly where an element's whole text (between a ">" and the next "<") is text
+        return elements[text] >= _DOCUMENT_REPEATS
+    return document.count(f">{text}<") >= _DOCUMENT_REPEATS
+
+
+def _element_texts(document: str) -> Counter[str]:
+    return Counter(_ELEMENT_TEXT.findall(document))
 
 
 def _running_key(text: str) -> str:

@@ -65,9 +65,15 @@ def heading_span(blocks: Sequence[Block], item: str) -> list[Block] | None:
     return list(blocks[best[0] : best[1]]) if best else None
 
 
-def titled_span(blocks: Sequence[Block], title: re.Pattern[str]) -> list[Block] | None:
-    """The longest section under a heading reading ``title``, up to the next heading of its level."""
-    base = base_style(blocks)
+def titled_span(
+    blocks: Sequence[Block], title: re.Pattern[str], base: Style | None = None
+) -> list[Block] | None:
+    """The longest section under a heading reading ``title``, up to the next heading of its level.
+
+    ``base`` is the body type, ``base_style(blocks)`` unless given (searching several titles).
+    """
+    if base is None:
+        base = base_style(blocks)
     best: list[Block] | None = None
     best_chars = -1
     for index, block in enumerate(blocks):

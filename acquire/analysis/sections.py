@@ -31,7 +31,7 @@ from __future__ import annotations
 import html
 import math
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 from selectolax.lexbor import LexborHTMLParser
@@ -39,7 +39,7 @@ from selectolax.lexbor import LexborHTMLParser
 from acquire.analysis.blocks import Block, class_styles, html_blocks
 from acquire.analysis.furniture import drop_furniture, is_page_noise
 from acquire.analysis.item1a import decode_document, primary_document
-from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order, titled_span
+from acquire.analysis.items import MAX_HEADING_WORDS, base_style, item_of, item_order, titled_span
 from acquire.analysis.text import fold
 
 __all__ = [
@@ -139,6 +139,7 @@ _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
 # index entry or an "omitted" note.
 _STUB_CHARS = 600
 _MAX_ITEM_WORDS = 24
+_WORD_GAP = r"\W+"
 
 
 def document_text(document: str | bytes) -> str:
@@ -285,30 +286,28 @@ def _titled_sections(source: str, lines: list[str], found: list[Section]) -> lis
     """Cross-reference-index layouts: each stub item searched as a heading reading its caption.
 
     The index row stays the answer for items it says are absent ("None") and for items
-    whose caption heads no section of the document.
+    whose caption heads no section of the document. A section is placed in the text by
+    the line that reads its heading, so a caption no line reads is not searched for, and a
+    document with none is never cut into styled blocks.
     """
-    blocks = drop_furniture(
-        [b for b in html_blocks(LexborHTMLParser(source), class_styles(source)) if not is_page_noise(b.text)],
-        source,
-    )
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
     text = "\n".join(lines)
+    searched: dict[str, list[re.Pattern[str]]] = {}
+    for section in found:
+        if section.end - section.start < _STUB_CHARS and not _absent(section):
+            searched[section.item] = [t for t in _captions(section.item) if any(map(t.match, lines))]
+    spans = _caption_spans(source, {t.pattern: t for titles in searched.values() for t in titles})
     results: list[Section] = []
     for section in found:
-        if section.end - section.start >= _STUB_CHARS:
-            results.append(section)
+        if section.item not in searched:
+            long = section.end - section.start >= _STUB_CHARS
+            results.append(section if long else replace(section, status="omitted"))
             continue
-        row = _ITEM_PREFIX.sub("", section.text.split("\n", 1)[0], count=1)
-        if _ABSENT_ROW.search(row):
-            results.append(
-                Section(section.item, section.title, section.start, section.end, section.text, "omitted")
-            )
-            continue
-        located = _locate(blocks, lines, section.item)
+        located = _locate([spans[t.pattern] for t in searched[section.item]], lines)
         if located is None:  # the row points elsewhere (pages of the annual report, the proxy)
-            results.append(Section(section.item, section.title, section.start, section.end, section.text))
+            results.append(replace(section, status="present"))
             continue
         first, last = located
         start, end = offsets[first], offsets[last + 1] - 1
@@ -317,10 +316,26 @@ def _titled_sections(source: str, lines: list[str], found: list[Section]) -> lis
     return results
 
 
-def _locate(blocks: list[Block], lines: list[str], item: str) -> tuple[int, int] | None:
-    """First and last line of the longest section headed by ``item``'s caption, if any."""
-    for caption in _captions(item):
-        span = titled_span(blocks, re.compile(rf"^\W*{caption}\W*$", re.IGNORECASE))
+def _absent(section: Section) -> bool:
+    """An index row that says the item is absent ("None")."""
+    return bool(_ABSENT_ROW.search(_ITEM_PREFIX.sub("", section.text.split("\n", 1)[0], count=1)))
+
+
+def _caption_spans(source: str, titles: dict[str, re.Pattern[str]]) -> dict[str, list[Block] | None]:
+    """The longest section under a heading reading each title, by pattern."""
+    if not titles:
+        return {}
+    blocks = drop_furniture(
+        [b for b in html_blocks(LexborHTMLParser(source), class_styles(source)) if not is_page_noise(b.text)],
+        source,
+    )
+    base = base_style(blocks)
+    return {pattern: titled_span(blocks, title, base) for pattern, title in titles.items()}
+
+
+def _locate(spans: list[list[Block] | None], lines: list[str]) -> tuple[int, int] | None:
+    """First and last line of the first long enough of ``spans`` (one per caption), if any."""
+    for span in spans:
         if span is None or len(span) < 2 or sum(len(b.text) for b in span) < _STUB_CHARS:
             continue
         head, second = span[0].text, span[1].text
@@ -336,8 +351,8 @@ def _locate(blocks: list[Block], lines: list[str], item: str) -> tuple[int, int]
     return None
 
 
-def _captions(item: str) -> list[str]:
-    """Patterns of the item's caption: in full, then cut at its first "of", comma or "and"."""
+def _captions(item: str) -> list[re.Pattern[str]]:
+    """The item's caption as a heading: in full, then cut at its first "of", comma or "and"."""
     words = re.findall(r"[a-z0-9']+|,", ITEM_TITLES[item].lower())
     variants = [[w for w in words if w != ","]]
     for stops in ((",", "of"), (",", "of", "and")):
@@ -349,4 +364,4 @@ def _captions(item: str) -> list[str]:
                 short.append(word)
         if short not in variants:
             variants.append(short)
-    return [r"\W+".join(re.escape(w) for w in v) for v in variants]
+    return [re.compile(rf"^\W*{_WORD_GAP.join(map(re.escape, v))}\W*$", re.IGNORECASE) for v in variants]
