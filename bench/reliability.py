@@ -6,7 +6,7 @@ Starts its own embedded Redis and EDGAR/Yahoo stand-ins (``ReplayServer``) and r
 ``arq acquire.WorkerSettings`` processes, then runs the scenarios of ``tests/reliability``
 at full size:
 
-- crash: 200 SEC/XBRL jobs on 3 workers, one SIGKILLed after a quarter are done; every job
+- crash: 200 SEC/XBRL jobs on 3 workers, one SIGKILLed while it runs jobs; every job
   final, nothing duplicated; ``recovery_s`` runs from the kill until the queue is drained
   (the killed worker's jobs re-run once arq's in-progress marker expires);
 - shutdown: SIGTERM with a 1 s grace (running jobs re-queued) and a 60 s grace (they finish);

@@ -34,7 +34,7 @@ class _Hold:
         await asyncio.Event().wait()
 
 
-async def _stop_while_held(settings: Settings, hook: str) -> tuple[str, aioredis.Redis]:
+async def _stop_while_held(settings: Settings, hook: str) -> str:
     client = await AcquireClient.connect(settings)
     job = await client.redis.enqueue_job("plain", _queue_name=settings.acquire_queue)
     assert job is not None
@@ -48,11 +48,13 @@ async def _stop_while_held(settings: Settings, hook: str) -> tuple[str, aioredis
     await asyncio.wait(worker.tasks.values())
     await worker.close()  # raised CancelledError before the patch
     await client.close()
-    return job.job_id, aioredis.Redis.from_url(settings.redis_url)
+    return job.job_id
 
 
-async def test_a_job_stopped_before_its_finish_is_released_for_the_next_worker(settings: Settings) -> None:
-    job_id, redis = await _stop_while_held(settings, "on_job_end")
+async def test_a_job_stopped_before_its_finish_is_released_for_the_next_worker(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    job_id = await _stop_while_held(settings, "on_job_end")
     # Not finished, still queued, and no in-progress marker: the next worker takes it at once.
     assert await redis.exists(in_progress_key_prefix + job_id) == 0
     assert await redis.zscore(settings.acquire_queue, job_id) is not None
@@ -64,12 +66,12 @@ async def test_a_job_stopped_before_its_finish_is_released_for_the_next_worker(s
         await worker.close()
     assert worker.jobs_complete == 1
     assert await redis.zscore(settings.acquire_queue, job_id) is None
-    await redis.aclose()
 
 
-async def test_a_job_stopped_after_its_finish_stays_finished(settings: Settings) -> None:
-    job_id, redis = await _stop_while_held(settings, "after_job_end")
+async def test_a_job_stopped_after_its_finish_stays_finished(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    job_id = await _stop_while_held(settings, "after_job_end")
     assert await redis.exists(result_key_prefix + job_id) == 1
     assert await redis.zscore(settings.acquire_queue, job_id) is None
     assert await redis.exists(in_progress_key_prefix + job_id) == 0
-    await redis.aclose()

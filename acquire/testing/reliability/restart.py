@@ -121,6 +121,23 @@ class WebProcess:
             stdin=subprocess.DEVNULL,
         )
 
+    async def ready(self, timeout: float = 60) -> None:  # noqa: ASYNC109
+        """Return once the router answers (its lifespan connected to Redis); raise if it exited."""
+        deadline = now() + timeout
+        async with httpx.AsyncClient(timeout=5) as http:
+            while now() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"the web process exited ({self.proc.returncode}):\n{self.log()}")
+                try:
+                    response = await http.get(f"{self.url}/jobs?limit=1", headers={"X-API-Key": API_KEY})
+                    if response.status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                # Polling another process (uvicorn reports readiness only in its log).
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"the web process did not answer within {timeout:g} s")
+
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -310,6 +327,7 @@ async def run_redis_restart(
                 WebProcess(env, work / "web.log", max_stream_seconds=2) as web,
             ):
                 fleet.start(2)
+                await web.ready()  # an outage during its start-up would end it, as it should
                 started = now()
                 handles = await submit_all(client, ORG, mixed_requests(jobs))
                 sse = Followers(web.url)
