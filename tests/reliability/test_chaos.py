@@ -39,7 +39,10 @@ def _pointed_at(settings: Settings, server: ReplayServer) -> Settings:
 async def test_every_job_ends_right_under_upstream_chaos(
     settings: Settings, redis: aioredis.Redis, throttled: ReplayServer, tmp_path: Path
 ) -> None:
-    report = await run_chaos(_pointed_at(settings, throttled), throttled, tmp_path, jobs=40)
+    # A budget of 9 req/s against the stand-in's 10: its arrival times are stamped in a thread of
+    # this busy test process, and on a loaded 2-core machine that lag has bunched requests sent
+    # at exactly 10/s into a block. bench/sec_rate.py measures the fleet at SEC's full 10 req/s.
+    report = await run_chaos(_pointed_at(settings, throttled), throttled, tmp_path, jobs=40, sec_max_rps=9)
     assert report["final"] == report["jobs"] == 40, report
     assert report["faulted_answers"] > 0.1 * report["requests"], report  # the chaos really happened
     assert report["wrong_outcomes"] == 0, report["problems"]  # transient retried, permanent per item

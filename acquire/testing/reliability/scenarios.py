@@ -258,12 +258,17 @@ async def run_chaos(
     *,
     jobs: int = 60,
     workers: int = 3,
+    sec_max_rps: float = 10.0,
     rate: float = 0.2,
     seed: int = 7,
     rate_pages: int = 3,
 ) -> dict[str, Any]:
     """Every job against an upstream failing ``rate`` of its answers, plus ``rate_pages`` of
-    SEC's rate-limit pages; ``upstream`` should throttle SEC at 10 req/s (``sec_max_rps``)."""
+    SEC's rate-limit pages; ``upstream`` should throttle SEC at 10 req/s, the most SEC allows.
+
+    ``sec_max_rps`` is the fleet's budget (``SEC_MAX_RPS``): one fleet-wide limiter keeps all
+    ``workers`` under it, where per-process limits would send ``workers`` times as much.
+    """
     rate_page = gzip.decompress((upstream.root / "sec/errors/rate-exceeded.html.gz").read_bytes())
     upstream.clear()
     upstream.chaos(rate, chaos_fault_maker(), seed=seed)
@@ -274,6 +279,7 @@ async def run_chaos(
         SEC_CACHE="redis",
         SEC_CACHE_TTL="0",
         SEC_BLOCK_SECONDS="1",
+        SEC_MAX_RPS=str(sec_max_rps),
         ACQUIRE_JOB_TIMEOUT="90",
         ACQUIRE_MAX_TRIES="8",
         YAHOO_MAX_RPS="20",
