@@ -19,11 +19,11 @@ from acquire.worker import create_worker
 async def test_sigkilled_worker_loses_and_duplicates_nothing(
     settings: Settings, redis: aioredis.Redis, upstream: ReplayServer, tmp_path: Path
 ) -> None:
-    report = await run_crash(settings, tmp_path, jobs=200, workers=3)
+    report = await run_crash(settings, tmp_path, jobs=120, workers=3)  # bench/reliability.py: 200
     assert report["killed_exit_code"] == -9
     assert report["in_flight_at_kill"] > 0
-    assert report["final"] == report["jobs"] == 200, report
-    assert report["states"] == {"completed": 200}, report
+    assert report["final"] == report["jobs"] == 120, report
+    assert report["states"] == {"completed": 120}, report
     assert report["duplicates"] == 0, report["problems"]
     assert report["summary_mismatches"] == 0, report["problems"]  # same filings and facts for all
     assert report["redelivered"] > 0, report  # the killed worker's jobs ran again on another worker
