@@ -28,6 +28,9 @@ Bodies and paths. ``POST /jobs`` must send its whole body within ``body_timeout`
 (408 after). Paths are matched exactly: ``/jobs/`` is a 404, not a redirect (Starlette builds
 redirects from the client's ``Host`` header).
 
+Redis unavailable. When a request's Redis commands fail after the client's retries
+(``ACQUIRE_REDIS_RETRIES``), the answer is ``503 {"detail": ...}`` with ``Retry-After``.
+
 Not found is one answer. A job of another organisation, a missing or expired job and a
 malformed job id (anything not matching :data:`acquire.store.keys.ID_PATTERN`, rejected before Redis
 is touched) all get the same ``404 {"detail": "job not found"}``, so ids cannot be probed.
@@ -53,6 +56,8 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sse_starlette import ServerSentEvent
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -84,6 +89,8 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 COOKIE_NAME = "acquire_events_token"
 _NOT_FOUND = {"detail": "job not found"}
 _PAGE = 500
+_UNAVAILABLE = {"detail": "the job store is unavailable; retry shortly"}
+_RETRY_AFTER_UNAVAILABLE = "2"  # seconds: a Redis restart or failover takes about that long
 _EXPIRY_CHECK = 30.0  # how often an idle stream checks that its job still exists (s)
 _SEND_TIMEOUT = 30.0  # a client that accepts nothing for this long is disconnected (s)
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
@@ -216,6 +223,11 @@ def _guard(endpoint: Endpoint) -> Endpoint:
             return JSONResponse(_NOT_FOUND, 404)
         except DocumentNotFoundError:
             return JSONResponse({"detail": "document not found"}, 404)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Redis is away (restart, failover, loading its data): the request may succeed in a
+            # moment, so say so instead of a 500; the client's retries were already spent.
+            log.warning("job store unavailable for %s %s: %s", request.method, request.url.path, exc)
+            return JSONResponse(_UNAVAILABLE, 503, headers={"Retry-After": _RETRY_AFTER_UNAVAILABLE})
         except ClientDisconnect:  # nobody is left to answer; not a server error
             log.info("client disconnected before sending the body of %s %s", request.method, request.url.path)
             return Response(status_code=400)
