@@ -48,13 +48,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pydantic_core
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -244,6 +244,15 @@ def _job_id(request: Request) -> str:
     return job_id
 
 
+def _json_error(message: str) -> str:
+    """The 400's detail for pydantic-core's JSON error ``message``."""
+    if message.startswith("recursion limit exceeded"):
+        return "malformed JSON: nested too deeply"
+    if message.startswith("number out of range"):
+        return "malformed JSON: a number has too many digits"
+    return f"malformed JSON: {message}"
+
+
 def _unprocessable(errors: list[dict[str, str]], detail: str = "invalid job request") -> JSONResponse:
     return JSONResponse({"detail": detail, "errors": errors}, 422)
 
@@ -327,17 +336,15 @@ class _Api:
             raise HTTPException(415, "the body must be JSON (Content-Type: application/json)")
         body = await self._read_body(request)
         try:
-            data = json.loads(body)
+            text = body.decode()
         except UnicodeDecodeError:
             raise HTTPException(400, "malformed JSON: the body is not UTF-8") from None
-        except json.JSONDecodeError as exc:
-            raise HTTPException(
-                400, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-            ) from None
-        except RecursionError:
-            raise HTTPException(400, "malformed JSON: nested too deeply") from None
-        except ValueError:  # the only other one: an integer beyond int's digit limit (4,300)
-            raise HTTPException(400, "malformed JSON: a number has too many digits") from None
+        try:
+            # pydantic-core's parser, not json.loads: its nesting limit (200) is its own, where
+            # json's depends on the process's recursion limit (which other code may raise).
+            data = pydantic_core.from_json(text)
+        except ValueError as exc:
+            raise HTTPException(400, _json_error(str(exc))) from None
         if not isinstance(data, dict):
             return _unprocessable([{"field": "body", "message": "must be a JSON object with a 'kind'"}])
         try:

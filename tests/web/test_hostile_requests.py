@@ -3,6 +3,7 @@ logs no traceback (a real uvicorn on loopback, its log captured)."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -77,6 +78,22 @@ async def test_deeply_nested_json_and_huge_integers_are_400(web: Web, server_log
     number = await web.http.post(f"{web.url}/jobs", content=huge, headers=headers)
     assert number.status_code == 400
     assert number.json()["detail"] == "malformed JSON: a number has too many digits"
+    assert server_log.tracebacks == []
+
+
+async def test_nesting_is_refused_whatever_the_recursion_limit(web: Web, server_log: ServerLog) -> None:
+    # json.loads nests as deep as the recursion limit, which a host (or mypy) may raise.
+    headers = {**ACME, "Content-Type": "application/json"}
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        nested = await web.http.post(f"{web.url}/jobs", content=b"[" * 300 + b"]" * 300, headers=headers)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert (nested.status_code, nested.json()["detail"]) == (400, "malformed JSON: nested too deeply")
+    body = '{"kind": "é"}'.encode("latin-1")
+    latin1 = await web.http.post(f"{web.url}/jobs", content=body, headers=headers)
+    assert (latin1.status_code, latin1.json()["detail"]) == (400, "malformed JSON: the body is not UTF-8")
     assert server_log.tracebacks == []
 
 
