@@ -211,7 +211,8 @@ class _BlockBuilder:
                 content = child.text_content
                 if content:
                     runs.append((content, style))
-            elif tag not in _SKIP_TAGS:
+            # An empty inline element (inline XBRL's many empty table cells) adds nothing.
+            elif tag not in _SKIP_TAGS and ((first := child.child) is not None or tag in _BLOCK_TAGS):
                 attributes = child.attributes
                 css = attributes.get("style") or ""
                 if self.classes:
@@ -234,6 +235,13 @@ class _BlockBuilder:
                         self.walk(child, inner)
                         if self.runs:
                             self.flush()
+                    elif first is not None and first.next is None and first.tag == "-text":
+                        # A run in its own inline element (<span style=...>text</span>): no descent.
+                        content = first.text_content
+                        if content:
+                            runs.append((content, inner))
+                        child = child.next
+                        continue
                     else:
                         self.walk(child, inner)
                     # A nested block element replaced the list of runs.
