@@ -18,6 +18,7 @@ import asyncio
 import gzip
 import hashlib
 import json
+import logging
 import os
 import statistics
 import sys
@@ -97,6 +98,8 @@ async def bench_store(folder: Path) -> dict[str, Any]:
         results["redis"] = await _throughput(RedisBlobs(redis))
         await redis.aclose()
     results["directory"] = await _throughput(DirectoryBlobs(folder / "documents"))
+    # moto's server logs every request through werkzeug on stderr, between the per-document lines.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     try:
