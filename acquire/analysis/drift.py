@@ -70,8 +70,9 @@ def analyze_sections(
     old_factors, new_factors = old_split.factors, new_split.factors
     done("segment")
     old_section, new_section = words(previous.text), words(current.text)
-    # Tokenise each factor once; matching, similarity and category figures all reuse it.
-    old_texts, new_texts = _texts(old_factors), _texts(new_factors)
+    # Each factor is tokenised once, by the segmentation; matching, similarity and category
+    # figures all reuse its tokens.
+    old_texts, new_texts = _texts(old_split), _texts(new_split)
     old_stats = _stats(previous, old_split, old_section, lexicon)
     new_stats = _stats(current, new_split, new_section, lexicon)
     done("score")
@@ -156,8 +157,10 @@ def _harmonise_categories(
     return factors[: len(old)], factors[len(old) :]
 
 
-def _texts(factors: Sequence[RiskFactor]) -> list[FactorText]:
-    return [FactorText(heading=words(f.heading), body=words(f.body)) for f in factors]
+def _texts(split: SegmentedSection) -> list[FactorText]:
+    if len(split.texts) == len(split.factors):
+        return split.texts
+    return [FactorText(heading=words(f.heading), body=words(f.body)) for f in split.factors]
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ record: the method, the heading style, the coverage and the warnings a user can 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from acquire.analysis.blocks import PLAIN, Block
 from acquire.analysis.headings import Start, describe, styled_headings
@@ -22,6 +22,7 @@ from acquire.analysis.item1a import Item1ASection
 from acquire.analysis.items import item_of
 from acquire.analysis.layout import layout_headings
 from acquire.analysis.lexicon import Lexicon, score_tone
+from acquire.analysis.matching import FactorText
 from acquire.analysis.models import RiskFactor, Segmentation, SegmentationMethod
 from acquire.analysis.taxonomy import classify
 from acquire.analysis.text import round6, words
@@ -47,10 +48,15 @@ _MAX_PREAMBLE = 0.4
 
 @dataclass(frozen=True, slots=True)
 class SegmentedSection:
-    """Factors in document order and the record of how they were found."""
+    """Factors in document order and the record of how they were found.
+
+    ``texts`` holds each factor's word tokens (parallel to ``factors``), so that matching and
+    the drift figures need not tokenise the factors again.
+    """
 
     factors: list[RiskFactor]
     segmentation: Segmentation
+    texts: list[FactorText] = field(default_factory=list)
 
 
 def split_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None) -> list[RiskFactor]:
@@ -70,7 +76,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
     else:
         method = "layout" if styled else "plain-text"
         starts, style = layout_headings(blocks), "layout"
-    factors = _assemble(blocks, starts, lexicon)
+    factors, texts = _assemble(blocks, starts, lexicon)
     first = next((s for s in starts if not s.caption), None)
     end = first.index if first else len(blocks)
     preamble = sum(len(words(b.text)) for b in blocks[:end])
@@ -88,7 +94,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
         coverage=coverage,
         warnings=_warnings(factors, total, preamble, coverage, style),
     )
-    return SegmentedSection(factors, record)
+    return SegmentedSection(factors, record, texts)
 
 
 def _without_item_heading(blocks: Sequence[Block]) -> list[Block]:
@@ -126,7 +132,9 @@ def _warnings(
     return found
 
 
-def _assemble(blocks: Sequence[Block], starts: list[Start], lexicon: Lexicon | None) -> list[RiskFactor]:
+def _assemble(
+    blocks: Sequence[Block], starts: list[Start], lexicon: Lexicon | None
+) -> tuple[list[RiskFactor], list[FactorText]]:
     group: str | None = None
     pending: list[tuple[Start, str | None, list[str]]] = []
     bounds = [s.index for s in starts] + [len(blocks)]
@@ -139,9 +147,11 @@ def _assemble(blocks: Sequence[Block], starts: list[Start], lexicon: Lexicon | N
             continue
         pending.append((start, group, ([start.rest] if start.rest else []) + following))
     factors: list[RiskFactor] = []
+    texts: list[FactorText] = []
     for start, in_group, body_parts in pending:
         body = "\n".join(body_parts)
         heading_tokens, body_tokens = words(start.heading), words(body)
+        texts.append(FactorText(heading=heading_tokens, body=body_tokens))
         factors.append(
             RiskFactor(
                 position=len(factors),
@@ -153,4 +163,4 @@ def _assemble(blocks: Sequence[Block], starts: list[Start], lexicon: Lexicon | N
                 tone=score_tone(heading_tokens + body_tokens, lexicon),
             )
         )
-    return factors
+    return factors, texts

@@ -177,9 +177,12 @@ def score_tone(tokens: list[str], lexicon: Lexicon | None = None) -> ToneScores:
     total = len(tokens)
     membership = lex.membership()
     counts = [0] * len(TONE_CLASSES)
-    # Look each distinct word up once: a 10-K section repeats its vocabulary heavily.
-    for token, n in Counter(tokens).items():
-        for index in membership.get(token, ()):
+    # Look each distinct word up once (a 10-K section repeats its vocabulary heavily), and
+    # only the words in the lexicon: the set intersection runs in C.
+    counted = Counter(tokens)
+    for token in counted.keys() & membership.keys():
+        n = counted[token]
+        for index in membership[token]:
             counts[index] += n
     share = [round6(count / total) if total else 0.0 for count in counts]
     negative, positive = counts[0], counts[1]

@@ -80,8 +80,7 @@ def simple_similarity(a: list[str], b: list[str]) -> float:
     """Diff-based similarity ``2 * LCS(a, b) / (len(a) + len(b))`` over words."""
     if not a and not b:
         return 1.0
-    ia, ib = _as_ints(a, b)
-    return float(Indel.normalized_similarity(ia, ib))
+    return 1.0 - _indel(*_as_ints(a, b)) / (len(a) + len(b))
 
 
 def similarity(a: list[str], b: list[str]) -> SimilarityScores:
@@ -113,6 +112,14 @@ def _distances(a: list[int], b: list[int]) -> tuple[int, int]:
     if indel > tight:
         indel = Indel.distance(a, b, score_cutoff=2 * edit)
     return edit, indel
+
+
+def _indel(a: list[int], b: list[int]) -> int:
+    """The Indel distance of ``a`` and ``b``, in a band doubled until the distance fits."""
+    bound = max(_EDIT_HINT, abs(len(a) - len(b)))
+    while (distance := Indel.distance(a, b, score_cutoff=bound)) > bound:
+        bound *= 2
+    return distance
 
 
 def _as_ints(a: list[str], b: list[str]) -> tuple[list[int], list[int]]:

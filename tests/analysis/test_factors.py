@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from acquire.analysis import RiskCategory, extract_item1a, split_risk_factors
+from acquire.analysis import RiskCategory, extract_item1a, segment_risk_factors, split_risk_factors
 from acquire.analysis.models import RiskFactor
+from acquire.analysis.text import words
 from tests.analysis.helpers import FACTORS, SEC, build_10k, load
 
 # Hand counts. How they were counted: each document was opened in a browser and the Item 1A
@@ -174,3 +175,11 @@ def test_older_edgarizer_html() -> None:
     assert factors[3].heading == "We face distribution and logistical challenges in our business"
     assert factors[4].heading == "We operate in an increasingly competitive market."
     assert all(f.group is None for f in factors)
+
+
+def test_segmentation_hands_on_each_factors_word_tokens() -> None:
+    split = segment_risk_factors(extract_item1a(load("tsla_fy2024")))
+    assert len(split.texts) == len(split.factors) == 40
+    for factor, text in zip(split.factors, split.texts, strict=True):
+        assert (text.heading, text.body) == (words(factor.heading), words(factor.body))
+        assert len(text.full) == factor.words

@@ -91,6 +91,7 @@ def test_banded_scores_equal_the_full_matrix_ones(a: list[str], b: list[str], da
     edit = 1.0 - Levenshtein.distance(a, b) / longest if longest else 1.0
     simple = float(Indel.normalized_similarity(a, b)) if a or b else 1.0
     assert (scores.edit, scores.simple) == (round6(edit), round6(simple))
+    assert simple_similarity(a, b) == simple
 
 
 # Sentence stops, quotes, capitals, bullets and every kind of white space, densely mixed.
