@@ -300,6 +300,7 @@ async def run_chaos(
     return {
         **audit.as_dict(),
         "requests": len(log),
+        "sec_requests": sum(1 for r in log if r.host in SEC_HOSTS),
         "faulted_answers": sum(1 for r in log if r.status not in (200, 304)),
         "max_rps_window": max_in_window(log),
         # SEC rate pages served beyond the injected ones: the stand-in's own 10 req/s throttle fired.
