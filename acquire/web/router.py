@@ -35,7 +35,7 @@ Not found is one answer. A job of another organisation, a missing or expired job
 malformed job id (anything not matching :data:`acquire.store.keys.ID_PATTERN`, rejected before Redis
 is touched) all get the same ``404 {"detail": "job not found"}``, so ids cannot be probed.
 
-Events. Each SSE message carries the Redis Stream id as ``id``, the event type as ``event`` and
+Events (the handlers are :mod:`acquire.web.events`). Each SSE message carries the Redis Stream id as ``id``, the event type as ``event`` and
 the :class:`~acquire.events.JobEvent` model as JSON ``data``. Reconnecting with ``Last-Event-ID``
 (header, or ``?last_event_id=``) resumes exactly after that event. Streams end after
 ``job_completed``/``job_failed``, after ``max_stream_seconds`` (the browser reconnects and
@@ -58,7 +58,6 @@ import pydantic_core
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sse_starlette import ServerSentEvent
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
@@ -66,15 +65,14 @@ from starlette.routing import Route, Router
 
 from acquire.client import AcquireClient
 from acquire.errors import JobNotFoundError, OrgQueueFullError
-from acquire.models import JobKind, JobStatus, parse_request, validate_org
+from acquire.models import JobKind, parse_request, validate_org
 from acquire.results.schemas import all_schemas, kind_schemas
 from acquire.store import keys
 from acquire.store.documents import DocumentNotFoundError
-from acquire.store.events import valid_stream_id
-from acquire.web.auth import InvalidTokenError, TokenSigner
+from acquire.web.auth import TokenSigner
 from acquire.web.documents import DocumentEndpoints
-from acquire.web.responses import GuardedEventSourceResponse
-from acquire.web.sse import EventFanout, StreamEvent
+from acquire.web.events import COOKIE_NAME, EventEndpoints
+from acquire.web.sse import EventFanout
 
 __all__ = ["COOKIE_NAME", "AcquireRouter", "Authorize", "create_router"]
 
@@ -86,13 +84,9 @@ log = logging.getLogger("acquire.web")
 Authorize = Callable[[Request], Awaitable[str] | str]
 Endpoint = Callable[[Request], Awaitable[Response]]
 
-COOKIE_NAME = "acquire_events_token"
 _NOT_FOUND = {"detail": "job not found"}
-_PAGE = 500
 _UNAVAILABLE = {"detail": "the job store is unavailable; retry shortly"}
 _RETRY_AFTER_UNAVAILABLE = "2"  # seconds: a Redis restart or failover takes about that long
-_EXPIRY_CHECK = 30.0  # how often an idle stream checks that its job still exists (s)
-_SEND_TIMEOUT = 30.0  # a client that accepts nothing for this long is disconnected (s)
 _DIGITS = re.compile(r"[0-9]{1,20}")  # ASCII only: str.isdigit() is true for "²", which int() refuses
 
 
@@ -146,13 +140,13 @@ def create_router(
         raise ValueError(
             "max_body_bytes, body_timeout and max_stream_seconds must be positive, ping_seconds >= 0"
         )
-    api = _Api(
+    api = _Api(client, authorize, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+    events = EventEndpoints(
         client,
-        authorize,
+        api.authorize,
+        _job_id,
         TokenSigner(token_secret, ttl=token_ttl) if token_secret else None,
         fanout or EventFanout(client.redis, queue_size=queue_size),
-        max_body_bytes=max_body_bytes,
-        body_timeout=body_timeout,
         ping_seconds=ping_seconds,
         max_stream_seconds=max_stream_seconds,
         retry_ms=retry_ms,
@@ -165,7 +159,7 @@ def create_router(
     async def lifespan(_: Any) -> AsyncIterator[None]:
         # Runs only when the router is the ASGI app itself; a mounted router's host calls aclose().
         yield
-        await api.fanout.aclose()
+        await events.fanout.aclose()
 
     router = AcquireRouter(
         routes=[
@@ -173,8 +167,8 @@ def create_router(
             Route("/jobs", _guard(api.list_jobs), methods=["GET"], name="list_jobs"),
             Route("/jobs/{job_id}", _guard(api.job), methods=["GET"], name="job"),
             Route("/jobs/{job_id}/result", _guard(api.result), methods=["GET"], name="job_result"),
-            Route("/jobs/{job_id}/events", _guard(api.events), methods=["GET"], name="job_events"),
-            Route("/jobs/{job_id}/token", _guard(api.token), methods=["POST"], name="job_token"),
+            Route("/jobs/{job_id}/events", _guard(events.events), methods=["GET"], name="job_events"),
+            Route("/jobs/{job_id}/token", _guard(events.token), methods=["POST"], name="job_token"),
             Route("/schema", _guard(api.schema), methods=["GET"], name="schema"),
             Route("/schema/{kind}", _guard(api.schema), methods=["GET"], name="kind_schema"),
             Route(
@@ -206,8 +200,8 @@ def create_router(
         # Starlette builds the redirect's URL from the request's Host header, which the client chooses.
         redirect_slashes=False,
     )
-    router.fanout = api.fanout
-    router.tokens = api.tokens
+    router.fanout = events.fanout
+    router.tokens = events.tokens
     return router
 
 
@@ -273,27 +267,15 @@ class _Api:
         self,
         client: AcquireClient,
         authorize: Authorize,
-        tokens: TokenSigner | None,
-        fanout: EventFanout,
         *,
         max_body_bytes: int,
         body_timeout: float,
-        ping_seconds: float,
-        max_stream_seconds: float,
-        retry_ms: int,
-        cookie_secure: bool,
     ) -> None:
         self.client = client
         self.store = client.store
         self._authorize = authorize
-        self.tokens = tokens
-        self.fanout = fanout
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
-        self.ping_seconds = ping_seconds
-        self.max_stream_seconds = max_stream_seconds
-        self.retry_ms = retry_ms
-        self.cookie_secure = cookie_secure
 
     # ---- authorisation -----------------------------------------------------------------------
 
@@ -308,24 +290,6 @@ class _Api:
     async def org_and_job(self, request: Request) -> tuple[str, str]:
         """The caller's org (``authorize``) and the job id of the path, validated."""
         return await self.authorize(request), _job_id(request)
-
-    async def events_org(self, request: Request, job_id: str) -> str:
-        """Org of an events request: a query token, else a valid cookie, else ``authorize``."""
-        token = request.query_params.get("token")
-        if token is not None:
-            if self.tokens is None:
-                raise HTTPException(401, "token authentication is not enabled on this server")
-            try:
-                return self.tokens.verify(token, job_id)
-            except InvalidTokenError as exc:
-                raise HTTPException(401, str(exc)) from None
-        cookie = request.cookies.get(COOKIE_NAME)
-        if cookie and self.tokens is not None:
-            try:
-                return self.tokens.verify(cookie, job_id)
-            except InvalidTokenError:
-                pass  # ambient and possibly stale: the host's own authorisation decides
-        return await self.authorize(request)
 
     # ---- jobs --------------------------------------------------------------------------------
 
@@ -419,80 +383,3 @@ class _Api:
             return JSONResponse({"detail": f"job is {status.state.value}", "state": status.state.value}, 409)
         result = await self.store.get_result(org, job_id)
         return JSONResponse({"job_id": job_id, "state": status.state.value, "result": result})
-
-    async def token(self, request: Request) -> Response:
-        org = await self.authorize(request)
-        job_id = _job_id(request)
-        if self.tokens is None:
-            raise HTTPException(404, "token authentication is not enabled on this server")
-        await self.store.get_status(org, job_id)
-        token = self.tokens.mint(org, job_id)
-        path = f"{request.scope.get('root_path', '')}/jobs/{job_id}/events"
-        response = JSONResponse(
-            {"token": token, "expires_at": self.tokens.expires_at(token), "events_url": path}
-        )
-        response.set_cookie(
-            COOKIE_NAME,
-            token,
-            max_age=self.tokens.ttl,
-            path=path,
-            httponly=True,
-            secure=self.cookie_secure,
-            samesite="strict",
-        )
-        return response
-
-    # ---- events ------------------------------------------------------------------------------
-
-    async def events(self, request: Request) -> Response:
-        job_id = request.path_params["job_id"]
-        org = await self.events_org(request, job_id)
-        job_id = _job_id(request)
-        after = request.headers.get("last-event-id") or request.query_params.get("last_event_id") or "0"
-        if not valid_stream_id(after):
-            raise HTTPException(400, "Last-Event-ID must be an event id such as 1712345678901-0")
-        status = await self.store.get_status(org, job_id)
-        page = await self._range(org, job_id, after)
-        if status.state.final and not page:
-            # Everything, including the final event, was delivered: 204 makes browsers stop retrying.
-            return Response(status_code=204)
-        return GuardedEventSourceResponse(
-            self._stream(org, job_id, status, after, page),
-            ping=self.ping_seconds,
-            stall_timeout=_SEND_TIMEOUT,
-        )
-
-    async def _range(self, org: str, job_id: str, after: str) -> list[StreamEvent]:
-        return [
-            StreamEvent.of(event) for event in await self.client.events.range(org, job_id, after, count=_PAGE)
-        ]
-
-    async def _stream(
-        self, org: str, job_id: str, status: JobStatus, after: str, page: list[StreamEvent]
-    ) -> AsyncIterator[bytes | ServerSentEvent]:
-        yield ServerSentEvent(retry=self.retry_ms)
-        last = after
-        while True:  # the backlog, then (unless the job had already finished) the live tail
-            for item in page:
-                yield item.sse
-                last = item.id
-                if item.terminal:
-                    return
-            if len(page) < _PAGE:
-                break
-            page = await self._range(org, job_id, last)
-        if status.state.final:
-            return
-        loop_time = asyncio.get_running_loop().time
-        deadline = loop_time() + self.max_stream_seconds
-        async with await self.fanout.subscribe(org, job_id, last) as sub:
-            while (remaining := deadline - loop_time()) > 0:
-                live = await sub.get(timeout=min(remaining, _EXPIRY_CHECK))
-                if live is not None:
-                    yield live.sse
-                    if live.terminal:
-                        return
-                elif sub.closed:  # dropped as too slow, or shutting down: the client resumes by id
-                    return
-                elif not await self.store.redis.exists(keys.job_status(org, job_id)):
-                    return  # expired while idle
