@@ -32,10 +32,12 @@ Procedure (deterministic; every tie is broken by position):
 from __future__ import annotations
 
 import math
+import struct
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from operator import mul
+from itertools import repeat
+from operator import mul, truediv
 
 __all__ = [
     "MAX_TRIGRAM_FACTORS",
@@ -61,8 +63,12 @@ MAX_TRIGRAM_FACTORS = 2
 # A body shorter than this many distinctive trigrams is too small to judge by containment.
 _MIN_TRIGRAMS = 20
 _Trigram = tuple[str, str, str]
-# Far above the rounding error of a float sum of a few hundred products of unit-vector weights.
+# Far above the rounding error of float sums of a few hundred products of unit-vector weights.
 _SUM_SLACK = 1e-9
+# Fixed-point weights for the candidate search (:func:`_body_candidates`): a product of two
+# takes at most 52 bits, a lane holds 64.
+_SCALE = 1 << 26
+_LANE_BITS = 64
 
 _STOP = frozenset(
     [
@@ -236,24 +242,44 @@ def _body_candidates(
 ) -> list[tuple[int, int]]:
     """The (old, new) pairs whose body cosine may reach :data:`MIN_BODY`, in (old, new) order.
 
-    Most pairs share only low-weight words. One pass over an inverted index (word -> the new
-    bodies holding it) sums every pair's dot product at once, which is several times faster
-    than intersecting each pair's vectors; plain float sums are within ~1e-12 of the exact
-    :func:`_cosine`, so a small slack loses no pair, and each candidate is then scored exactly.
+    Only a few pairs do, so every pair's dot product is first estimated at once, in integer
+    arithmetic: each word's weights in the new bodies are packed side by side, one
+    :data:`_LANE_BITS`-bit lane per body, into one Python int (a weight ``w`` as
+    ``floor(w * _SCALE)``), so one multiplication by an old body's weight adds that word's
+    term to all of the old body's pairs at C speed. The weights are non-negative and the
+    vectors unit vectors, so a lane sums to at most ``_SCALE ** 2`` (Cauchy-Schwarz) and
+    never carries into the next. Rounding the weights down loses less than
+    ``(|a|_1 + |b|_1) / _SCALE`` of a dot product; a pair whose estimate plus that bound
+    reaches the threshold is a candidate, and :func:`_cosine` then scores it exactly.
     """
-    postings: dict[str, list[tuple[int, float]]] = {}
-    for j, vector in new.items():
-        for word, weight in vector.items():
-            postings.setdefault(word, []).append((j, weight))
+    packed: dict[str, int] = {}
+    for lane, vector in enumerate(new.values()):
+        shift = _LANE_BITS * lane
+        for word, fixed in zip(vector, _fixed(vector), strict=True):
+            packed[word] = packed.get(word, 0) + (fixed << shift)
+    columns = [(j, math.fsum(vector.values()) / _SCALE) for j, vector in new.items()]
+    unpack = struct.Struct(f"<{len(columns)}Q").unpack
+    width = _LANE_BITS // 8 * len(columns)
+    square = float(_SCALE * _SCALE)
     floor = MIN_BODY - _SUM_SLACK
     candidates: list[tuple[int, int]] = []
     for i, vector in old.items():
-        dots = dict.fromkeys(new, 0.0)
-        for word, weight in vector.items():
-            for j, other in postings.get(word, ()):
-                dots[j] += weight * other
-        candidates.extend((i, j) for j, dot in dots.items() if dot >= floor)
+        shared = vector.keys() & packed.keys()
+        total: int = sum(map(mul, _fixed(vector, shared), map(packed.__getitem__, shared)))
+        lost = math.fsum(vector.values()) / _SCALE
+        sums = unpack(total.to_bytes(width, "little"))
+        candidates.extend(
+            (i, j)
+            for (j, bound), value in zip(columns, sums, strict=True)
+            if value / square + lost + bound >= floor
+        )
     return candidates
+
+
+def _fixed(vector: dict[str, float], words: Iterable[str] | None = None) -> Iterator[int]:
+    """The weights of ``words`` (default: all, in order) as ``floor(weight * _SCALE)``."""
+    weights = vector.values() if words is None else map(vector.__getitem__, words)
+    return map(int, map(mul, weights, repeat(_SCALE)))
 
 
 def _by_containment(
@@ -290,9 +316,11 @@ def _specific(tokens: list[str]) -> bool:
 
 
 def _vector(tokens: list[str], idf: dict[str, float]) -> dict[str, float]:
-    weights = {w: n * idf[w] for w, n in Counter(tokens).items()}
-    norm = math.sqrt(sum(v * v for v in weights.values()))
-    return {w: v / norm for w, v in weights.items()} if norm else {}
+    counts = Counter(tokens)
+    # map() keeps the per-word arithmetic in C (this runs for every body and heading).
+    weights = list(map(mul, counts.values(), map(idf.__getitem__, counts)))
+    norm = math.sqrt(sum(map(mul, weights, weights)))
+    return dict(zip(counts, map(truediv, weights, repeat(norm)), strict=True)) if norm else {}
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
