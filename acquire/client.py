@@ -37,6 +37,7 @@ from acquire.models import (
     SecFilingsRequest,
     XbrlFactsRequest,
     YahooRequest,
+    compact_request,
     parse_request,
     validate_org,
 )
@@ -238,7 +239,9 @@ class AcquireClient:
             kind=parsed.kind,
             state=JobState.QUEUED,
             created_at=datetime.now(UTC),
-            request=parsed.model_dump(mode="json"),
+            # Without its default values: the whole request comes back when it is read (and
+            # when the worker validates it), and a short one keeps the records compact.
+            request=compact_request(parsed),
         )
         queue = (
             self.settings.acquire_analysis_queue

@@ -8,6 +8,7 @@ hand gets the same checks.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
@@ -24,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticUndefined, to_jsonable_python
 
 from acquire.ids import ID_PATTERN, ORG_PATTERN
 
@@ -45,6 +47,8 @@ __all__ = [
     "TenKItem",
     "XbrlFactsRequest",
     "YahooRequest",
+    "compact_request",
+    "expand_request",
     "parse_request",
     "validate_org",
 ]
@@ -263,6 +267,53 @@ def parse_request(data: Any) -> JobRequest:
 
 
 _JSON_ADAPTER: TypeAdapter[Any] = TypeAdapter(Any)
+
+
+def _static_defaults(model: type[BaseModel]) -> tuple[list[str], dict[str, Any]]:
+    """A request model's field names in order, and the JSON of its constant defaults."""
+    defaults = {
+        name: to_jsonable_python(info.default)
+        for name, info in model.model_fields.items()
+        if name != "kind" and info.default is not PydanticUndefined and info.default_factory is None
+    }
+    return list(model.model_fields), defaults
+
+
+_REQUEST_FIELDS: dict[str, tuple[list[str], dict[str, Any]]] = {
+    model.model_fields["kind"].default.value: _static_defaults(model)
+    for model in (SecFilingsRequest, XbrlFactsRequest, YahooRequest, RiskDriftRequest)
+}
+
+
+def compact_request(request: JobRequest) -> dict[str, Any]:
+    """``request``'s JSON without the fields that hold their default value (``kind`` stays).
+
+    What acquire stores and enqueues: a one-company request fits Redis's compact encodings,
+    and :func:`expand_request` (or validating it again) gives the whole request back.
+    """
+    _, defaults = _REQUEST_FIELDS[request.kind.value]
+    full = request.model_dump(mode="json")
+    return {name: value for name, value in full.items() if name not in defaults or value != defaults[name]}
+
+
+def expand_request(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The whole request (every field, in the model's order) from :func:`compact_request`'s form.
+
+    A whole request comes back unchanged, and so does anything that is not a known kind's.
+    """
+    known = _REQUEST_FIELDS.get(data.get("kind"))  # type: ignore[arg-type]
+    if known is None:
+        return dict(data)
+    order, defaults = known
+    full: dict[str, Any] = {}
+    for name in order:
+        if name in data:
+            full[name] = data[name]
+        elif name in defaults:
+            value = defaults[name]
+            full[name] = list(value) if isinstance(value, list) else value  # never the shared one
+    full.update((name, value) for name, value in data.items() if name not in full)
+    return full
 
 
 class JobState(StrEnum):

@@ -27,7 +27,7 @@ from arq.worker import Worker
 
 from acquire import serialization
 from acquire.client import AcquireClient, new_job_id
-from acquire.models import JobKind, parse_request
+from acquire.models import JobKind, compact_request, parse_request
 from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
@@ -75,7 +75,7 @@ async def run_raw(url: str, jobs: int, **worker_kwargs: Any) -> Run:
 
 
 REQUEST = {"kind": "sec_filings", "companies": ["NVDA"], "years": [2024]}
-REQUEST_DUMP = parse_request(REQUEST).model_dump(mode="json")
+REQUEST_DUMP = compact_request(parse_request(REQUEST))  # as the client enqueues it
 
 
 async def run_acquire(settings: Settings, jobs: int) -> Run:

@@ -164,10 +164,10 @@ class _Submitter:
 
         from acquire import serialization
         from acquire.client import AcquireClient
-        from acquire.models import parse_request
+        from acquire.models import compact_request, parse_request
         from acquire.settings import Settings
 
-        self.request_dump = parse_request(REQUEST).model_dump(mode="json")
+        self.request_dump = compact_request(parse_request(REQUEST))  # as acquire enqueues it
         if self.system == "acquire":
             self.client = await AcquireClient.connect(Settings(redis_url=self.url, metrics_port=0))
         elif self.system == "arq":

@@ -193,16 +193,16 @@ def defer(arq_job_id: str, completion: Completion) -> None:
 
 # arq's ``Worker.finish_job`` (the same in 0.26 to 0.28) for a job that finished (``finish``,
 # no ``keep_in_progress``), command for command, run before the job's final transition.
-# KEYS[6..11]: result, abort set, queue, in-progress, retry, job | ARGV[3]: arq job id,
+# KEYS[7..12]: result, abort set, queue, in-progress, retry, job | ARGV[3]: arq job id,
 # ARGV[4]: serialised result ('' for none), ARGV[5]: result lifetime in ms ('' for forever).
 _ARQ_FINISH = """
 if ARGV[4] ~= '' then
-  if ARGV[5] == '' then redis.call('SET', KEYS[6], ARGV[4])
-  else redis.call('SET', KEYS[6], ARGV[4], 'PX', ARGV[5]) end
+  if ARGV[5] == '' then redis.call('SET', KEYS[7], ARGV[4])
+  else redis.call('SET', KEYS[7], ARGV[4], 'PX', ARGV[5]) end
 end
-redis.call('ZREM', KEYS[7], ARGV[3])
 redis.call('ZREM', KEYS[8], ARGV[3])
-redis.call('DEL', KEYS[9], KEYS[10], KEYS[11])
+redis.call('ZREM', KEYS[9], ARGV[3])
+redis.call('DEL', KEYS[10], KEYS[11], KEYS[12])
 """
 
 

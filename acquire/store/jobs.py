@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from redis.commands.core import AsyncScript
 
 from acquire.errors import JobNotFinishedError, JobNotFoundError
-from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus
+from acquire.models import EventType, ItemState, ItemStatus, JobState, JobStatus, expand_request
 from acquire.serialization import dumps
 from acquire.settings import Settings
 from acquire.store import keys
@@ -26,6 +26,7 @@ from acquire.store.events import encode_event
 from acquire.store.transition import (
     FINALS_LUA,
     JSON_FIELDS,
+    SHORT_VALUE_MAX,
     TRANSITION_SCRIPT,
     Transition,
     encode_fields,
@@ -41,8 +42,10 @@ StoredResult = BaseModel | Mapping[str, Any]
 _ACTIVE = keys.active()
 
 # KEYS: status, events, active, org index, idem, then for an arq job: arq job, arq result,
-# queue, wake list | ARGV: ttl, maxlen, index max, score, job id, event fields (json), active
-# member, arq job record ('' for none), its score and expiry (ms), then field/value pairs...
+# queue, wake list ('' each without one), then the text hash | ARGV: ttl, maxlen, index max,
+# score, job id, event fields (json), active member, arq job record ('' for none), its score
+# and expiry (ms), the request for the text hash ('' when short: it is among the fields), then
+# the status's field/value pairs...
 # The arq part is what arq's enqueue_job does (refuse an id in use, PSETEX the record, ZADD the
 # queue) plus the wake token. An id in use with this job's status record present is this same
 # call run again by redis-py after a lost reply: done. Without it, arq has the id: refused ('!').
@@ -62,7 +65,8 @@ if ARGV[8] ~= '' then
   redis.call('LTRIM', KEYS[9], 0, 0)
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 11))
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[10], 'request', ARGV[11]) end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
 local ev = cjson.decode(ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
@@ -70,7 +74,7 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
 end
-for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+for _, i in ipairs({1, 2, 4, 10}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
 
@@ -135,11 +139,15 @@ class ItemCounts:
         return self.total > 0 and self.done + self.failed >= self.total
 
 
-def _decode_status(raw: Mapping[bytes, bytes]) -> JobStatus:
+def _decode_status(raw: Mapping[bytes, bytes], text: Mapping[bytes, bytes]) -> JobStatus:
+    # Records written before the text hash existed hold every field in the status hash.
     values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+    values.update((k.decode(), v.decode()) for k, v in text.items())
     for name in JSON_FIELDS:
         if name in values:
             values[name] = json.loads(values[name])
+    if "request" in values:
+        values["request"] = expand_request(values["request"])
     return JobStatus.model_validate(values)
 
 
@@ -182,7 +190,13 @@ class JobStore:
         or result with the entry's id (nothing is written).
         """
         org, job_id = status.org, status.job_id
-        fields = encode_fields(status.model_dump(mode="json", exclude_none=True))
+        # Fields at their defaults (zero counters, no summary yet) are left out: a reader gets
+        # the same record, and the hash stays small. A long request goes to the text hash.
+        record = status.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        request = dumps(record.pop("request", None) or {})
+        if len(request) <= SHORT_VALUE_MAX:
+            record["request"], request = request, ""
+        fields = encode_fields(record)
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
         names = [
@@ -198,6 +212,7 @@ class JobStore:
             arq_args = [enqueue.record, enqueue.score_ms, enqueue.expires_ms]
         else:
             names += ["", "", "", ""]
+        names.append(k.text)
         existing = await self._create(
             keys=names,
             args=[
@@ -209,6 +224,7 @@ class JobStore:
                 dumps(event),
                 k.active_member,
                 *arq_args,
+                request,
                 *fields,
             ],
         )
@@ -254,7 +270,7 @@ class JobStore:
     def prelude_script(self, prelude: str) -> AsyncScript:
         """:meth:`apply_transitions`'s script, preceded by ``prelude`` (Lua), as one script.
 
-        ``prelude`` uses ``KEYS`` from 6 and ``ARGV`` from 3 on (see
+        ``prelude`` uses ``KEYS`` from 7 and ``ARGV`` from 3 on (see
         :meth:`apply_transitions_with_prelude`) and runs first, whatever the transition then
         decides. One script per prelude text.
         """
@@ -292,7 +308,7 @@ class JobStore:
         result: StoredResult | None,
     ) -> tuple[list[str], list[str]]:
         k = keys.job_keys(org, job_id)
-        names = [k.status, k.events, k.seen, k.result, _ACTIVE]
+        names = [k.status, k.events, k.seen, k.result, _ACTIVE, k.text]
         header = [self.ttl, self.events_maxlen, 1 if force else 0, k.active_member]
         args = [encode_steps(header, steps), _result_json(result)]
         return names, args
@@ -332,7 +348,7 @@ class JobStore:
     async def delete(self, org: str, job_id: str, *, idempotency_key: str | None = None) -> None:
         """Remove every key of a job (used to undo a submission that failed half-way)."""
         k = keys.job_keys(org, job_id)
-        names = [k.status, k.items, k.result, k.events, k.seen, keys.job_documents(org, job_id)]
+        names = [k.status, k.text, k.items, k.result, k.events, k.seen, keys.job_documents(org, job_id)]
         if idempotency_key:
             names.append(keys.idempotency(org, idempotency_key))
         await self.redis.delete(*names)
@@ -347,10 +363,23 @@ class JobStore:
         return None if raw is None else JobState(raw.decode())
 
     async def get_status(self, org: str, job_id: str) -> JobStatus:
-        raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job_status(org, job_id)))
-        if not raw:
+        (status,) = await self._read_statuses(org, [job_id])
+        if status is None:
             raise JobNotFoundError(job_id)
-        return _decode_status(raw)
+        return status
+
+    async def _read_statuses(self, org: str, job_ids: Sequence[str]) -> list[JobStatus | None]:
+        """Status records in one round trip (``None`` for a missing one)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                k = keys.job_keys(org, job_id)
+                pipe.hgetall(k.status)
+                pipe.hgetall(k.text)
+            replies: list[dict[bytes, bytes]] = await pipe.execute()
+        return [
+            _decode_status(raw, text) if raw else None
+            for raw, text in zip(replies[::2], replies[1::2], strict=True)
+        ]
 
     async def get_items(self, org: str, job_id: str) -> list[ItemStatus]:
         raw = await cast(Awaitable[dict[bytes, bytes]], self.redis.hgetall(keys.job_items(org, job_id)))
@@ -381,8 +410,5 @@ class JobStore:
     async def list_jobs(self, org: str, limit: int = 50) -> list[JobStatus]:
         """The org's most recent jobs, newest first (expired ones are skipped)."""
         ids = await self.redis.zrevrange(keys.org_jobs(org), 0, max(0, limit - 1))
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for raw_id in ids:
-                pipe.hgetall(keys.job_status(org, raw_id.decode()))
-            records: list[dict[bytes, bytes]] = await pipe.execute()
-        return [_decode_status(raw) for raw in records if raw]
+        statuses = await self._read_statuses(org, [raw_id.decode() for raw_id in ids])
+        return [status for status in statuses if status is not None]

@@ -57,6 +57,7 @@ __all__ = [
     "job_keys",
     "job_result",
     "job_status",
+    "job_text",
     "job_webhooks",
     "org_jobs",
     "parse_active_member",
@@ -87,7 +88,7 @@ def job_status(org: str, job_id: str) -> str:
 
 # Suffixes of a job's other keys, after :func:`job_status` (one spelling for both builders below).
 _ITEMS, _RESULT, _EVENTS, _WEBHOOKS, _SEEN = ":items", ":result", ":events", ":webhooks", ":seen"
-_DOCUMENTS = ":documents"
+_DOCUMENTS, _TEXT = ":documents", ":text"
 
 
 class JobKeys(NamedTuple):
@@ -99,6 +100,8 @@ class JobKeys(NamedTuple):
     events: str
     webhooks: str
     seen: str
+    #: The status record's long text fields (:func:`job_text`).
+    text: str
     #: The job's member in the :func:`active` set.
     active_member: str
 
@@ -112,6 +115,7 @@ def job_keys(org: str, job_id: str) -> JobKeys:
         base + _EVENTS,
         base + _WEBHOOKS,
         base + _SEEN,
+        base + _TEXT,
         _member(org, job_id),
     )
 
@@ -122,6 +126,16 @@ def job_items(org: str, job_id: str) -> str:
 
 def job_result(org: str, job_id: str) -> str:
     return job_status(org, job_id) + _RESULT
+
+
+def job_text(org: str, job_id: str) -> str:
+    """The hash holding the status record's fields of unbounded length (request, summary, error).
+
+    Kept apart so the status hash holds only short values and Redis keeps it in its compact
+    encoding (a listpack while every value fits ``hash-max-listpack-value``, 64 bytes by
+    default): a third of the memory of the hash table that one long value turns it into.
+    """
+    return job_status(org, job_id) + _TEXT
 
 
 def job_events(org: str, job_id: str) -> str:

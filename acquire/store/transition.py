@@ -15,36 +15,61 @@ from typing import Any, NamedTuple
 from acquire.models import EventType, JobState
 from acquire.serialization import dumps
 
-__all__ = ["FINALS_LUA", "JSON_FIELDS", "TRANSITION_SCRIPT", "Transition", "encode_fields", "encode_steps"]
+__all__ = [
+    "FINALS_LUA",
+    "JSON_FIELDS",
+    "TEXT_FIELDS",
+    "TRANSITION_SCRIPT",
+    "Transition",
+    "encode_fields",
+    "encode_steps",
+]
 
 #: Status fields stored as JSON text.
 JSON_FIELDS = ("summary", "request")
+#: Status fields of unbounded length, kept in the job's text hash (:func:`acquire.store.keys.job_text`).
+TEXT_FIELDS = ("request", "summary", "error")
+#: :data:`TEXT_FIELDS` as a Lua table literal.
+TEXT_LUA = "{" + ", ".join(f"{name} = true" for name in TEXT_FIELDS) + "}"
+#: The longest value Redis keeps in a hash's compact encoding by default (``hash-max-listpack-value``):
+#: a text field up to this long stays in the status hash, a longer one goes to the text hash.
+SHORT_VALUE_MAX = 64
 
 #: A job's final states as a Lua table literal, e.g. ``{completed = true, failed = true, ...}``.
 FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
 
-# KEYS: status, events, seen, result, active | ARGV: payload json, result json or ''.
+# KEYS: status, events, seen, result, active, text | ARGV: payload json, result json or ''.
 # The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
 # more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
 # n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
-# A job that becomes final leaves the active set and its event stream is compacted.
+# A field of unbounded length (TEXT_FIELDS) longer than SHORT goes to the text hash, and leaves
+# the status hash (and the other way round), so a reader finds it in one place only. A job
+# that becomes final leaves the active set and its event stream is compacted.
 # Returns 1 applied, 0 refused (already final), -1 missing.
 TRANSITION_SCRIPT = (
-    """
-local finals = FINALS
+    (
+        """
+local finals, long = FINALS, TEXTS
 local s = cjson.decode(ARGV[1])
 local ttl, maxlen, force, member = s[1], s[2], s[3], s[4]
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return -1 end
 if force == 0 and finals[state] then return 0 end
-local fields, now = {}, state
+local fields, texts, short, gone = {}, {}, {}, {}
+local now = state
 local i = 5
 while i <= #s do
   local n = s[i]
   for j = i + 1, i + n, 2 do
-    fields[#fields + 1] = s[j]
-    fields[#fields + 1] = s[j + 1]
-    if s[j] == 'state' then now = s[j + 1] end
+    local name, value = s[j], s[j + 1]
+    local into = fields
+    if long[name] then
+      if #value > SHORT then into = texts; gone[name] = true; short[name] = nil
+      else short[name] = true; gone[name] = nil end
+    end
+    into[#into + 1] = name
+    into[#into + 1] = value
+    if name == 'state' then now = value end
   end
   i = i + n + 1
   local event, at, data, dedupe = s[i], s[i + 1], s[i + 2], s[i + 3]
@@ -62,8 +87,12 @@ while i <= #s do
 end
 -- One HSET for every step: a later step's value of a field wins, as if applied in turn.
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+if #texts > 0 then redis.call('HSET', KEYS[6], unpack(texts)) end
+for name in pairs(short) do redis.call('HDEL', KEYS[6], name) end
+for name in pairs(gone) do redis.call('HDEL', KEYS[1], name) end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
 redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[6], ttl)
 if finals[now] then
   redis.call('ZREM', KEYS[5], member)
   -- Compact the events: a stream's first node is allocated at 4 KB however few entries it
@@ -76,7 +105,11 @@ else
 end
 return 1
 """
-).replace("FINALS", FINALS_LUA)
+    )
+    .replace("FINALS", FINALS_LUA)
+    .replace("TEXTS", TEXT_LUA)
+    .replace("SHORT", str(SHORT_VALUE_MAX))
+)
 
 
 class Transition(NamedTuple):

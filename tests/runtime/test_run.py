@@ -228,6 +228,7 @@ async def test_all_job_keys_expire_with_result_ttl(
     await drain(settings)
     for key in (
         keys.job_status("acme", job.job_id),
+        keys.job_text("acme", job.job_id),
         keys.job_items("acme", job.job_id),
         keys.job_result("acme", job.job_id),
         keys.job_events("acme", job.job_id),
