@@ -230,8 +230,9 @@ class AcquireClient:
         if idempotency_key is not None and not _IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             raise ValueError("idempotency_key must be 1-128 letters, digits, '.', '_' or '-'")
         companies = getattr(parsed, "companies", None)
+        room = None
         if companies and self.fair.enabled and parsed.kind not in ANALYSIS_KINDS:
-            await self.fair.check_room(org, self.settings.acquire_queue, len(companies))
+            room = self.fair.room(org, self.settings.acquire_queue, len(companies))  # checked by create
         job_id = new_job_id()
         status = JobStatus(
             job_id=job_id,
@@ -253,8 +254,11 @@ class AcquireClient:
             queue, job_id, parsed.kind.value, envelope, expires_extra_ms=self.redis.expires_extra_ms
         )
         try:
-            # One script: the status record, its first event, arq's queue entry, the wake-up.
-            stored_id = await self.store.create(status, idempotency_key=idempotency_key, enqueue=entry)
+            # One script: the org's backlog check, the status record, its first event, arq's
+            # queue entry, the wake-up.
+            stored_id = await self.store.create(
+                status, idempotency_key=idempotency_key, enqueue=entry, room=room
+            )
         except RedisError as exc:
             # The reply was lost or Redis was unreachable: the script ran entirely or not at
             # all. Never leave a status record for a job that is not on the queue.
@@ -262,6 +266,8 @@ class AcquireClient:
             raise TransientError("Redis was unavailable while enqueueing the job; submit it again") from exc
         if not stored_id:
             raise TransientError("arq already has a job with this id; submit it again")
+        if stored_id.startswith("#") and room is not None:
+            raise self.fair.full_error(org, int(stored_id[1:]), room.items)
         return JobHandle(self, org, stored_id, parsed.kind)
 
     async def _undo(self, org: str, job_id: str, entry: QueueEntry, idempotency_key: str | None) -> None:

@@ -95,8 +95,15 @@ def _shape_error(record: Any) -> str | None:
 
 
 def serialize(obj: Any) -> bytes:
-    """arq ``job_serializer``: compact JSON bytes."""
-    return json.dumps(obj, default=_default, separators=(",", ":")).encode()
+    """arq ``job_serializer``: compact JSON bytes.
+
+    Same text as ``json.dumps(obj, default=..., separators=(",", ":"))``, from an encoder built
+    once; a structure that contains itself raises ``RecursionError`` rather than ``ValueError``
+    (arq reports either as a result it could not serialise, or refuses to enqueue the job).
+    """
+    if _C_SERIALIZER is None:
+        return json.dumps(obj, default=_default, separators=(",", ":")).encode()
+    return "".join(_C_SERIALIZER(obj, 0)).encode()
 
 
 def deserialize(data: bytes) -> Any:
@@ -117,6 +124,12 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), default=str, check_circular=F
 _make_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)  # None without _json
 _C_ENCODER: Any = (
     _make_c_encoder(None, str, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if _make_c_encoder is not None
+    else None
+)
+# The same for arq's records (every job and result of the process: built once, too).
+_C_SERIALIZER: Any = (
+    _make_c_encoder(None, _default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
     if _make_c_encoder is not None
     else None
 )

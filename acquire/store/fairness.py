@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from arq.constants import expires_extra_ms, job_key_prefix, result_key_prefix
 from arq.jobs import serialize_job
@@ -35,7 +35,7 @@ from acquire.errors import OrgQueueFullError
 from acquire.settings import Settings
 from acquire.store import keys
 
-__all__ = ["FairGate"]
+__all__ = ["FairGate", "Room"]
 
 # KEYS: backlog, in-flight, queue, backlogged orgs, backlog count per job | ARGV: cap, arq job
 # ttl ms, org, arq job prefix, arq result prefix, released arq id ('' for none), backlog ttl
@@ -80,6 +80,14 @@ return fed
 
 #: Entries appended per script call (Lua's argument list stays small).
 _CHUNK = 500
+
+
+class Room(NamedTuple):
+    """An org's backlog, the items a job would add to it, and how many may wait there."""
+
+    backlog: str
+    items: int
+    limit: int
 
 
 class FairGate:
@@ -141,12 +149,20 @@ class FairGate:
         """Raise :class:`OrgQueueFullError` if ``items`` more would overflow the org's backlog."""
         waiting = await self.queued(org, queue)
         if waiting + items > self._max_queued:
-            raise OrgQueueFullError(
-                f"organisation {org!r} has {waiting} items waiting and this job adds {items}; "
-                f"at most {self._max_queued} may wait (ACQUIRE_ORG_MAX_QUEUED_ITEMS): "
-                "submit it again once some have run",
-                retry_after=30,
-            )
+            raise self.full_error(org, waiting, items)
+
+    def room(self, org: str, queue: str, items: int) -> Room:
+        """What a script checks, as :meth:`check_room` does, before it enqueues a job of ``items``."""
+        return Room(keys.org_backlog(org, queue), items, self._max_queued)
+
+    def full_error(self, org: str, waiting: int, items: int) -> OrgQueueFullError:
+        """The error of a job of ``items`` refused while ``waiting`` items of ``org`` wait."""
+        return OrgQueueFullError(
+            f"organisation {org!r} has {waiting} items waiting and this job adds {items}; "
+            f"at most {self._max_queued} may wait (ACQUIRE_ORG_MAX_QUEUED_ITEMS): "
+            "submit it again once some have run",
+            retry_after=30,
+        )
 
     async def _run(self, org: str, queue: str, released: str, entries: Sequence[bytes]) -> int:
         fed = await self._feed(

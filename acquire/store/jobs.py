@@ -23,6 +23,7 @@ from acquire.serialization import dumps
 from acquire.settings import Settings
 from acquire.store import keys
 from acquire.store.events import encode_event
+from acquire.store.fairness import Room
 from acquire.store.transition import (
     FINALS_LUA,
     JSON_FIELDS,
@@ -42,17 +43,23 @@ StoredResult = BaseModel | Mapping[str, Any]
 _ACTIVE = keys.active()
 
 # KEYS: status, events, active, org index, idem, then for an arq job: arq job, arq result,
-# queue, wake list ('' each without one), then the text hash | ARGV: ttl, maxlen, index max,
-# score, job id, event fields (json), active member, arq job record ('' for none), its score
-# and expiry (ms), the request for the text hash ('' when short: it is among the fields), then
-# the status's field/value pairs...
+# queue, wake list ('' each without one), then the text hash, the org's backlog ('' for no
+# room check) | ARGV: ttl, maxlen, index max, score, job id, event fields (json), active member,
+# arq job record ('' for none), its score and expiry (ms), the request for the text hash (''
+# when short: it is among the fields), the job's items and the backlog's limit, then the
+# status's field/value pairs...
 # The arq part is what arq's enqueue_job does (refuse an id in use, PSETEX the record, ZADD the
 # queue) plus the wake token. An id in use with this job's status record present is this same
 # call run again by redis-py after a lost reply: done. Without it, arq has the id: refused ('!').
+# A backlog too full for the job's items refuses it too ('#' and how many items wait).
 _CREATE = """
 if KEYS[5] ~= '' then
   local existing = redis.call('GET', KEYS[5])
   if existing then return existing end
+end
+if KEYS[11] ~= '' then
+  local waiting = redis.call('LLEN', KEYS[11])
+  if waiting + tonumber(ARGV[12]) > tonumber(ARGV[13]) then return '#' .. waiting end
 end
 if ARGV[8] ~= '' then
   if redis.call('EXISTS', KEYS[6], KEYS[7]) > 0 then
@@ -65,7 +72,7 @@ if ARGV[8] ~= '' then
   redis.call('LTRIM', KEYS[9], 0, 0)
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 12))
+redis.call('HSET', KEYS[1], unpack(ARGV, 14))
 if ARGV[11] ~= '' then redis.call('HSET', KEYS[10], 'request', ARGV[11]) end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
 local ev = cjson.decode(ARGV[6])
@@ -180,14 +187,20 @@ class JobStore:
     # ---- writes --------------------------------------------------------------------------
 
     async def create(
-        self, status: JobStatus, *, idempotency_key: str | None = None, enqueue: QueueEntry | None = None
+        self,
+        status: JobStatus,
+        *,
+        idempotency_key: str | None = None,
+        enqueue: QueueEntry | None = None,
+        room: Room | None = None,
     ) -> str:
         """Store a new ``queued`` job and its ``job_queued`` event; with ``enqueue``, put the
         arq job on its queue and wake a worker in the same script (one command in all).
 
         Returns the job id: the given one, or the id of the job already created with the same
         idempotency key (then nothing is written or enqueued); ``""`` when arq already has a job
-        or result with the entry's id (nothing is written).
+        or result with the entry's id (nothing is written). With ``room``, a job whose items
+        would overflow the org's backlog is refused: ``"#"`` and the number of items waiting.
         """
         org, job_id = status.org, status.job_id
         # Fields at their defaults (zero counters, no summary yet) are left out: a reader gets
@@ -212,7 +225,7 @@ class JobStore:
             arq_args = [enqueue.record, enqueue.score_ms, enqueue.expires_ms]
         else:
             names += ["", "", "", ""]
-        names.append(k.text)
+        names += [k.text, room.backlog if room else ""]
         existing = await self._create(
             keys=names,
             args=[
@@ -225,12 +238,16 @@ class JobStore:
                 k.active_member,
                 *arq_args,
                 request,
+                room.items if room else 0,
+                room.limit if room else 0,
                 *fields,
             ],
         )
         existing = existing.decode() if isinstance(existing, bytes) else existing
         if existing == "!":
             return ""
+        if existing.startswith("#"):
+            return existing
         return existing or job_id
 
     async def update_status(

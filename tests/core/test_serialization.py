@@ -1,4 +1,5 @@
-"""`serialization.dumps`: the hot-path JSON encoder writes exactly what the standard one would."""
+"""`serialization.dumps` and `serialize`: the hot-path JSON encoders write exactly what the
+standard one would."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from acquire.models import EventType, JobState
-from acquire.serialization import dumps
+from acquire.serialization import _default, deserialize, dumps, serialize
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -40,3 +42,21 @@ def test_dumps_handles_what_status_writes_contain() -> None:
     assert dumps(value) == reference(value)
     assert '"state":"completed"' in dumps(value) and "2026-11-23 15:00:00.123456+00:00" in dumps(value)
     assert dumps("plain") == '"plain"'
+
+
+@given(JSON_VALUES)
+def test_serialize_matches_the_standard_encoder(value: Any) -> None:
+    assert serialize(value) == json.dumps(value, separators=(",", ":"), default=_default).encode()
+
+
+def test_serialize_writes_errors_and_times_and_refuses_a_cycle() -> None:
+    moment = datetime(2026, 11, 23, 15, 0, 0, tzinfo=UTC)
+    job = {"t": 1, "f": "f", "a": [moment], "k": {}, "et": 1}
+    record = {**job, "s": False, "r": KeyError("cik"), "st": 1, "ft": 2}
+    assert serialize(record) == json.dumps(record, separators=(",", ":"), default=_default).encode()
+    restored = deserialize(serialize(record))
+    assert restored["a"] == [moment.isoformat()] and str(restored["r"]) == "KeyError: 'cik'"
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    with pytest.raises(RecursionError):
+        serialize(cycle)
