@@ -104,7 +104,10 @@ async def _open(ctx: dict[str, Any], payload: Any) -> tuple[Services, Envelope, 
         return None
     job_context.set({"job_id": envelope.job_id, "org": envelope.org})
     try:
-        request = parse_request(envelope.request)
+        if envelope.item is None:
+            request = parse_request(envelope.request)
+        else:
+            request = services.validated(envelope.job_id, envelope.request)
     except ValidationError as exc:
         await _write_final_status(services, envelope, JobState.FAILED, error=("ValidationError", str(exc)))
         return None

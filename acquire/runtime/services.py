@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -10,9 +11,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from arq.connections import ArqRedis
 from pydantic import BaseModel
 
-from acquire.models import JobKind
+from acquire.models import JobKind, JobRequest, parse_request
 from acquire.runtime.redaction import UpstreamRedactor
 from acquire.runtime.watchdog import Watchdog
+from acquire.serialization import dumps
 from acquire.settings import Settings
 from acquire.store.fairness import FairGate
 from acquire.store.jobs import JobStore, StoredResult
@@ -24,6 +26,10 @@ if TYPE_CHECKING:
     from acquire.store.documents import DocumentStore
 
 __all__ = ["Envelope", "Outcome", "ResourceFactory", "Services", "Spread"]
+
+
+#: Requests a worker keeps validated (a few spread jobs' worth: a worker runs tens of jobs at once).
+_REQUESTS_KEPT = 64
 
 
 @dataclass
@@ -43,6 +49,29 @@ class Services:
         self.redact = UpstreamRedactor.from_settings(self.settings)
 
     _fair: FairGate | None = field(default=None, init=False, repr=False)
+    #: Requests this worker validated lately, by job id and JSON text (see :meth:`validated`).
+    _requests: OrderedDict[tuple[str, str], JobRequest] = field(
+        default_factory=OrderedDict, init=False, repr=False
+    )
+
+    def validated(self, job_id: str, request: dict[str, Any]) -> JobRequest:
+        """``request`` validated as its kind's model; once per worker for the item jobs of a job.
+
+        Every item job of a spread job carries the job's whole request, so each would validate
+        every company of it again (a 500-company job: 500 x 500). The memo is keyed by the
+        request's exact JSON text, so only the very payload already validated skips it: a
+        request that differs in any byte is validated. Raises :class:`pydantic.ValidationError`.
+        """
+        key = (job_id, dumps(request))
+        known = self._requests.get(key)
+        if known is not None:
+            self._requests.move_to_end(key)
+            return known
+        parsed = parse_request(request)  # frozen: safe to share between item jobs
+        self._requests[key] = parsed
+        if len(self._requests) > _REQUESTS_KEPT:
+            self._requests.popitem(last=False)
+        return parsed
 
     @property
     def fair(self) -> FairGate:
