@@ -64,7 +64,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 
 from acquire.client import AcquireClient
-from acquire.errors import JobNotFoundError, OrgQueueFullError
+from acquire.errors import JobNotFoundError, OrgQueueFullError, TransientError
 from acquire.models import JobKind, parse_request, validate_org
 from acquire.results.schemas import all_schemas, kind_schemas
 from acquire.store import keys
@@ -323,6 +323,10 @@ class _Api:
         except OrgQueueFullError as exc:
             retry_after = str(max(1, round(exc.retry_after)))
             return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": retry_after})
+        except TransientError as exc:
+            if isinstance(exc.__cause__, RedisConnectionError | RedisTimeoutError):
+                raise exc.__cause__ from None  # Redis is away and nothing was enqueued: a 503
+            raise
         state = "queued"
         if idempotency_key is not None:  # a repeat returns the original job, which may have moved on
             state = (await self.store.get_status(org, handle.job_id)).state.value
