@@ -30,6 +30,7 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 from acquire.analysis.blocks import Block, Style
 from acquire.analysis.items import base_style
@@ -205,6 +206,8 @@ def _body_words(blocks: Sequence[Block], found: list[_Candidate]) -> dict[tuple[
     The body runs to the next stand-alone candidate or the next candidate of the same style;
     a run-in candidate of another style holds body text (a sub-heading inside a factor).
     """
+    # Words before each block, counted once for all the styles tried.
+    before = [0, *accumulate(len(b.text.split()) for b in blocks)]
     words: dict[tuple[int, _Key], int] = {}
     for key in dict.fromkeys(c.key for c in found):
         bounds = [c.index for c in found if not c.run_in or c.key == key] + [len(blocks)]
@@ -212,9 +215,7 @@ def _body_words(blocks: Sequence[Block], found: list[_Candidate]) -> dict[tuple[
             if c.key != key:
                 continue
             end = bounds[bisect_right(bounds, c.index)]
-            words[(c.index, key)] = len(c.rest.split()) + sum(
-                len(b.text.split()) for b in blocks[c.index + 1 : end]
-            )
+            words[(c.index, key)] = len(c.rest.split()) + before[max(end, c.index + 1)] - before[c.index + 1]
     return words
 
 

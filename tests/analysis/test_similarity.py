@@ -106,3 +106,11 @@ def test_space_and_sentence_splitting_match_their_regex_definitions(text: str) -
     assert normalise_space(text) == clean
     end = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
     assert sentences(text) == [part.strip() for part in end.split(clean) if part.strip()]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abZ'' -.9\u00e9\u2019\u2018\u212a\u0130\u00df\n"))) | st.text())
+def test_words_match_their_regex_definition(text: str) -> None:
+    # The Kelvin sign and dotted capital I lower-case to ASCII letters (plus a combining dot).
+    regex = re.compile(r"[a-z]+(?:'[a-z]+)*")
+    assert words(text) == regex.findall(text.lower().replace("\u2019", "'").replace("\u2018", "'"))
