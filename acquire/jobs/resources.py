@@ -8,6 +8,9 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 from acquire.http.cache import create_cache
 from acquire.http.ratelimit import RateLimiter
 from acquire.runtime.run import Services
@@ -55,7 +58,9 @@ async def _sweep_forever(documents: DocumentStore) -> None:
             swept = await documents.sweep()
             if swept:
                 log.info("swept %d documents no live job references", len(swept))
-        except Exception:  # a sweep failing (Redis restarting, S3 down) is retried next time
+        except (RedisConnectionError, RedisTimeoutError) as exc:  # an outage: one line, no traceback
+            log.warning("document sweep skipped, Redis unavailable (%s); next in %g s", exc, SWEEP_SECONDS)
+        except Exception:  # a sweep failing otherwise (S3 down, a bug) is retried next time
             log.warning("document sweep failed", exc_info=True)
         await asyncio.sleep(SWEEP_SECONDS)
 
