@@ -35,8 +35,9 @@ Not found is one answer. A job of another organisation, a missing or expired job
 malformed job id (anything not matching :data:`acquire.store.keys.ID_PATTERN`, rejected before Redis
 is touched) all get the same ``404 {"detail": "job not found"}``, so ids cannot be probed.
 
-Events (the handlers are :mod:`acquire.web.events`). Each SSE message carries the Redis Stream id as ``id``, the event type as ``event`` and
-the :class:`~acquire.events.JobEvent` model as JSON ``data``. Reconnecting with ``Last-Event-ID``
+Events (handlers in :mod:`acquire.web.events`). Each SSE message carries the Redis Stream id
+as ``id``, the event type as ``event`` and the :class:`~acquire.events.JobEvent` model as JSON
+``data``. Reconnecting with ``Last-Event-ID``
 (header, or ``?last_event_id=``) resumes exactly after that event. Streams end after
 ``job_completed``/``job_failed``, after ``max_stream_seconds`` (the browser reconnects and
 resumes) or when a too-slow client is dropped. Live events come from the process-wide

@@ -13,17 +13,7 @@ from acquire.jobs.resources import _sweep_forever
 from acquire.store.blobs import DirectoryBlobs
 from acquire.store.documents import DocumentStore
 from acquire.testing.embedded import EmbeddedRedis
-
-
-class _Records(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.records: list[logging.LogRecord] = []
-        self.seen = asyncio.Event()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-        self.seen.set()
+from tests.web.server_log import ServerLog
 
 
 async def test_a_sweep_during_an_outage_logs_one_line_without_a_traceback(tmp_path: Path) -> None:
@@ -31,7 +21,7 @@ async def test_a_sweep_during_an_outage_logs_one_line_without_a_traceback(tmp_pa
     redis = aioredis.Redis.from_url(server.url)  # no retries: the outage fails the sweep at once
     store = DocumentStore(redis, DirectoryBlobs(tmp_path / "blobs"))
     server.stop()
-    records = _Records()
+    records = ServerLog()
     logger = logging.getLogger("acquire.documents")
     logger.addHandler(records)
     sweeper = asyncio.create_task(_sweep_forever(store))
