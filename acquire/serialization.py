@@ -42,6 +42,9 @@ def _default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+_ERROR_MARK = b'"__error__"'
+
+
 def _hook(obj: dict[str, Any]) -> Any:
     if obj.get("__error__") is True:
         return JobError(str(obj.get("error_type")), str(obj.get("message")))
@@ -111,7 +114,10 @@ def deserialize(data: bytes) -> Any:
 
     arq turns the ``ValueError`` into its ``DeserializationError`` and fails the job.
     """
-    record = json.loads(data, object_hook=_hook)
+    # Only a record that names the error marker can hold an error to restore: the others are
+    # decoded without a Python call per object (a key spelt with escapes stays a plain dict).
+    hook = _hook if not isinstance(data, bytes) or _ERROR_MARK in data else None
+    record = json.loads(data, object_hook=hook)
     problem = _shape_error(record)
     if problem is not None:
         raise ValueError(f"not an arq job: {problem}")

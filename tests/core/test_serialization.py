@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from acquire.models import EventType, JobState
-from acquire.serialization import _default, deserialize, dumps, serialize
+from acquire.serialization import JobError, _default, deserialize, dumps, serialize
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
@@ -60,3 +60,14 @@ def test_serialize_writes_errors_and_times_and_refuses_a_cycle() -> None:
     cycle.append(cycle)
     with pytest.raises(RecursionError):
         serialize(cycle)
+
+
+def test_deserialize_restores_errors_anywhere_and_leaves_other_records_plain() -> None:
+    job = {"t": 1, "f": "f", "a": [{"nested": [ValueError("deep")]}], "k": {}, "et": 1}
+    restored = deserialize(serialize({**job, "s": False, "r": {"error": KeyError("x")}, "st": 1, "ft": 2}))
+    assert isinstance(restored["r"]["error"], JobError) and restored["r"]["error"].error_type == "KeyError"
+    assert isinstance(restored["a"][0]["nested"][0], JobError)
+    plain = {**job, "a": [{"__error": True, "error_type": "X"}]}
+    assert deserialize(serialize(plain)) == plain
+    text = deserialize(serialize(job).decode())  # text as well as bytes
+    assert isinstance(text["a"][0]["nested"][0], JobError)
