@@ -73,7 +73,10 @@ if ARGV[8] ~= '' then
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 14))
-if ARGV[11] ~= '' then redis.call('HSET', KEYS[10], 'request', ARGV[11]) end
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[10], 'request', ARGV[11])
+  redis.call('EXPIRE', KEYS[10], ARGV[1])
+end
 redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
 local ev = cjson.decode(ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
@@ -81,7 +84,7 @@ redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
 if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then
   redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
 end
-for _, i in ipairs({1, 2, 4, 10}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
 return ''
 """
 
@@ -150,6 +153,7 @@ def _decode_status(raw: Mapping[bytes, bytes], text: Mapping[bytes, bytes]) -> J
     # Records written before the text hash existed hold every field in the status hash.
     values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
     values.update((k.decode(), v.decode()) for k, v in text.items())
+    values.pop("text", None)
     for name in JSON_FIELDS:
         if name in values:
             values[name] = json.loads(values[name])
@@ -209,6 +213,8 @@ class JobStore:
         request = dumps(record.pop("request", None) or {})
         if len(request) <= SHORT_VALUE_MAX:
             record["request"], request = request, ""
+        else:
+            record["text"] = "1"  # the job has a text hash (acquire.store.transition)
         fields = encode_fields(record)
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)

@@ -43,8 +43,9 @@ FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) +
 # more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
 # n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
 # A field of unbounded length (TEXT_FIELDS) longer than SHORT goes to the text hash, and leaves
-# the status hash (and the other way round), so a reader finds it in one place only. A job
-# that becomes final leaves the active set and its event stream is compacted.
+# the status hash (and the other way round), so a reader finds it in one place only; the
+# status field 'text' says that the job has a text hash (most have none: nothing to touch).
+# A job that becomes final leaves the active set and its event stream is compacted.
 # Returns 1 applied, 0 refused (already final), -1 missing.
 TRANSITION_SCRIPT = (
     (
@@ -52,7 +53,8 @@ TRANSITION_SCRIPT = (
 local finals, long = FINALS, TEXTS
 local s = cjson.decode(ARGV[1])
 local ttl, maxlen, force, member = s[1], s[2], s[3], s[4]
-local state = redis.call('HGET', KEYS[1], 'state')
+local record = redis.call('HMGET', KEYS[1], 'state', 'text')
+local state, has_text = record[1], record[2]
 if not state then return -1 end
 if force == 0 and finals[state] then return 0 end
 local fields, texts, short, gone = {}, {}, {}, {}
@@ -86,13 +88,20 @@ while i <= #s do
   end
 end
 -- One HSET for every step: a later step's value of a field wins, as if applied in turn.
+if #texts > 0 then
+  redis.call('HSET', KEYS[6], unpack(texts))
+  fields[#fields + 1] = 'text'  -- the record has a text hash: the reader and this script look
+  fields[#fields + 1] = '1'
+  has_text = true
+end
 if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-if #texts > 0 then redis.call('HSET', KEYS[6], unpack(texts)) end
-for name in pairs(short) do redis.call('HDEL', KEYS[6], name) end
 for name in pairs(gone) do redis.call('HDEL', KEYS[1], name) end
+if has_text then
+  for name in pairs(short) do redis.call('HDEL', KEYS[6], name) end
+  redis.call('EXPIRE', KEYS[6], ttl)
+end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
 redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[6], ttl)
 if finals[now] then
   redis.call('ZREM', KEYS[5], member)
   -- Compact the events: a stream's first node is allocated at 4 KB however few entries it

@@ -63,6 +63,7 @@ async def test_a_finished_jobs_status_hash_is_compact_and_reads_back_whole(
         short = len(json.dumps(compact_request(request), separators=(",", ":"))) <= SHORT_VALUE_MAX
         assert short == (companies == ["NVDA"])
         assert json.loads((stored if short else text)["request"]) == compact_request(request)
+        assert await redis.exists(k.text) == (0 if short else 1)  # no text hash when all is short
         assert [j.job_id for j in await client.list_jobs("acme")] == [job.job_id]
         assert (await client.list_jobs("acme"))[0] == status
 
