@@ -109,7 +109,7 @@ def serialize(obj: Any) -> bytes:
     return "".join(_C_SERIALIZER(obj, 0)).encode()
 
 
-def deserialize(data: bytes) -> Any:
+def deserialize(data: bytes | str) -> Any:
     """arq ``job_deserializer``: a JSON arq job or result; anything else raises ``ValueError``.
 
     arq turns the ``ValueError`` into its ``DeserializationError`` and fails the job.
