@@ -259,6 +259,9 @@ async def _run_job(self: Worker, job_id: str, score: int) -> None:
                 await wait_for_redis(self.pool, f"starting job {job_id}", exc)
             except Exception:
                 log.exception("arq could not run job %s; the worker carries on", job_id)
+                # Counted as failed (arq did not count it): its health record shows it, and a
+                # burst worker's max_burst_jobs counts it rather than waiting for it again.
+                self.jobs_failed += 1
                 return
             except asyncio.CancelledError:
                 if not _stopping(self):

@@ -36,3 +36,4 @@ async def test_an_exception_in_arqs_run_job_does_not_end_the_worker(
         finally:
             await worker.close()
         assert (await good.status()).state == JobState.COMPLETED
+        assert (worker.jobs_complete, worker.jobs_failed) == (1, 1)  # the bad entry counts as failed
