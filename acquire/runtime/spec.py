@@ -67,7 +67,9 @@ class JobSpec(Generic[Req, Res]):
             hard = settings.acquire_analysis_timeout
             return min(settings.acquire_analysis_soft_timeout, hard * 0.95), hard
         hard = settings.acquire_job_timeout
-        return hard * 0.9, hard
+        # A tenth of the limit, but at least half a second (or half a short limit): the job
+        # must still be able to report its timeout before arq's hard limit cancels it.
+        return hard - max(hard * 0.1, min(hard * 0.5, 0.5)), hard
 
     def queue(self, settings: Settings) -> str:
         return settings.acquire_analysis_queue if self.analysis else settings.acquire_queue

@@ -120,7 +120,7 @@ async def test_soft_time_limit_fails_job_with_clear_reason(client: AcquireClient
     await drain(quick)
     status = await job.status()
     assert status.state == JobState.FAILED
-    assert status.error == "exceeded the soft time limit of 0.9 s"
+    assert status.error == "exceeded the soft time limit of 0.5 s"
     assert (await event_names(client, "acme", job.job_id))[-1] == "job_failed"
 
 
@@ -137,7 +137,7 @@ async def test_item_past_the_soft_limit_fails_alone_with_a_clear_reason(
     assert items["HANG"].state == ItemState.FAILED
     assert (items["HANG"].error_type, items["HANG"].error) == (
         "TimeoutError",
-        "exceeded the soft time limit of 0.9 s",
+        "exceeded the soft time limit of 0.5 s",
     )
 
 
