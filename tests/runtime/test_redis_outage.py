@@ -124,7 +124,8 @@ async def test_worker_rides_out_an_outage_longer_than_the_retry_budget(
             assert ATTEMPTS[job.job_id] == ([1, 2] if mode == "MID" else [1])
             later = await client.submit("acme", _request("AFTER"))
             assert (await later.wait(timeout=60)).state == JobState.COMPLETED
-            assert any(r.startswith("Redis is back after") for r in outage.records)
+            if mode == "END":  # its finish waited for Redis; MID's retry may find Redis back already
+                assert any(r.startswith("Redis is back after") for r in outage.records)
             # Slots kept: every slot taken belongs to a job task still running (none leaked).
             running = sum(not task.done() for task in worker_in_loop.tasks.values())
             assert worker_in_loop.job_counter == running
