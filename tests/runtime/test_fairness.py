@@ -74,6 +74,11 @@ async def test_a_light_orgs_item_waits_for_at_most_the_flooders_share(
     async with await AcquireClient.connect(settings) as client:
         flood = await client.submit("globex", SecFilingsRequest(companies=_companies(20), years=[2024]))
         light = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+        # Two submits can share a millisecond, and Redis orders equal scores by member: put the
+        # light job strictly after the flood, as its later submit means.
+        flood_score = await redis.zscore(settings.acquire_queue, flood.job_id)
+        assert flood_score is not None
+        await redis.zadd(settings.acquire_queue, {light.job_id: flood_score + 1})
         await _run_one_slot_worker(settings)
         assert (await flood.status()).state == JobState.COMPLETED
         assert (await light.status()).state == JobState.COMPLETED
