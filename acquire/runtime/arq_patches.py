@@ -279,7 +279,7 @@ def _track_finish(job_id: str) -> None:
 
 def _stopping(self: Worker) -> bool:
     """Whether arq is shutting this worker down (its signal handlers cancel ``main_task``)."""
-    main = getattr(self, "main_task", None)
+    main = self.main_task
     return not self.allow_pick_jobs or (main is not None and (main.done() or main.cancelling() > 0))
 
 

@@ -219,10 +219,11 @@ def _guard(endpoint: Endpoint) -> Endpoint:
         except DocumentNotFoundError:
             return JSONResponse({"detail": "document not found"}, 404)
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            # Redis is away (restart, failover, loading its data): the request may succeed in a
-            # moment, so say so instead of a 500; the client's retries were already spent.
-            log.warning("job store unavailable for %s %s: %s", request.method, request.url.path, exc)
-            return JSONResponse(_UNAVAILABLE, 503, headers={"Retry-After": _RETRY_AFTER_UNAVAILABLE})
+            return _unavailable(request, exc)
+        except TransientError as exc:  # the client's submit wraps Redis being away (nothing enqueued)
+            if not isinstance(exc.__cause__, RedisConnectionError | RedisTimeoutError):
+                raise
+            return _unavailable(request, exc.__cause__)
         except ClientDisconnect:  # nobody is left to answer; not a server error
             log.info("client disconnected before sending the body of %s %s", request.method, request.url.path)
             return Response(status_code=400)
@@ -230,6 +231,13 @@ def _guard(endpoint: Endpoint) -> Endpoint:
     guarded.__name__ = endpoint.__name__
     guarded.__doc__ = endpoint.__doc__
     return guarded
+
+
+def _unavailable(request: Request, exc: BaseException) -> JSONResponse:
+    # Redis is away (restart, failover, loading its data): the request may succeed in a moment,
+    # so say so instead of a 500; the client's retries were already spent.
+    log.warning("job store unavailable for %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(_UNAVAILABLE, 503, headers={"Retry-After": _RETRY_AFTER_UNAVAILABLE})
 
 
 def _job_id(request: Request) -> str:
@@ -324,10 +332,6 @@ class _Api:
         except OrgQueueFullError as exc:
             retry_after = str(max(1, round(exc.retry_after)))
             return JSONResponse({"detail": str(exc)}, 429, headers={"Retry-After": retry_after})
-        except TransientError as exc:
-            if isinstance(exc.__cause__, RedisConnectionError | RedisTimeoutError):
-                raise exc.__cause__ from None  # Redis is away and nothing was enqueued: a 503
-            raise
         state = "queued"
         if idempotency_key is not None:  # a repeat returns the original job, which may have moved on
             state = (await self.store.get_status(org, handle.job_id)).state.value
