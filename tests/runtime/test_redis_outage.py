@@ -113,6 +113,7 @@ async def test_worker_rides_out_an_outage_longer_than_the_retry_budget(
     async with await AcquireClient.connect(short_budget) as client:
         job = await client.submit("acme", _request(mode))
         main = asyncio.create_task(worker_in_loop.main())
+        worker_in_loop.main_task = main  # as arq's run() does: its stop then finds the job tasks
         try:
             met = f"job {job.job_id} lost Redis" if mode == "MID" else f"finishing job {job.job_id}"
             await outage.back_once_logged(met)
