@@ -15,6 +15,15 @@ grant's log entry to the real send time when the two differ by more than a few
 milliseconds, so later grants count from when the request really left; and the window is
 widened by a small ``margin`` (default 30 ms) for the remaining network and scheduling jitter.
 
+The budget is shared fairly between *shares* (the job runtime uses one per org): each grant's
+log entry names its share, and each request still waiting is registered in a second sorted set
+(``keys.ratelimit_waiters(name)``) with a short lease. A free grant goes to the caller unless
+another share that is waiting had fewer grants in the current window; then the caller yields for
+a few milliseconds while that share takes it. So an org with one request waits for about one
+grant, not behind every request another org has in flight (a window of random winners among
+all waiters made that wait unbounded in the tail). A share alone keeps the whole budget, and a
+waiter that went away only holds grants back until its lease ends.
+
 :meth:`RateLimiter.pause` stops the upstream's traffic fleet-wide (SEC's 10-minute block
 after its rate page): a key with a TTL (``keys.pause(name)``) that the script honours. A pause
 longer than ``max_wait`` makes :meth:`~RateLimiter.acquire` raise
@@ -29,6 +38,7 @@ import math
 import random
 import secrets
 import time
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -43,7 +53,8 @@ __all__ = ["RateLimiter"]
 # A ContextVar because one limiter serves many concurrent tasks, each with its own request.
 _LAST_GRANT: ContextVar[tuple[str, str, int, float] | None] = ContextVar("acquire_last_grant", default=None)
 
-# Returns {1, grant_time_us} or {0, wait_us, paused (0/1)}.
+# KEYS: grant log, pause, waiters | ARGV: limit, window us, member ("<share>|<token>"), share,
+# lease us, yield us. Returns {1, grant_time_us} or {0, wait_us, paused (0/1)}.
 _ACQUIRE = """
 local pause_ms = redis.call('PTTL', KEYS[2])
 if pause_ms > 0 then
@@ -52,14 +63,40 @@ end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local window = tonumber(ARGV[2])
+local member, share, lease = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local ttl = math.ceil(window / 1000) + 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
+local wait
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000) + 1000)
-  return {1, now}
+  local grants = {}
+  for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+    local s = string.match(m, '^(.*)|')
+    grants[s] = (grants[s] or 0) + 1
+  end
+  local mine = grants[share] or 0
+  local behind = false
+  for _, w in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do
+    local s = string.match(w, '^(.*)|')
+    if s ~= share and (grants[s] or 0) < mine then
+      behind = true
+      break
+    end
+  end
+  if not behind then
+    redis.call('ZADD', KEYS[1], now, member)
+    redis.call('PEXPIRE', KEYS[1], ttl)
+    redis.call('ZREM', KEYS[3], member)
+    return {1, now}
+  end
+  wait = tonumber(ARGV[6])
+else
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + window - now
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + window - now, 0}
+redis.call('ZADD', KEYS[3], now + wait + lease, member)
+redis.call('PEXPIRE', KEYS[3], ttl + math.ceil((wait + lease) / 1000))
+return {0, wait, 0}
 """
 
 # Extends the pause to at least ARGV[1] ms; never shortens a longer pause already in place.
@@ -80,6 +117,12 @@ class RateLimiter:
     Implements :class:`acquire.http.client.SendAwareLimiter`. ``rate`` becomes ``limit`` grants per
     window of ``limit / rate`` seconds (10 per 1 s for SEC, 2 per 1 s for Yahoo's default);
     rates below 1/s become one grant per ``1 / rate`` seconds.
+
+    ``share`` names the caller's share of the budget (called once per request; the job runtime
+    passes the current job's org). Requests without one share the unnamed share ``""``.
+    ``lease`` is how long a waiting request's registration outlives its expected next try;
+    ``yield_for`` is how long a caller that leaves a free grant to a share behind it waits
+    before asking again.
     """
 
     def __init__(
@@ -91,6 +134,9 @@ class RateLimiter:
         margin: float = 0.03,
         max_wait: float = 30.0,
         restamp_after: float = 0.003,
+        share: Callable[[], str] | None = None,
+        lease: float = 0.1,
+        yield_for: float = 0.005,
     ) -> None:
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
@@ -104,7 +150,11 @@ class RateLimiter:
         self.max_wait = max_wait
         self.restamp_after = restamp_after
         self._redis = redis
+        self._share = share
+        self._lease_us = str(round(lease * 1_000_000))
+        self._yield_us = str(round(yield_for * 1_000_000))
         self._log_key = keys.ratelimit(name)
+        self._waiters_key = keys.ratelimit_waiters(name)
         self._pause_key = keys.pause(name)
         self._acquire = redis.register_script(_ACQUIRE)
         self._pause = redis.register_script(_PAUSE)
@@ -121,10 +171,14 @@ class RateLimiter:
         """
         window_us = str(round(self.window * 1_000_000))
         limit = str(self.limit)
+        share = self._share() if self._share is not None else ""
+        # One member for all tries of this request: its waiting registration is renewed, not
+        # repeated, and becomes its grant's log entry.
+        member = f"{share}|{secrets.token_hex(8)}"
         while True:
-            member = secrets.token_hex(8)
             reply: list[Any] = await self._acquire(
-                keys=[self._log_key, self._pause_key], args=[limit, window_us, member]
+                keys=[self._log_key, self._pause_key, self._waiters_key],
+                args=[limit, window_us, member, share, self._lease_us, self._yield_us],
             )
             if int(reply[0]) == 1:
                 _LAST_GRANT.set((self._log_key, member, int(reply[1]), time.monotonic()))
@@ -165,4 +219,4 @@ class RateLimiter:
 
     async def reset(self) -> None:
         """Forget the request log and any pause (tests and operators)."""
-        await self._redis.delete(self._log_key, self._pause_key)
+        await self._redis.delete(self._log_key, self._pause_key, self._waiters_key)

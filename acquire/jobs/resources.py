@@ -13,6 +13,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acquire.http.cache import create_cache
 from acquire.http.ratelimit import RateLimiter
+from acquire.logs import job_context
 from acquire.runtime.run import Services
 from acquire.sources.sec.edgar import EdgarClient, create_sec_http_client
 from acquire.sources.yahoo.client import RedisSessionStore, YahooClient
@@ -23,7 +24,16 @@ log = logging.getLogger("acquire.documents")
 #: How often a worker sweeps documents no live job references (s).
 SWEEP_SECONDS = 60.0
 
+
 __all__ = ["sec_resources", "yahoo_resources"]
+
+
+def _current_org() -> str:
+    # Upstream budgets are shared fairly per org: a flooding org's requests must not make a
+    # light org's one request wait behind all of them (the per-org gate does the same for
+    # queue slots).
+    context = job_context.get()
+    return context.get("org", "") if context else ""
 
 
 @asynccontextmanager
@@ -35,7 +45,7 @@ async def sec_resources(services: Services) -> AsyncIterator[None]:
     """
     settings = services.settings
     http = create_sec_http_client(settings)
-    limiter = RateLimiter(services.redis, "sec", settings.sec_max_rps)
+    limiter = RateLimiter(services.redis, "sec", settings.sec_max_rps, share=_current_org)
     cache = create_cache(settings, services.redis)
     edgar = EdgarClient(settings, http=http, limiter=limiter, cache=cache)
     services.resources["edgar"] = edgar
@@ -70,7 +80,7 @@ async def yahoo_resources(services: Services) -> AsyncIterator[None]:
     """The Yahoo client: fleet-wide request budget, cookie and crumb shared through Redis."""
     settings = services.settings
     http = YahooClient.create_http()
-    limiter = RateLimiter(services.redis, "yahoo", settings.yahoo_max_rps)
+    limiter = RateLimiter(services.redis, "yahoo", settings.yahoo_max_rps, share=_current_org)
     services.resources["yahoo"] = YahooClient.from_settings(
         settings, http, limiter=limiter, sessions=RedisSessionStore(services.redis)
     )

@@ -17,6 +17,7 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:{org}:inflight:{queue}    zset    the org's item jobs on the queue (arq job ids)
     acquire:backlogged:{queue}        set     orgs with a non-empty backlog for the queue
     acquire:ratelimit:{name}          zset    fleet-wide request log of an upstream
+    acquire:ratelimit:{name}:waiters  zset    requests waiting for a grant (lease end)
     acquire:pause:{name}              string  fleet-wide pause of an upstream (TTL = block)
     acquire:cache:{namespace}:{key}   string  HTTP cache entry
     acquire:documents:index           zset    sha256 -> time before which it is never swept
@@ -64,6 +65,7 @@ __all__ = [
     "pause",
     "queue_wake",
     "ratelimit",
+    "ratelimit_waiters",
     "sse_wake",
     "yahoo_session",
 ]
@@ -205,6 +207,11 @@ def backlogged_orgs(queue: str) -> str:
 
 def ratelimit(name: str) -> str:
     return f"{PREFIX}:ratelimit:{name}"
+
+
+def ratelimit_waiters(name: str) -> str:
+    """Requests waiting for a grant of upstream ``name``, by share, scored by lease end."""
+    return f"{PREFIX}:ratelimit:{name}:waiters"
 
 
 def pause(name: str) -> str:

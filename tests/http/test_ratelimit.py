@@ -136,6 +136,52 @@ async def test_several_processes_share_one_budget(redis: aioredis.Redis, redis_u
     assert max_in_window(grants, 1.0) == rate
 
 
+async def _grants_until(limiter: RateLimiter, count: int, into: list[float], enough: asyncio.Event) -> None:
+    grant = await limiter.acquire_at()
+    into.append(grant)
+    if len(into) >= count:
+        enough.set()
+
+
+async def test_a_share_with_one_request_is_not_queued_behind_a_flooding_share(redis: aioredis.Redis) -> None:
+    heavy = RateLimiter(redis, "fair", 10, margin=0, share=lambda: "globex")
+    light = RateLimiter(redis, "fair", 10, margin=0, share=lambda: "acme")
+    heavy_grants: list[float] = []
+    first_window = asyncio.Event()
+    flood = [asyncio.create_task(_grants_until(heavy, 10, heavy_grants, first_window)) for _ in range(30)]
+    try:
+        await first_window.wait()  # the window is full; 20 heavy requests wait for it to move
+        light_grant = await light.acquire_at()
+        ahead = [t for t in heavy_grants[10:] if t < light_grant]
+        # Among 21 waiters a random winner per freed grant would put ~10 heavy grants first;
+        # the fair rule gives the light share the first grant its count entitles it to.
+        assert len(ahead) <= 1, ahead
+    finally:
+        for task in flood:
+            task.cancel()
+        await asyncio.gather(*flood, return_exceptions=True)
+    members = [m.decode() for m in await redis.zrange(keys.ratelimit("fair"), 0, -1)]
+    assert {m.split("|")[0] for m in members} == {"globex", "acme"}  # each grant names its share
+    assert max_in_window([*heavy_grants, light_grant], 1.0) <= 10  # fairness never exceeds the limit
+
+
+async def test_a_waiter_that_went_away_holds_grants_back_only_for_its_lease(redis: aioredis.Redis) -> None:
+    heavy = RateLimiter(redis, "lease", 10, margin=0, share=lambda: "globex", lease=0.05)
+    light = RateLimiter(redis, "lease", 10, margin=0, share=lambda: "acme", lease=0.05)
+    first = [await heavy.acquire_at() for _ in range(10)]
+    waiting = asyncio.create_task(light.acquire_at())
+    while not await redis.zcard(keys.ratelimit_waiters("lease")):  # noqa: ASYNC110
+        await asyncio.sleep(0.001)
+    waiting.cancel()  # the light request is abandoned while registered as waiting
+    await asyncio.gather(waiting, return_exceptions=True)
+    # The first freed grant goes to the heavy share (both had none in the window); the second
+    # waits for the abandoned light request until its lease ends, then goes to the heavy share.
+    later = [await heavy.acquire_at() for _ in range(2)]
+    assert first[0] < later[0] <= later[1]
+    assert await redis.zrangebyscore(keys.ratelimit_waiters("lease"), "-inf", "+inf") == []
+    assert all(m.startswith(b"globex|") for m in await redis.zrange(keys.ratelimit("lease"), 0, -1))
+
+
 async def test_sent_moves_a_lagging_grant_to_its_send_time(redis: aioredis.Redis) -> None:
     limiter = RateLimiter(redis, "lag", 10, restamp_after=-1)  # restamp even the smallest lag
     granted = await limiter.acquire_at()
