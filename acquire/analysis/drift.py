@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
 from acquire.analysis.factors import SegmentedSection, segment_risk_factors
 from acquire.analysis.item1a import Item1ASection, extract_item1a
-from acquire.analysis.lexicon import Lexicon, score_tone
+from acquire.analysis.lexicon import TONE_CLASSES, Lexicon, tone_counts, tone_scores
 from acquire.analysis.matching import FactorText, Matching, match_factors
 from acquire.analysis.models import (
     CategoryDrift,
@@ -18,9 +19,11 @@ from acquire.analysis.models import (
     RiskDriftReport,
     RiskFactor,
     SectionStats,
+    SimilarityScores,
+    ToneScores,
 )
 from acquire.analysis.report import SummaryRewriter, build_heatmap, executive_summary, recommendations
-from acquire.analysis.similarity import similarity, simple_similarity
+from acquire.analysis.similarity import Vocabulary, counted_similarity, simple_similarity_ints
 from acquire.analysis.taxonomy import classify
 from acquire.analysis.text import round6, sentences, words
 
@@ -71,21 +74,27 @@ def analyze_sections(
     old_factors, new_factors = old_split.factors, new_split.factors
     done("segment")
     old_section, new_section = words(previous.text), words(current.text)
-    # Each factor is tokenised once, by the segmentation; matching, similarity and category
-    # figures all reuse its tokens.
+    old_counted, new_counted = Counter(old_section), Counter(new_section)
+    # Each factor is tokenised and counted once, by the segmentation; matching, similarity,
+    # tone and category figures all reuse its tokens, counts and tone counts, and one
+    # vocabulary maps every text of both years to integers for the edit measures.
     old_texts, new_texts = _texts(old_split), _texts(new_split)
-    old_stats = _stats(previous, old_split, old_section, lexicon)
-    new_stats = _stats(current, new_split, new_section, lexicon)
+    vocabulary = Vocabulary(old_section, new_section)
+    old_stats = _stats(previous, old_split, old_counted, len(old_section), lexicon)
+    new_stats = _stats(current, new_split, new_counted, len(new_section), lexicon)
     done("score")
     matching = match_factors(old_texts, new_texts)
     old_factors, new_factors = _harmonise_categories(old_factors, new_factors, old_texts, new_texts, matching)
-    old_side, new_side = _Side(old_factors, old_texts), _Side(new_factors, new_texts)
-    categories = _category_drift(old_side, new_side, lexicon)
+    old_side = _Side.of(old_factors, old_texts, _tones(old_split, old_texts, lexicon), vocabulary)
+    new_side = _Side.of(new_factors, new_texts, _tones(new_split, new_texts, lexicon), vocabulary)
+    categories = _category_drift(old_side, new_side)
     changes = _changes(old_side, new_side, matching)
     counts = {status.value: 0 for status in ChangeStatus}
     for change in changes:
         counts[change.status.value] += 1
-    section_similarity = similarity(old_section, new_section)
+    section_similarity = counted_similarity(
+        old_counted, new_counted, vocabulary.ints(old_section), vocabulary.ints(new_section)
+    )
     done("match")
     report = RiskDriftReport(
         previous=old_stats,
@@ -164,17 +173,51 @@ def _texts(split: SegmentedSection) -> list[FactorText]:
     return [FactorText(heading=words(f.heading), body=words(f.body)) for f in split.factors]
 
 
+def _tones(split: SegmentedSection, texts: Sequence[FactorText], lexicon: Lexicon | None) -> list[list[int]]:
+    if len(split.tones) == len(split.factors):
+        return split.tones
+    return [tone_counts((t.heading_counts, t.body_counts), lexicon) for t in texts]
+
+
 @dataclass(frozen=True, slots=True)
 class _Side:
-    """One year's factors with their tokens (parallel lists)."""
+    """One year's factors with their tokens, tone counts and vocabulary integers (parallel lists)."""
 
     factors: Sequence[RiskFactor]
     texts: Sequence[FactorText]
+    tones: Sequence[list[int]]
+    ints: Sequence[list[int]]
 
-    def tokens(self, positions: Iterable[int]) -> list[str]:
-        # Joined in C: a comprehension over every token of a year costs a Python step each.
-        parts = [part for p in positions for part in (self.texts[p].heading, self.texts[p].body)]
-        return list(chain.from_iterable(parts))
+    @classmethod
+    def of(
+        cls,
+        factors: Sequence[RiskFactor],
+        texts: Sequence[FactorText],
+        tones: Sequence[list[int]],
+        vocabulary: Vocabulary,
+    ) -> _Side:
+        return cls(factors, texts, tones, [vocabulary.ints(t.heading + t.body) for t in texts])
+
+    def size(self, positions: Iterable[int]) -> int:
+        """The number of tokens of the factors at ``positions``."""
+        return sum(len(self.ints[p]) for p in positions)
+
+    def integers(self, positions: Iterable[int]) -> list[int]:
+        """The factors' tokens as integers, in order (joined in C, no Python step per token)."""
+        return list(chain.from_iterable(self.ints[p] for p in positions))
+
+    def counted(self, positions: Sequence[int]) -> Counter[str]:
+        """The factors' word counts, added up."""
+        total: Counter[str] = Counter()
+        for p in positions:
+            total.update(self.texts[p].body_counts)
+            total.update(self.texts[p].heading_counts)
+        return total
+
+    def tone(self, positions: Sequence[int]) -> ToneScores:
+        """The tone of the factors together (their class counts add up)."""
+        counts = [sum(column) for column in zip(*(self.tones[p] for p in positions), strict=True)]
+        return tone_scores(counts or [0] * len(TONE_CLASSES), self.size(positions))
 
 
 def _full(factor: RiskFactor) -> str:
@@ -182,15 +225,15 @@ def _full(factor: RiskFactor) -> str:
 
 
 def _stats(
-    section: Item1ASection, split: SegmentedSection, tokens: list[str], lexicon: Lexicon | None
+    section: Item1ASection, split: SegmentedSection, counted: Counter[str], size: int, lexicon: Lexicon | None
 ) -> SectionStats:
     groups = list(dict.fromkeys(f.group for f in split.factors if f.group))
     return SectionStats(
         factors=len(split.factors),
-        words=len(tokens),
+        words=size,
         groups=groups,
         extraction=section.method,
-        tone=score_tone(tokens, lexicon),
+        tone=tone_scores(tone_counts([counted], lexicon), size),
         segmentation=split.segmentation,
     )
 
@@ -202,13 +245,9 @@ def _changes(old_side: _Side, new_side: _Side, matching: Matching) -> list[Facto
     def compare(
         status: ChangeStatus, before: list[int], after: list[int], score: float | None
     ) -> FactorChange:
-        return _compare(
-            status,
-            [old[i] for i in before],
-            [new[j] for j in after],
-            (old_side.tokens(before), new_side.tokens(after)),
-            score,
-        )
+        counted = (old_side.counted(before), new_side.counted(after))
+        scores = counted_similarity(*counted, old_side.integers(before), new_side.integers(after))
+        return _compare(status, [old[i] for i in before], [new[j] for j in after], scores, score)
 
     absorbed_old: set[int] = set()
     absorbed_new: set[int] = set()
@@ -247,7 +286,7 @@ def _compare(
     status: ChangeStatus,
     before: Sequence[RiskFactor],
     after: Sequence[RiskFactor],
-    tokens: tuple[list[str], list[str]],
+    scores: SimilarityScores,
     score: float | None,
 ) -> FactorChange:
     added: list[str] = []
@@ -269,7 +308,7 @@ def _compare(
         heading=after[0].heading,
         category=after[0].category,
         match_score=round6(score) if score is not None else None,
-        similarity=similarity(*tokens),
+        similarity=scores,
         added_sentences=added,
         removed_sentences=removed,
         net_tone_change=round6(new_tone - old_tone),
@@ -293,31 +332,35 @@ def _one_sided(status: ChangeStatus, factor: RiskFactor) -> FactorChange:
     )
 
 
-def _category_drift(old: _Side, new: _Side, lexicon: Lexicon | None) -> list[CategoryDrift]:
+def _category_drift(old: _Side, new: _Side) -> list[CategoryDrift]:
     rows: list[CategoryDrift] = []
     for category in RiskCategory:
         before = [f.position for f in old.factors if f.category is category]
         after = [f.position for f in new.factors if f.category is category]
         if not before and not after:
             continue
-        old_tokens, new_tokens = old.tokens(before), new.tokens(after)
-        old_tone, new_tone = score_tone(old_tokens, lexicon), score_tone(new_tokens, lexicon)
+        old_words, new_words = old.size(before), new.size(after)
+        old_tone, new_tone = old.tone(before), new.tone(after)
         rows.append(
             CategoryDrift(
                 category=category,
                 previous_count=len(before),
                 current_count=len(after),
                 count_change=len(after) - len(before),
-                previous_words=len(old_tokens),
-                current_words=len(new_tokens),
-                words_change=len(new_tokens) - len(old_tokens),
+                previous_words=old_words,
+                current_words=new_words,
+                words_change=new_words - old_words,
                 previous_net_tone=old_tone.net_tone,
                 current_net_tone=new_tone.net_tone,
                 net_tone_change=round6(new_tone.net_tone - old_tone.net_tone),
                 previous_negative=old_tone.negative,
                 current_negative=new_tone.negative,
                 negative_change=round6(new_tone.negative - old_tone.negative),
-                drift=round6(1.0 - simple_similarity(old_tokens, new_tokens)) if before and after else 1.0,
+                drift=(
+                    round6(1.0 - simple_similarity_ints(old.integers(before), new.integers(after)))
+                    if before and after
+                    else 1.0
+                ),
             )
         )
     return rows

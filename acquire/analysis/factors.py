@@ -21,7 +21,7 @@ from acquire.analysis.headings import Start, describe, styled_headings
 from acquire.analysis.item1a import Item1ASection
 from acquire.analysis.items import item_of
 from acquire.analysis.layout import layout_headings
-from acquire.analysis.lexicon import Lexicon, score_tone
+from acquire.analysis.lexicon import Lexicon, tone_counts, tone_scores
 from acquire.analysis.matching import FactorText
 from acquire.analysis.models import RiskFactor, Segmentation, SegmentationMethod
 from acquire.analysis.taxonomy import classify
@@ -51,12 +51,14 @@ class SegmentedSection:
     """Factors in document order and the record of how they were found.
 
     ``texts`` holds each factor's word tokens (parallel to ``factors``), so that matching and
-    the drift figures need not tokenise the factors again.
+    the drift figures need not tokenise the factors again; ``tones`` its tone class counts
+    (:func:`~acquire.analysis.lexicon.tone_counts`), which add up over a group of factors.
     """
 
     factors: list[RiskFactor]
     segmentation: Segmentation
     texts: list[FactorText] = field(default_factory=list)
+    tones: list[list[int]] = field(default_factory=list)
 
 
 def split_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None) -> list[RiskFactor]:
@@ -76,7 +78,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
     else:
         method = "layout" if styled else "plain-text"
         starts, style = layout_headings(blocks), "layout"
-    factors, texts = _assemble(blocks, starts, lexicon)
+    factors, texts, tones = _assemble(blocks, starts, lexicon)
     first = next((s for s in starts if not s.caption), None)
     end = first.index if first else len(blocks)
     preamble = sum(len(words(b.text)) for b in blocks[:end])
@@ -94,7 +96,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
         coverage=coverage,
         warnings=_warnings(factors, total, preamble, coverage, style),
     )
-    return SegmentedSection(factors, record, texts)
+    return SegmentedSection(factors, record, texts, tones)
 
 
 def _without_item_heading(blocks: Sequence[Block]) -> list[Block]:
@@ -134,7 +136,7 @@ def _warnings(
 
 def _assemble(
     blocks: Sequence[Block], starts: list[Start], lexicon: Lexicon | None
-) -> tuple[list[RiskFactor], list[FactorText]]:
+) -> tuple[list[RiskFactor], list[FactorText], list[list[int]]]:
     group: str | None = None
     pending: list[tuple[Start, str | None, list[str]]] = []
     bounds = [s.index for s in starts] + [len(blocks)]
@@ -148,19 +150,23 @@ def _assemble(
         pending.append((start, group, ([start.rest] if start.rest else []) + following))
     factors: list[RiskFactor] = []
     texts: list[FactorText] = []
+    tones: list[list[int]] = []
     for start, in_group, body_parts in pending:
         body = "\n".join(body_parts)
-        heading_tokens, body_tokens = words(start.heading), words(body)
-        texts.append(FactorText(heading=heading_tokens, body=body_tokens))
+        text = FactorText(heading=words(start.heading), body=words(body))
+        size = len(text.heading) + len(text.body)
+        tone = tone_counts((text.heading_counts, text.body_counts), lexicon)
+        texts.append(text)
+        tones.append(tone)
         factors.append(
             RiskFactor(
                 position=len(factors),
                 heading=start.heading,
                 body=body,
                 group=in_group,
-                words=len(heading_tokens) + len(body_tokens),
-                category=classify(heading_tokens, body_tokens),
-                tone=score_tone(heading_tokens + body_tokens, lexicon),
+                words=size,
+                category=classify(text.heading, text.body, (text.heading_counts, text.body_counts)),
+                tone=tone_scores(tone, size),
             )
         )
-    return factors, texts
+    return factors, texts, tones

@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -32,6 +32,8 @@ __all__ = [
     "load_lm_master_dictionary",
     "parse_lexicon",
     "score_tone",
+    "tone_counts",
+    "tone_scores",
 ]
 
 TONE_CLASSES: tuple[str, ...] = (
@@ -173,17 +175,29 @@ def _read_lm(reader: csv.DictReader[str]) -> Lexicon:
 
 def score_tone(tokens: list[str], lexicon: Lexicon | None = None) -> ToneScores:
     """Tone of a tokenised text (tokens from :func:`acquire.analysis.text.words`)."""
-    lex = lexicon or default_lexicon()
-    total = len(tokens)
-    membership = lex.membership()
+    return tone_scores(tone_counts([Counter(tokens)], lexicon), len(tokens))
+
+
+def tone_counts(counted: Iterable[Counter[str]], lexicon: Lexicon | None = None) -> list[int]:
+    """How many tokens of each class (in :data:`TONE_CLASSES` order) the counted texts hold.
+
+    The counts of several texts add up, so a text's tone is computed once and a group of
+    texts (a category's factors) needs no recount.
+    """
+    membership = (lexicon or default_lexicon()).membership()
     counts = [0] * len(TONE_CLASSES)
     # Look each distinct word up once (a 10-K section repeats its vocabulary heavily), and
     # only the words in the lexicon: the set intersection runs in C.
-    counted = Counter(tokens)
-    for token in counted.keys() & membership.keys():
-        n = counted[token]
-        for index in membership[token]:
-            counts[index] += n
+    for text in counted:
+        for token in text.keys() & membership.keys():
+            n = text[token]
+            for index in membership[token]:
+                counts[index] += n
+    return counts
+
+
+def tone_scores(counts: Sequence[int], total: int) -> ToneScores:
+    """:class:`ToneScores` from :func:`tone_counts` of a text of ``total`` tokens."""
     share = [round6(count / total) if total else 0.0 for count in counts]
     negative, positive = counts[0], counts[1]
     polar = positive + negative

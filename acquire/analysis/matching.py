@@ -125,10 +125,20 @@ _STOP = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class FactorText:
-    """One factor as the matcher sees it: the word tokens of its heading and body."""
+    """One factor as the matcher sees it: the word tokens of its heading and body.
+
+    ``heading_counts`` and ``body_counts`` count them, once for the classification, the tone,
+    the tf-idf vectors and the similarity measures.
+    """
 
     heading: list[str]
     body: list[str]
+    heading_counts: Counter[str] = field(init=False, repr=False, compare=False)
+    body_counts: Counter[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heading_counts", Counter(self.heading))
+        object.__setattr__(self, "body_counts", Counter(self.body))
 
     @property
     def full(self) -> list[str]:
@@ -196,24 +206,24 @@ def _greedy(
     free_old: list[int],
     free_new: list[int],
 ) -> list[tuple[int, int, float]]:
-    old_body = {i: previous[i].body for i in free_old}
-    new_body = {j: current[j].body for j in free_new}
-    old_head = {i: previous[i].heading for i in free_old}
-    new_head = {j: current[j].heading for j in free_new}
+    old_body = {i: previous[i].body_counts for i in free_old}
+    new_body = {j: current[j].body_counts for j in free_new}
+    old_head = {i: previous[i].heading_counts for i in free_old}
+    new_head = {j: current[j].heading_counts for j in free_new}
     documents = [*old_body.values(), *new_body.values(), *old_head.values(), *new_head.values()]
     frequency: Counter[str] = Counter()
-    for tokens in documents:
-        frequency.update(set(tokens))
+    for counted in documents:
+        frequency.update(counted.keys())
     total = len(documents)
     # Plain log(N/df): a word in every factor (the, our, business) weighs nothing.
-    idf = {w: math.log(total / n) for w, n in frequency.items()}
+    idf = dict(zip(frequency, map(math.log, map(truediv, repeat(total), frequency.values())), strict=True))
 
-    ob = {i: _vector(t, idf) for i, t in old_body.items()}
-    nb = {j: _vector(t, idf) for j, t in new_body.items()}
-    oh = {i: _vector(t, idf) for i, t in old_head.items()}
-    nh = {j: _vector(t, idf) for j, t in new_head.items()}
-    o_specific = {i: _specific(t) for i, t in old_head.items()}
-    n_specific = {j: _specific(t) for j, t in new_head.items()}
+    ob = {i: _vector(c, idf) for i, c in old_body.items()}
+    nb = {j: _vector(c, idf) for j, c in new_body.items()}
+    oh = {i: _vector(c, idf) for i, c in old_head.items()}
+    nh = {j: _vector(c, idf) for j, c in new_head.items()}
+    o_specific = {i: _specific(previous[i].heading) for i in free_old}
+    n_specific = {j: _specific(current[j].heading) for j in free_new}
 
     eligible: list[tuple[float, int, int]] = []
     for i, j in _body_candidates(ob, nb):
@@ -315,8 +325,7 @@ def _specific(tokens: list[str]) -> bool:
     return len({t for t in tokens if t not in _STOP}) >= SPECIFIC_HEADING_WORDS
 
 
-def _vector(tokens: list[str], idf: dict[str, float]) -> dict[str, float]:
-    counts = Counter(tokens)
+def _vector(counts: Counter[str], idf: dict[str, float]) -> dict[str, float]:
     # map() keeps the per-word arithmetic in C (this runs for every body and heading).
     weights = list(map(mul, counts.values(), map(idf.__getitem__, counts)))
     norm = math.sqrt(sum(map(mul, weights, weights)))

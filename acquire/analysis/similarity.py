@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
-from itertools import chain
+from itertools import chain, count
 from operator import mul
 
 from rapidfuzz.distance import Indel, Levenshtein
@@ -36,11 +36,14 @@ from acquire.analysis.models import SimilarityScores
 from acquire.analysis.text import round6
 
 __all__ = [
+    "Vocabulary",
     "cosine_similarity",
+    "counted_similarity",
     "edit_similarity",
     "jaccard_similarity",
     "similarity",
     "simple_similarity",
+    "simple_similarity_ints",
 ]
 
 # The first Levenshtein band (rapidfuzz doubles it until the distance fits).
@@ -83,13 +86,53 @@ def similarity(a: list[str], b: list[str]) -> SimilarityScores:
         return SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
     # Each text is counted once for the cosine, the Jaccard sets and the integer vocabulary.
     ca, cb = Counter(a), Counter(b)
-    edit, indel = _distances(*_as_ints(a, b, chain(ca, cb)))
+    return counted_similarity(ca, cb, *_as_ints(a, b, chain(ca, cb)))
+
+
+class Vocabulary:
+    """Words as small integers, one table for all the comparisons of an analysis.
+
+    The edit and simple measures compare integer sequences (rapidfuzz is fast on them) and
+    do not depend on which integer a word gets, so texts tokenised once are mapped once.
+    """
+
+    __slots__ = ("_index",)
+
+    def __init__(self, *texts: Iterable[str]) -> None:
+        self._index: dict[str, int] = dict(zip(dict.fromkeys(chain.from_iterable(texts)), count()))
+
+    def ints(self, tokens: list[str]) -> list[int]:
+        """``tokens`` as integers (a word not seen before gets the next free one)."""
+        index = self._index
+        try:
+            return list(map(index.__getitem__, tokens))
+        except KeyError:
+            for token in tokens:
+                index.setdefault(token, len(index))
+            return list(map(index.__getitem__, tokens))
+
+
+def counted_similarity(ca: Counter[str], cb: Counter[str], a: list[int], b: list[int]) -> SimilarityScores:
+    """:func:`similarity` of two texts given as word counts and as :class:`Vocabulary` integers."""
+    if not a and not b:
+        return SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
+    if a == b:
+        # Identical texts score 1 on every measure (the cosine of equal vectors rounds to it).
+        return SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
+    edit, indel = _distances(a, b)
     return SimilarityScores(
         cosine=round6(_cosine(ca, cb) if a and b else 0.0),
         jaccard=round6(_jaccard(ca, cb)),
         edit=round6(1.0 - edit / max(len(a), len(b))),
         simple=round6(1.0 - indel / (len(a) + len(b))),
     )
+
+
+def simple_similarity_ints(a: list[int], b: list[int]) -> float:
+    """:func:`simple_similarity` of two texts as :class:`Vocabulary` integers."""
+    if not a and not b:
+        return 1.0
+    return 1.0 - _indel(a, b) / (len(a) + len(b))
 
 
 def _cosine(ca: Counter[str], cb: Counter[str]) -> float:

@@ -23,8 +23,7 @@ pandemic/health, stock/governance, other.
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
-from itertools import compress, count
+from itertools import compress, count, filterfalse
 
 from acquire.analysis.models import RiskCategory
 
@@ -165,10 +164,14 @@ _EXACT, _PREFIXES = _compile()
 _PHRASE_STARTS = frozenset(key[0] for key in _EXACT if len(key) > 1)
 _MAX_PHRASE = max(len(key) for key in _EXACT)
 _CATEGORIES = tuple(RiskCategory)
+_Hits = tuple[tuple[int, float], ...]
+# word -> its single-word rule hits (often none), shared by every factor of every run; the
+# vocabulary of 10-Ks is a few tens of thousands of words, the bound only guards against abuse.
+_HITS: dict[str, _Hits] = {}
+_MAX_CACHED_WORDS = 1 << 17
 
 
-@lru_cache(maxsize=65536)
-def _word_hits(word: str) -> tuple[tuple[int, float], ...]:
+def _word_hits(word: str) -> _Hits:
     """Single-word rule hits: the exact entry, or else the longest matching prefix entry."""
     exact = _EXACT.get((word,))
     if exact:
@@ -180,11 +183,32 @@ def _word_hits(word: str) -> tuple[tuple[int, float], ...]:
     return ()
 
 
-def _term_counts(tokens: list[str]) -> Counter[tuple[int, float, str]]:
-    """How often each (category, weight, term) rule fires in ``tokens``."""
+def _hits_of(counted: Counter[str]) -> dict[str, _Hits]:
+    """The hit table, holding every word of ``counted``."""
+    # filterfalse() runs in C; a keys-view difference would iterate the whole table.
+    missing = list(filterfalse(_HITS.__contains__, counted))
+    if missing:
+        if len(_HITS) + len(missing) > _MAX_CACHED_WORDS:
+            _HITS.clear()
+            missing = list(counted)
+        for word in missing:
+            _HITS[word] = _word_hits(word)
+    return _HITS
+
+
+def _term_counts(tokens: list[str], counted: Counter[str] | None = None) -> Counter[tuple[int, float, str]]:
+    """How often each (category, weight, term) rule fires in ``tokens``.
+
+    ``counted`` is ``Counter(tokens)`` when the caller has it already.
+    """
+    if counted is None:
+        counted = Counter(tokens)
+    hits = _hits_of(counted)
     counts: Counter[tuple[int, float, str]] = Counter()
-    for word, n in Counter(tokens).items():
-        for index, weight in _word_hits(word):
+    # Only the few words with a rule are visited in Python: compress() skips the rest in C.
+    for word in compress(counted, map(hits.__getitem__, counted)):
+        n = counted[word]
+        for index, weight in hits[word]:
             counts[(index, weight, word)] += n
     # The positions where a phrase may start, found in C (a Python loop over every token of
     # every factor was most of the classification time).
@@ -196,12 +220,20 @@ def _term_counts(tokens: list[str]) -> Counter[tuple[int, float, str]]:
     return counts
 
 
-def classify(heading_tokens: list[str], body_tokens: list[str]) -> RiskCategory:
-    """The category of a factor, from its heading and body word tokens (rules above)."""
+def classify(
+    heading_tokens: list[str],
+    body_tokens: list[str],
+    counts: tuple[Counter[str], Counter[str]] | None = None,
+) -> RiskCategory:
+    """The category of a factor, from its heading and body word tokens (rules above).
+
+    ``counts`` optionally holds ``Counter(heading_tokens)`` and ``Counter(body_tokens)``.
+    """
+    heading_counts, body_counts = counts if counts is not None else (None, None)
     scores = [0.0] * len(_CATEGORIES)
-    for (index, weight, _term), n in _term_counts(heading_tokens).items():
+    for (index, weight, _term), n in _term_counts(heading_tokens, heading_counts).items():
         scores[index] += HEADING_WEIGHT * weight * n
-    for (index, weight, _term), n in _term_counts(body_tokens).items():
+    for (index, weight, _term), n in _term_counts(body_tokens, body_counts).items():
         scores[index] += weight * min(n, BODY_CAP)
     best = max(range(len(scores)), key=lambda i: (scores[i], -i))
     return _CATEGORIES[best] if scores[best] >= MIN_SCORE else RiskCategory.OTHER

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from acquire.analysis import default_lexicon, load_lm_master_dictionary, score_tone
-from acquire.analysis.lexicon import TONE_CLASSES, parse_lexicon
+from acquire.analysis.lexicon import TONE_CLASSES, parse_lexicon, tone_counts, tone_scores
 from acquire.analysis.text import words
 
 SENTENCE = (
@@ -101,3 +102,15 @@ def test_lm_loader_rejects_bad_files() -> None:
     header = LM_CSV.splitlines()[0]
     with pytest.raises(ValueError, match="not a number"):
         load_lm_master_dictionary([header, "ODD,1,1,yes,0,0,0,0,0,0"])
+
+
+def test_tone_counts_of_texts_add_up() -> None:
+    first = words("We may lose customers; litigation could harm us, but gains are possible.")
+    second = words("Losses may rise. We must comply with the law and may be unable to benefit.")
+    both = first + second
+    counts = tone_counts([Counter(first), Counter(second)])
+    assert counts == [
+        a + b for a, b in zip(tone_counts([Counter(first)]), tone_counts([Counter(second)]), strict=True)
+    ]
+    assert sum(counts) > 0
+    assert tone_scores(counts, len(both)) == score_tone(both)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings
@@ -173,8 +174,8 @@ def test_body_candidates_hold_every_pair_over_the_body_threshold(
 ) -> None:
     documents = [*old_bodies, *new_bodies]
     idf = {w: math.log(len(documents) / sum(w in d for d in documents)) for d in documents for w in d}
-    old = {i: matching_module._vector(b, idf) for i, b in enumerate(old_bodies)}
-    new = {j: matching_module._vector(b, idf) for j, b in enumerate(new_bodies)}
+    old = {i: matching_module._vector(Counter(b), idf) for i, b in enumerate(old_bodies)}
+    new = {j: matching_module._vector(Counter(b), idf) for j, b in enumerate(new_bodies)}
     candidates = matching_module._body_candidates(old, new)
     cosine, floor = matching_module._cosine, matching_module.MIN_BODY
     eligible = [(i, j) for i in old for j in new if cosine(old[i], new[j]) >= floor]

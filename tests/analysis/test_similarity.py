@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
+from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,10 +13,13 @@ from rapidfuzz.distance import Indel, Levenshtein
 
 from acquire.analysis import similarity
 from acquire.analysis.similarity import (
+    Vocabulary,
     cosine_similarity,
+    counted_similarity,
     edit_similarity,
     jaccard_similarity,
     simple_similarity,
+    simple_similarity_ints,
 )
 from acquire.analysis.text import fold, normalise_space, normalised_text, round6, sentences, words
 
@@ -92,6 +96,19 @@ def test_banded_scores_equal_the_full_matrix_ones(a: list[str], b: list[str], da
     simple = float(Indel.normalized_similarity(a, b)) if a or b else 1.0
     assert (scores.edit, scores.simple) == (round6(edit), round6(simple))
     assert simple_similarity(a, b) == simple
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WORDS, _WORDS, _WORDS)
+def test_counted_scores_equal_the_token_ones(a: list[str], b: list[str], seen: list[str]) -> None:
+    # The vocabulary may know other words first, or miss some of a and b: integers differ,
+    # the scores do not.
+    vocabulary = Vocabulary(seen)
+    ia, ib = vocabulary.ints(a), vocabulary.ints(b)
+    assert counted_similarity(Counter(a), Counter(b), ia, ib) == similarity(a, b)
+    assert counted_similarity(Counter(a), Counter(a), ia, list(ia)) == similarity(a, list(a))
+    assert simple_similarity_ints(ia, ib) == simple_similarity(a, b)
+    assert vocabulary.ints(a + b) == ia + ib
 
 
 # Sentence stops, quotes, capitals, bullets and every kind of white space, densely mixed.

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
-from acquire.analysis import RiskCategory, analyze_risk_drift, classify
+from acquire.analysis import RiskCategory, analyze_risk_drift, classify, taxonomy
 from acquire.analysis.taxonomy import RULES
 from acquire.analysis.text import words
 from tests.analysis.helpers import load
@@ -62,3 +64,19 @@ def test_matched_factors_keep_one_category_across_years() -> None:
     moves = {row.category: row.words_change for row in report.categories}
     assert moves[RiskCategory.REGULATION] == 1040
     assert abs(moves[RiskCategory.GEOPOLITICAL_TRADE]) < 100
+
+
+def test_cached_word_hits_count_every_rule_once() -> None:
+    tokens = words(
+        "Competitors and competition, tariffs and export controls; our suppliers' supply chain, "
+        "data privacy and personal data, the effective tax rate, limited number of customers."
+    )
+    counts = taxonomy._term_counts(tokens)
+    assert counts[(list(RiskCategory).index(RiskCategory.COMPETITION), 3.0, "competitors")] == 1
+    assert counts[(list(RiskCategory).index(RiskCategory.TAX), 3.0, "effective tax rate")] == 1
+    assert counts[(list(RiskCategory).index(RiskCategory.PRIVACY), 3.0, "personal data")] == 1
+    # A full table is emptied, not grown without bound, and the counts stay the same.
+    taxonomy._HITS.clear()
+    taxonomy._HITS.update((f"filler{n}", ()) for n in range(taxonomy._MAX_CACHED_WORDS))
+    assert taxonomy._term_counts(tokens, Counter(tokens)) == counts
+    assert len(taxonomy._HITS) <= len(set(tokens))
