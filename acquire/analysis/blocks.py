@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from acquire.analysis.text import fold
 
-__all__ = ["PLAIN", "Block", "Style", "class_styles", "html_blocks"]
+__all__ = ["PLAIN", "Block", "Region", "Style", "class_styles", "html_blocks", "region_blocks"]
 
 
 class Style(NamedTuple):
@@ -108,6 +108,37 @@ def html_blocks(tree: LexborHTMLParser, classes: dict[str, str] | None = None) -
         return []
     builder = _BlockBuilder(classes or {})
     builder.walk(root, PLAIN)
+    builder.flush()
+    return builder.blocks
+
+
+class Region(Protocol):
+    """What a partial walk (:func:`region_blocks`) looks for."""
+
+    def holds(self, node: LexborNode) -> bool:
+        """Whether the subtree of ``node`` (a block element) may hold a block the walk looks for."""
+        ...
+
+    def open(self, blocks: list[Block]) -> bool:
+        """Whether the walk must go on through the next element, given every block found so far."""
+        ...
+
+
+def region_blocks(
+    tree: LexborHTMLParser, region: Region, classes: dict[str, str] | None = None
+) -> list[Block]:
+    """The blocks of :func:`html_blocks` that lie in subtrees ``region`` holds or while it is open.
+
+    A block element is skipped whole when the walk is not open and the region does not hold
+    it; an element the region holds is walked the same way, child by child. Every block
+    returned is one :func:`html_blocks` returns, in the same order: a skip happens only where
+    the full walk would end a block anyway.
+    """
+    root = tree.body or tree.root
+    if root is None:
+        return []
+    builder = _BlockBuilder(classes or {})
+    builder.regions(root, PLAIN, region)
     builder.flush()
     return builder.blocks
 
@@ -201,8 +232,35 @@ class _BlockBuilder:
         # repeats a few dozen combinations tens of thousands of times.
         self.styles: dict[tuple[Style, str, str], Style | None] = {}
 
-    def walk(self, node: LexborNode, style: Style) -> None:
+    def regions(self, node: LexborNode, style: Style, region: Region) -> None:
         child = node.child
+        while child is not None:
+            tag = child.tag or ""
+            first = child.child
+            if tag in _BLOCK_TAGS:
+                if self.runs and not "".join(content for content, _ in self.runs).strip():
+                    self.runs = []  # white space between blocks makes no block
+                if not self.runs and not region.open(self.blocks) and not region.holds(child):
+                    child = child.next
+                    continue
+            if first is None or tag in _SKIP_TAGS or (first.next is None and first.tag == "-text"):
+                self.siblings(child, style, single=True)
+            else:
+                # Descend the same way: a skip inside happens only where a block would end anyway.
+                inner = self.inner(child, tag, style, self.styles)
+                if inner is not None:
+                    if tag in _BLOCK_TAGS and self.runs:
+                        self.flush()
+                    self.regions(child, inner, region)
+                    if tag in _BLOCK_TAGS and self.runs:
+                        self.flush()
+            child = child.next
+
+    def walk(self, node: LexborNode, style: Style) -> None:
+        self.siblings(node.child, style, single=False)
+
+    def siblings(self, child: LexborNode | None, style: Style, *, single: bool) -> None:
+        """Walk ``child`` and the siblings after it (only ``child`` when ``single``)."""
         runs = self.runs
         styles = self.styles
         while child is not None:
@@ -213,21 +271,7 @@ class _BlockBuilder:
                     runs.append((content, style))
             # An empty inline element (inline XBRL's many empty table cells) adds nothing.
             elif tag not in _SKIP_TAGS and ((first := child.child) is not None or tag in _BLOCK_TAGS):
-                attributes = child.attributes
-                css = attributes.get("style") or ""
-                if self.classes:
-                    names = attributes.get("class")
-                    if names:
-                        # Inline declarations come last, so they win.
-                        css = ";".join([*(self.classes.get(n, "") for n in names.split()), css])
-                key = (style, tag, css)
-                if tag == "font":
-                    inner = _inner_style(style, tag, css, attributes)
-                else:
-                    try:
-                        inner = styles[key]
-                    except KeyError:
-                        inner = styles[key] = _inner_style(style, tag, css, attributes)
+                inner = self.inner(child, tag, style, styles)
                 if inner is not None:
                     if tag in _BLOCK_TAGS:
                         if runs:
@@ -240,13 +284,33 @@ class _BlockBuilder:
                         content = first.text_content
                         if content:
                             runs.append((content, inner))
-                        child = child.next
-                        continue
                     else:
                         self.walk(child, inner)
                     # A nested block element replaced the list of runs.
                     runs = self.runs
+            if single:
+                return
             child = child.next
+
+    def inner(
+        self, child: LexborNode, tag: str, style: Style, styles: dict[tuple[Style, str, str], Style | None]
+    ) -> Style | None:
+        """The style inside ``child`` (None: hidden), cached by outer style, tag and declarations."""
+        attributes = child.attributes
+        css = attributes.get("style") or ""
+        if self.classes:
+            names = attributes.get("class")
+            if names:
+                # Inline declarations come last, so they win.
+                css = ";".join([*(self.classes.get(n, "") for n in names.split()), css])
+        if tag == "font":
+            return _inner_style(style, tag, css, attributes)
+        key = (style, tag, css)
+        try:
+            return styles[key]
+        except KeyError:
+            inner = styles[key] = _inner_style(style, tag, css, attributes)
+            return inner
 
     def flush(self) -> None:
         runs = self.runs

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from acquire.analysis.blocks import Block
 
-__all__ = ["drop_furniture", "is_page_noise"]
+__all__ = ["compact_key", "drop_furniture", "is_page_noise", "split_furniture"]
 
 _PAGE_NOISE = re.compile(
     r"^(?:page\s*)?[-\s]*(?:\d{1,3}|[ivxlc]{1,6})[-\s]*$"
@@ -45,6 +45,15 @@ def drop_furniture(blocks: Sequence[Block], document: str = "") -> list[Block]:
     copies differ only in a number at one end (a page number), or when the whole ``document`` (raw
     HTML, when given) holds it as an element's entire text at least five times.
     """
+    return split_furniture(blocks, document)[0]
+
+
+def split_furniture(blocks: Sequence[Block], document: str = "") -> tuple[list[Block], list[Block]]:
+    """:func:`drop_furniture`'s blocks, and the running headers and footers it dropped.
+
+    The dropped blocks' :func:`compact_key` carry the judgement to another flattening of the
+    same document (styled blocks whose table cells are not separated by spaces, say).
+    """
     kept = [b for b in blocks if not is_page_noise(b.text)]
     keys = [_running_key(b.text) for b in kept]
     repeats = Counter(key for key in keys if key)
@@ -59,7 +68,16 @@ def drop_furniture(blocks: Sequence[Block], document: str = "") -> list[Block]:
     # One scan of the document for every element text beats one str.count per line past a few lines.
     elements = _element_texts(document) if document and len(twice) > _COUNTS_PER_SCAN else None
     furniture.update(key for key, seen in twice if _repeated_in(document, next(iter(seen)), elements))
-    return [b for b, key in zip(kept, keys, strict=True) if key not in furniture]
+    result: list[Block] = []
+    dropped: list[Block] = []
+    for block, key in zip(kept, keys, strict=True):
+        (dropped if key in furniture else result).append(block)
+    return result, dropped
+
+
+def compact_key(text: str) -> str:
+    """A short line's identity across flattenings: lower case, no white space, numbers as ``#``."""
+    return _DIGITS.sub("#", "".join(text.lower().split()))
 
 
 def _page_numbered(texts: set[str]) -> bool:

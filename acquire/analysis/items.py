@@ -21,7 +21,15 @@ from collections.abc import Sequence
 
 from acquire.analysis.blocks import Block, Style
 
-__all__ = ["base_style", "dominant_style", "heading_span", "item_of", "item_order", "titled_span"]
+__all__ = [
+    "base_style",
+    "dominant_style",
+    "heading_span",
+    "item_of",
+    "item_order",
+    "same_level",
+    "titled_span",
+]
 
 _ITEM = re.compile(r"^\W*item\s*(\d{1,2})\s*\.?\s*([a-d])?(?![a-z])", re.IGNORECASE)
 # A heading or a TOC row is short; a cross-reference sits in a long sentence.
@@ -86,7 +94,7 @@ def titled_span(
             (
                 j
                 for j in range(index + 1, len(blocks))
-                if len(blocks[j].text.split()) <= MAX_HEADING_WORDS and _same_level(blocks[j], style)
+                if len(blocks[j].text.split()) <= MAX_HEADING_WORDS and same_level(blocks[j], style)
             ),
             len(blocks),
         )
@@ -106,7 +114,8 @@ def _prominent(style: Style, base: Style) -> bool:
     )
 
 
-def _same_level(block: Block, heading: Style) -> bool:
+def same_level(block: Block, heading: Style) -> bool:
+    """Whether ``block`` is a heading of the level of one set in ``heading`` type, or above."""
     # A sentence is a factor heading inside the section, never the next section's title.
     if _SENTENCE.search(block.text) and len(block.text.split()) > _MAX_TITLE_WORDS:
         return False

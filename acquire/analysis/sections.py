@@ -19,7 +19,7 @@ Finding the items (the Item 1A locator of :mod:`acquire.analysis.item1a`, for ev
 2. **Titled sections**, for 10-Ks laid out as an annual report with a "Form 10-K
    cross-reference index" (the "Item" texts are rows of the index): an item the chain left
    as a stub is searched as a heading reading its Form 10-K caption set in heading type
-   (:func:`acquire.analysis.items.titled_span`), as Item 1A is.
+   (:mod:`acquire.analysis.xref`), as Item 1A is.
 
 Items whose section says they are not applicable, reserved or omitted are ``omitted``; items
 whose short section says it is incorporated by reference (Part III to the proxy statement,
@@ -34,13 +34,12 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from selectolax.lexbor import LexborHTMLParser
-
-from acquire.analysis.blocks import Block, class_styles, html_blocks
-from acquire.analysis.furniture import drop_furniture, is_page_noise
+from acquire.analysis.blocks import Block
+from acquire.analysis.furniture import compact_key, is_page_noise, split_furniture
 from acquire.analysis.item1a import decode_document, primary_document
-from acquire.analysis.items import MAX_HEADING_WORDS, base_style, item_of, item_order, titled_span
+from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order
 from acquire.analysis.text import fold
+from acquire.analysis.xref import caption_sections, captions
 
 __all__ = [
     "ITEMS",
@@ -138,7 +137,6 @@ _LOOKS_HTML = re.compile(r"<(?:html|body|div|p|table|font)\b", re.IGNORECASE)
 # index entry or an "omitted" note.
 _STUB_CHARS = 600
 _MAX_ITEM_WORDS = 24
-_WORD_GAP = r"\W+"
 
 
 def document_text(document: str | bytes) -> str:
@@ -162,7 +160,7 @@ def extract_sections(document: str | bytes) -> list[Section]:
 def text_and_sections(document: str | bytes) -> tuple[str, list[Section]]:
     """:func:`document_text` and :func:`extract_sections` at the cost of one."""
     source = _source(document)
-    lines = _lines(source)
+    lines, furniture = _flatten(source)
     chosen = _chain(lines)
     offsets = [0]
     for line in lines:
@@ -182,7 +180,7 @@ def text_and_sections(document: str | bytes) -> tuple[str, list[Section]]:
         body = text[start:end]
         sections.append(Section(item, _title(lines, index, item), start, end, body, _status(body)))
     if _LOOKS_HTML.search(source[:20000]) and _covered(sections) < _XREF_COVERAGE * len(text):
-        return text, _titled_sections(source, lines, sections)
+        return text, _titled_sections(lines, furniture, source, sections)
     return text, sections
 
 
@@ -192,13 +190,23 @@ def _source(document: str | bytes) -> str:
 
 
 def _lines(source: str) -> list[str]:
+    return _flatten(source)[0]
+
+
+def _flatten(source: str) -> tuple[list[str], frozenset[str]]:
+    """The document's lines, and the :func:`compact_key` of the running headers left out of them."""
     raw = _visible_html(source) if _LOOKS_HTML.search(source[:20000]) else source
     # str.split collapses the white space a regex would (Unicode spaces) at C speed, line by line.
     parts = fold(raw).split("\n")
     blocks = [Block(line) for part in parts if (line := " ".join(part.split())) and not is_page_noise(line)]
-    kept = {id(b) for b in drop_furniture(blocks)}
+    kept, dropped = split_furniture(blocks)
     # An item heading recurs once in the table of contents: never furniture.
-    return [b.text for b in blocks if id(b) in kept or _item(b.text) is not None]
+    headings = [b for b in dropped if _item(b.text) is not None]
+    if headings:
+        ids = {id(b) for b in kept} | {id(b) for b in headings}
+        kept = [b for b in blocks if id(b) in ids]
+    furniture = frozenset(compact_key(b.text) for b in dropped if _item(b.text) is None)
+    return [b.text for b in kept], furniture
 
 
 def _visible_html(source: str) -> str:
@@ -281,88 +289,37 @@ def _covered(sections: list[Section]) -> int:
     return sum(s.end - s.start for s in sections)
 
 
-def _titled_sections(source: str, lines: list[str], found: list[Section]) -> list[Section]:
+def _titled_sections(
+    lines: list[str], furniture: frozenset[str], source: str, found: list[Section]
+) -> list[Section]:
     """Cross-reference-index layouts: each stub item searched as a heading reading its caption.
 
     The index row stays the answer for items it says are absent ("None") and for items
-    whose caption heads no section of the document. A section is placed in the text by
-    the line that reads its heading, so a caption no line reads is not searched for, and a
-    document with none is never cut into styled blocks.
+    whose caption heads no section of the document (:func:`acquire.analysis.xref.caption_sections`).
     """
     offsets = [0]
     for line in lines:
         offsets.append(offsets[-1] + len(line) + 1)
     text = "\n".join(lines)
     stubs = [s.item for s in found if s.end - s.start < _STUB_CHARS and not _absent(s)]
-    captions = {item: _captions(item) for item in stubs}
-    # One pass of all the captions over the lines, then each caption over the few lines that read one.
-    any_caption = re.compile("|".join(t.pattern for ts in captions.values() for t in ts), re.IGNORECASE)
-    candidates = [line for line in lines if any_caption.match(line)] if captions else []
-    searched = {item: [t for t in ts if any(map(t.match, candidates))] for item, ts in captions.items()}
-    spans = _caption_spans(source, {t.pattern: t for titles in searched.values() for t in titles})
+    located = caption_sections(
+        source, lines, {item: captions(ITEM_TITLES[item]) for item in stubs}, furniture
+    )
     results: list[Section] = []
     for section in found:
-        if section.item not in searched:
+        if section.item not in stubs:
             long = section.end - section.start >= _STUB_CHARS
             results.append(section if long else replace(section, status="omitted"))
-            continue
-        located = _locate([spans[t.pattern] for t in searched[section.item]], lines)
-        if located is None:  # the row points elsewhere (pages of the annual report, the proxy)
+        elif section.item not in located:  # the row points elsewhere (pages of the annual report, the proxy)
             results.append(replace(section, status="present"))
-            continue
-        first, last = located
-        start, end = offsets[first], offsets[last + 1] - 1
-        body = text[start:end]
-        results.append(Section(section.item, ITEM_TITLES[section.item], start, end, body, _status(body)))
+        else:
+            first, last = located[section.item]
+            start, end = offsets[first], offsets[last + 1] - 1
+            body = text[start:end]
+            results.append(Section(section.item, ITEM_TITLES[section.item], start, end, body, _status(body)))
     return results
 
 
 def _absent(section: Section) -> bool:
     """An index row that says the item is absent ("None")."""
     return bool(_ABSENT_ROW.search(_ITEM_PREFIX.sub("", section.text.split("\n", 1)[0], count=1)))
-
-
-def _caption_spans(source: str, titles: dict[str, re.Pattern[str]]) -> dict[str, list[Block] | None]:
-    """The longest section under a heading reading each title, by pattern."""
-    if not titles:
-        return {}
-    blocks = drop_furniture(
-        [b for b in html_blocks(LexborHTMLParser(source), class_styles(source)) if not is_page_noise(b.text)],
-        source,
-    )
-    base = base_style(blocks)
-    return {pattern: titled_span(blocks, title, base) for pattern, title in titles.items()}
-
-
-def _locate(spans: list[list[Block] | None], lines: list[str]) -> tuple[int, int] | None:
-    """First and last line of the first long enough of ``spans`` (one per caption), if any."""
-    for span in spans:
-        if span is None or len(span) < 2 or sum(len(b.text) for b in span) < _STUB_CHARS:
-            continue
-        head, second = span[0].text, span[1].text
-        chars = sum(len(b.text) + 1 for b in span)
-        for i, line in enumerate(lines):
-            if line == head and i + 1 < len(lines) and second.startswith(lines[i + 1][:40]):
-                # Blocks and lines may split paragraphs differently: walk the span's length.
-                last, seen = i, 0
-                while last + 1 < len(lines) and seen + len(lines[last]) + 1 < chars:
-                    seen += len(lines[last]) + 1
-                    last += 1
-                return i, last
-    return None
-
-
-def _captions(item: str) -> list[re.Pattern[str]]:
-    """The item's caption as a heading: in full, then cut at its first "of", comma or "and"."""
-    words = re.findall(r"[a-z0-9']+|,", ITEM_TITLES[item].lower())
-    variants = [[w for w in words if w != ","]]
-    for stops in ((",", "of"), (",", "of", "and")):
-        short: list[str] = []
-        for word in words:
-            if word in stops and len(short) >= 2:
-                break
-            if word != ",":
-                short.append(word)
-        if short not in variants:
-            variants.append(short)
-    return [re.compile(rf"^\W*{_WORD_GAP.join(map(re.escape, v))}\W*$", re.IGNORECASE) for v in variants]

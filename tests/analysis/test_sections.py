@@ -53,7 +53,10 @@ EXPECTED: dict[str, str] = {
     "sec/unplaced/meta-20241231_10-K_FY2024_filed-2025-01-30.htm.gz": ALL,
 }
 # Cross-reference-index layout: these items are sections under their captions, elsewhere the index row.
-TITLED = {"sec/corpus/html/INTC-FY2023.html.gz": {"1A", "2", "3", "7", "7A"}}
+# INTC's Item 1C is its "Cybersecurity" heading on page 65 (the page the index row gives), and
+# Item 9A its "Controls and Procedures" on page 115: the table of contents and the index read
+# these captions too, which does not make them running headers.
+TITLED = {"sec/corpus/html/INTC-FY2023.html.gz": {"1A", "1C", "2", "3", "7", "7A", "9A"}}
 # Large items that are never a stub when the filing states them in the 10-K itself (Item 8
 # often only points to the F-pages at the end).
 LARGE = {"1", "1A", "7"}
@@ -113,6 +116,22 @@ def test_omitted_and_incorporated_items_say_so(name: str) -> None:
     for item in INCORPORATED.get(name, set()):
         assert status[item] == "incorporated_by_reference"
     assert status.get("1A") == "present" and status.get("1") == "present"
+
+
+def test_cross_reference_index_sections_run_from_their_heading_to_the_next_of_its_level() -> None:
+    text, sections = _sections("sec/corpus/html/INTC-FY2023.html.gz")
+    by_item = {s.item: s for s in sections}
+    # Market risk, then cybersecurity, then properties: one after the other, each under its heading.
+    assert by_item["7A"].end + 1 == by_item["1C"].start and by_item["1C"].end + 1 == by_item["2"].start
+    assert by_item["1C"].text.startswith("Cybersecurity\nWe face significant and persistent cybersecurity")
+    assert "Page 65-66" not in by_item["1C"].text  # the index row
+    # MD&A starts at its heading, not at the table of contents row that reads the same two lines.
+    assert "Segment Trends and Results 21" not in by_item["7"].text
+    assert by_item["7"].text.startswith("Management's Discussion and Analysis\nOur Products\nWe are a global")
+    # Legal proceedings (a note to the financial statements) end at the next heading: Key Terms.
+    assert text[by_item["3"].end + 1 :].startswith("Key Terms\n")
+    assert by_item["9A"].text.startswith("Controls and Procedures\nInherent Limitations")
+    assert text[by_item["9A"].end + 1 :].startswith("Exhibits\n")
 
 
 def test_a_section_never_starts_at_a_table_of_contents_row() -> None:
