@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -244,12 +244,16 @@ class EdgarClient:
 
     # ---- submissions and filings ---------------------------------------------------------
 
-    async def submissions(self, cik: int) -> Submissions:
-        """The company's submissions JSON, parsed (recent filings only; pages are separate)."""
-        data = await self.get_json(f"{self.data}/submissions/CIK{cik:010d}.json")
-        return parse_submissions(data, www_base_url=self.www)
+    async def submissions(self, cik: int, *, forms: Container[str] | None = None) -> Submissions:
+        """The company's submissions JSON, parsed (recent filings only; pages are separate).
 
-    async def page(self, submissions: Submissions, page: PageRef) -> list[Filing]:
+        ``forms`` (upper-case form types) keeps only the filings of those forms."""
+        data = await self.get_json(f"{self.data}/submissions/CIK{cik:010d}.json")
+        return parse_submissions(data, www_base_url=self.www, forms=forms)
+
+    async def page(
+        self, submissions: Submissions, page: PageRef, *, forms: Container[str] | None = None
+    ) -> list[Filing]:
         """The filings of one older page (``CIK##########-submissions-001.json``)."""
         data = await self.get_json(f"{self.data}/submissions/{page.name}")
         return parse_filings(
@@ -258,6 +262,7 @@ class EdgarClient:
             company=submissions.name,
             fiscal_year_end=submissions.fiscal_year_end,
             www_base_url=self.www,
+            forms=forms,
         )
 
     async def filings(
@@ -278,13 +283,13 @@ class EdgarClient:
             wanted |= {f"{f}/A" for f in wanted}
         year_set = set(years) if years is not None else None
         ref = await self.resolve(company)
-        subs = await self.submissions(ref.cik)
+        subs = await self.submissions(ref.cik, forms=wanted)
         found = list(subs.filings)
         earliest = date(min(year_set) - 1, 1, 1) if year_set else None
         for page in subs.pages:
             if earliest is not None and page.filing_to is not None and page.filing_to < earliest:
                 continue
-            found.extend(await self.page(subs, page))
+            found.extend(await self.page(subs, page, forms=wanted))
         seen: set[str] = set()
         result = []
         for filing in found:

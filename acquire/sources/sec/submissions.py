@@ -16,7 +16,7 @@ is ``None``, never a crash.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -171,9 +171,19 @@ def _flag(value: Any) -> bool | None:
 
 
 def parse_filings(
-    table: Mapping[str, Any], *, cik: int, company: str, fiscal_year_end: str | None, www_base_url: str
+    table: Mapping[str, Any],
+    *,
+    cik: int,
+    company: str,
+    fiscal_year_end: str | None,
+    www_base_url: str,
+    forms: Container[str] | None = None,
 ) -> list[Filing]:
-    """Filings from SEC's parallel arrays (``filings.recent`` or an older page)."""
+    """Filings from SEC's parallel arrays (``filings.recent`` or an older page).
+
+    ``forms`` (upper-case form types) keeps only those rows: a large filer lists ~1,000
+    filings, and building a model for each costs more than the rest of a job that wants a few.
+    """
     accessions = table.get("accessionNumber")
     if not isinstance(accessions, list):
         return []
@@ -199,6 +209,8 @@ def parse_filings(
         if not accession or not form or filed is None:
             continue  # a row without the essentials cannot be a filing
         form = str(form)
+        if forms is not None and form.upper() not in forms:
+            continue
         annual = form in ANNUAL_FORMS
         reported = _date(cols["reportDate"][i])
         if reported is not None:
@@ -233,8 +245,11 @@ def parse_filings(
     return filings
 
 
-def parse_submissions(data: Mapping[str, Any], *, www_base_url: str) -> Submissions:
-    """Parse a ``submissions/CIK##########.json`` document (2023 and 2026 schemas alike)."""
+def parse_submissions(
+    data: Mapping[str, Any], *, www_base_url: str, forms: Container[str] | None = None
+) -> Submissions:
+    """Parse a ``submissions/CIK##########.json`` document (2023 and 2026 schemas alike);
+    ``forms`` as for :func:`parse_filings`."""
     try:
         cik = int(str(data["cik"]))
     except (KeyError, ValueError) as exc:
@@ -258,6 +273,8 @@ def parse_submissions(data: Mapping[str, Any], *, www_base_url: str) -> Submissi
         name=name,
         tickers=[str(t) for t in data.get("tickers") or []],
         fiscal_year_end=fye,
-        filings=parse_filings(recent, cik=cik, company=name, fiscal_year_end=fye, www_base_url=www_base_url),
+        filings=parse_filings(
+            recent, cik=cik, company=name, fiscal_year_end=fye, www_base_url=www_base_url, forms=forms
+        ),
         pages=pages,
     )

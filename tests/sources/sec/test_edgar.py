@@ -177,6 +177,16 @@ def test_2023_schema_parses() -> None:
     assert subs.pages[0].name == "CIK0000320193-submissions-001.json"
 
 
+def test_a_form_filter_keeps_exactly_the_filings_of_those_forms() -> None:
+    path = FIXTURES / "data.sec.gov/submissions/CIK0001045810.json.gz"
+    data = json.loads(gzip.decompress(path.read_bytes()))
+    every = parse_submissions(data, www_base_url="https://www.sec.gov")
+    ten_k = parse_submissions(data, www_base_url="https://www.sec.gov", forms={"10-K", "10-K/A"})
+    assert len(every.filings) > 20 * len(ten_k.filings) > 0  # the filter is what makes it cheap
+    assert ten_k.filings == [f for f in every.filings if f.form in {"10-K", "10-K/A"}]
+    assert ten_k.model_dump(exclude={"filings"}) == every.model_dump(exclude={"filings"})
+
+
 async def test_2023_schema_end_to_end(edgar: EdgarClient, upstream: ReplayServer) -> None:
     variant = FIXTURES / "variants" / "2023"
     upstream.inject(
