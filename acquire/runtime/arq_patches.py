@@ -21,6 +21,14 @@ that does not need the new behaviour, and any other arq worker in the process, r
     leaves the rest of the batch for the next poll. Upstream fix: catch
     ``WatchError``/``ConnectionError`` over the whole WATCH block in ``start_jobs``.
 
+``Worker.start_jobs`` (again): a job is picked up in one round trip.
+    arq checks and marks each job it starts in four (WATCH its in-progress key, EXISTS it,
+    ZSCORE the queue, MULTI PSETEX EXEC). For acquire's workers (those with a :class:`WakeUp`)
+    one script makes the same decision atomically; its marker holds a value unique to the call,
+    so a call that redis-py sends again after losing the reply still starts the job.
+    ``tests/runtime/test_pickup.py`` runs arq's ``start_jobs`` and this one on the same queue
+    states and compares what each decided and left in Redis.
+
 ``Worker.run_job``: whatever else goes wrong with one queue entry, the worker's loop goes on.
     arq re-raises a ``run_job`` exception in its poll loop, which ends the worker process; it
     reads a job's fields outside its own error handling (``et`` becomes a datetime, ``t`` is
@@ -74,7 +82,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import itertools
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -88,10 +99,10 @@ from arq.constants import (
     result_key_prefix,
     retry_key_prefix,
 )
-from arq.utils import to_ms
+from arq.utils import timestamp_ms, to_ms
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError, WatchError
+from redis.exceptions import NoScriptError, ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from acquire.store import keys
@@ -376,6 +387,65 @@ async def _start_jobs(self: Worker, job_ids: list[bytes]) -> None:
         log.warning("Redis connection lost while picking up a job (%s); retrying at the next poll", exc)
 
 
+# arq's start_jobs checks and marks each job it starts in four round trips (WATCH its
+# in-progress key, EXISTS it, ZSCORE the queue, MULTI PSETEX EXEC); this script makes the same
+# decision atomically, in one. KEYS: in-progress, queue | ARGV: arq job id, now (ms, the
+# worker's clock, as arq compares), marker lifetime (ms), marker value (unique per call).
+# Returns the job's score, or nil when it runs elsewhere, has left the queue or is not yet due
+# (arq's ``not score`` also skips a score of 0). A marker holding this call's own value means
+# redis-py sent the call again after losing its reply: the job is this call's to start.
+_PICK_UP = b"""
+local mark = redis.call('GET', KEYS[1])
+if mark and mark ~= ARGV[4] then return false end
+local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if not score then return false end
+if not mark then
+  local due = tonumber(score)
+  if due == 0 or due > tonumber(ARGV[2]) then return false end
+  redis.call('PSETEX', KEYS[1], ARGV[3], ARGV[4])
+end
+return score
+"""
+_PICK_UP_SHA = hashlib.sha1(_PICK_UP).hexdigest()  # noqa: S324 - the script's name in Redis
+# Marker values: unique per process and call (arq only ever asks whether the marker exists).
+_MARKS = itertools.count()
+_MARK_PREFIX = secrets.token_hex(6)
+
+
+async def _pick_up(self: Worker, job_id: str) -> int | None:
+    """Mark ``job_id`` in progress if arq's ``start_jobs`` would start it; its score, or None."""
+    ttl_ms, mark = int(self.in_progress_timeout_s * 1000), f"{_MARK_PREFIX}.{next(_MARKS)}"
+    args = (2, in_progress_key_prefix + job_id, self.queue_name, job_id, timestamp_ms(), ttl_ms, mark)
+    pool: Any = self.pool  # redis-py's execute_command is untyped
+    try:
+        score = await pool.execute_command("EVALSHA", _PICK_UP_SHA, *args)
+    except NoScriptError:  # a Redis that restarted, or one that never saw it
+        score = await pool.execute_command("EVAL", _PICK_UP, *args)
+    return None if score is None else int(float(score))
+
+
+async def _start_each(self: Worker, job_ids: Sequence[str]) -> None:
+    """arq's ``start_jobs`` loop (a slot per job, a task per started job) with :data:`_PICK_UP`."""
+    for job_id in job_ids:
+        await self.sem.acquire()
+        if self.job_counter >= self.max_jobs:
+            self.sem.release()
+            return
+        self.job_counter += 1
+        try:
+            score = await _pick_up(self, job_id)
+        except ResponseError as exc:  # e.g. a Redis refusing writes: arq gives the slot back too
+            log.warning("job %s not started: %s", job_id, exc)
+            score = None
+        if score is None:
+            self.job_counter -= 1
+            self.sem.release()
+            continue
+        task = self.loop.create_task(self.run_job(job_id, score))
+        task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
+        self.tasks[job_id] = task
+
+
 @dataclass
 class WakeUp:
     """How one acquire worker waits for work (see ``Worker._poll_iteration`` above)."""
@@ -409,13 +479,13 @@ async def _start_jobs_woken(self: Worker, wake: WakeUp, job_ids: list[bytes]) ->
     before = {j: mine.get(j) for j in fresh}
     free = max(0, self.max_jobs - self.job_counter)
     head, rest = fresh[:free], fresh[free:]
-    await _original_start_jobs(self, [j.encode() for j in head])
+    await _start_each(self, head)
     if rest:
         if head and all(mine.get(j) is not before[j] for j in head):
             # Every free slot took a ready job and more ids are left: wake another worker for
             # them (it passes the wake on if it fills up too), then wait for slots as arq does.
             await wake_workers(self.pool, self.queue_name)
-        await _original_start_jobs(self, [j.encode() for j in rest])
+        await _start_each(self, rest)
     started = [j for j in fresh if mine.get(j) is not before[j]]
     wake.started = len(started)
     wake.elsewhere = [j for j in fresh if j not in mine]

@@ -137,8 +137,9 @@ async def test_a_worker_that_is_full_wakes_another(settings: Settings) -> None:
 
 
 # What the wake-up relies on in arq: main() turns poll() -> _poll_iteration(), which reads ready
-# ids and hands them to start_jobs, and finish_job(finish=False) is how a job goes back on the
-# queue. If an arq upgrade changes any of these, re-check arq_patches and update the digests.
+# ids and hands them to start_jobs (whose loop arq_patches' one-script pickup follows), and
+# finish_job(finish=False) is how a job goes back on the queue. If an arq upgrade changes any of
+# these, re-check arq_patches and update the digests.
 ARQ_SOURCES: dict[str, Callable[..., Any]] = {
     "Worker.main": Worker.main,
     "Worker._poll_iteration": arq_patches._original_poll_iteration,
