@@ -54,7 +54,9 @@ def create_app(
             await router.aclose()  # ends open event streams
             await client.close()
 
-    app = FastAPI(title="acquire example", lifespan=lifespan)
+    # FastAPI builds trailing-slash redirects from the request's Host header, which the client
+    # chooses (a redirect to any host it names): paths match exactly.
+    app = FastAPI(title="acquire example", lifespan=lifespan, redirect_slashes=False)
     app.router.routes.extend(dashboard_routes(API_PREFIX))
 
     @app.get("/healthz")

@@ -74,10 +74,14 @@ def create_app(
             await router.aclose()  # ends open event streams
             await client.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[*dashboard_routes(API_PREFIX), Route("/healthz", health)],
         lifespan=lifespan,
     )
+    # Starlette answers "/acquire" with a redirect to "/acquire/" built from the request's Host
+    # header, which the client chooses (a redirect to any host it names): paths match exactly.
+    app.router.redirect_slashes = False
+    return app
 
 
 app = create_app()

@@ -26,7 +26,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acquire.client import AcquireClient, JobHandle
 from acquire.errors import JobFailedError
@@ -38,7 +38,11 @@ from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
 from acquire.worker import create_worker
 
-__all__ = ["DEMO_JOBS", "recordings", "run_demo", "server_config"]
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+    from starlette.types import ASGIApp
+
+__all__ = ["DEMO_JOBS", "demo_app", "recordings", "run_demo", "server_config"]
 
 ORG = "demo"
 DEMO_API_KEY = "demo-key-0123456789"
@@ -266,11 +270,25 @@ def server_config(app: Any, port: int) -> Any:
     return uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **uvicorn_limits())
 
 
+def demo_app(router: ASGIApp) -> Starlette:
+    """The demo's host app: the router at ``/acquire`` and the dashboard (if installed) at ``/``."""
+    from starlette.applications import Starlette
+
+    app = Starlette()
+    # Starlette answers "/acquire" with a redirect to "/acquire/" built from the request's Host
+    # header, which the client chooses: paths match exactly instead.
+    app.router.redirect_slashes = False
+    app.mount("/acquire", router)
+    with contextlib.suppress(ImportError):
+        dashboard = importlib.import_module("acquire.web.dashboard")
+        app.mount("/", dashboard.create_dashboard("/acquire"))
+    return app
+
+
 @contextlib.asynccontextmanager
 async def _serving(settings: Settings, port: int) -> AsyncIterator[tuple[AcquireClient, int]]:
     """A worker and the dashboard app on ``port`` (or a free one); stopped web server first."""
     import uvicorn
-    from starlette.applications import Starlette
 
     from acquire.web import api_key_authorizer, create_router
 
@@ -285,11 +303,7 @@ async def _serving(settings: Settings, port: int) -> AsyncIterator[tuple[Acquire
     worker_task = asyncio.create_task(worker.async_run())
     client = await AcquireClient.connect(settings)
     router = create_router(client, api_key_authorizer({DEMO_API_KEY: ORG}), token_secret=os.urandom(32))
-    app = Starlette()
-    app.mount("/acquire", router)
-    with contextlib.suppress(ImportError):
-        dashboard = importlib.import_module("acquire.web.dashboard")
-        app.mount("/", dashboard.create_dashboard("/acquire"))
+    app = demo_app(router)
     port = _free_port(port)
     server = Server(server_config(app, port))
     server_task = asyncio.create_task(server.serve())

@@ -78,6 +78,19 @@ async def test_example_app_serves_dashboard_api_and_live_events(
     assert not any(isinstance(route, Mount) for route in app.router.routes)
 
 
+@pytest.mark.parametrize("name", FACTORIES)
+async def test_example_apps_never_redirect_to_the_host_a_client_names(
+    name: str, settings: Settings, redis: aioredis.Redis
+) -> None:
+    app = FACTORIES[name](settings, api_keys=API_KEYS, token_secret=SECRET)
+    async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        for path in ("/acquire", "/healthz/", "/acquire/jobs/"):
+            response = await http.get(path, headers={**ACME, "Host": "attacker.example"})
+            # Starlette and FastAPI build trailing-slash redirects from the Host header.
+            assert not response.is_redirect, (path, response.status_code, response.headers.get("location"))
+            assert response.status_code == 404, (path, response.status_code)
+
+
 async def test_fastapi_app_keeps_its_own_openapi_routes(settings: Settings, redis: aioredis.Redis) -> None:
     app = fastapi_app.create_app(settings, api_keys=API_KEYS, token_secret=SECRET)
     async with serve(app) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
