@@ -236,13 +236,13 @@ class _BlockBuilder:
         child = node.child
         while child is not None:
             tag = child.tag or ""
-            first = child.child
             if tag in _BLOCK_TAGS:
                 if self.runs and not "".join(content for content, _ in self.runs).strip():
                     self.runs = []  # white space between blocks makes no block
                 if not self.runs and not region.open(self.blocks) and not region.holds(child):
                     child = child.next
                     continue
+            first = child.child
             if first is None or tag in _SKIP_TAGS or (first.next is None and first.tag == "-text"):
                 self.siblings(child, style, single=True)
             else:

@@ -34,8 +34,8 @@ import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
-from acquire.analysis.blocks import Block
-from acquire.analysis.furniture import compact_key, is_page_noise, split_furniture
+from acquire.analysis.blocks import Block, class_styles
+from acquire.analysis.furniture import compact_key, split_furniture
 from acquire.analysis.item1a import decode_document, primary_document
 from acquire.analysis.items import MAX_HEADING_WORDS, item_of, item_order
 from acquire.analysis.text import fold
@@ -160,7 +160,7 @@ def extract_sections(document: str | bytes) -> list[Section]:
 def text_and_sections(document: str | bytes) -> tuple[str, list[Section]]:
     """:func:`document_text` and :func:`extract_sections` at the cost of one."""
     source = _source(document)
-    lines, furniture = _flatten(source)
+    lines, furniture, shown = _flatten(source)
     chosen = _chain(lines)
     offsets = [0]
     for line in lines:
@@ -180,7 +180,7 @@ def text_and_sections(document: str | bytes) -> tuple[str, list[Section]]:
         body = text[start:end]
         sections.append(Section(item, _title(lines, index, item), start, end, body, _status(body)))
     if _LOOKS_HTML.search(source[:20000]) and _covered(sections) < _XREF_COVERAGE * len(text):
-        return text, _titled_sections(lines, furniture, source, sections)
+        return text, _titled_sections(lines, furniture, shown, class_styles(source), sections)
     return text, sections
 
 
@@ -193,12 +193,16 @@ def _lines(source: str) -> list[str]:
     return _flatten(source)[0]
 
 
-def _flatten(source: str) -> tuple[list[str], frozenset[str]]:
-    """The document's lines, and the :func:`compact_key` of the running headers left out of them."""
-    raw = _visible_html(source) if _LOOKS_HTML.search(source[:20000]) else source
+def _flatten(source: str) -> tuple[list[str], frozenset[str], str]:
+    """The document's lines, the :func:`compact_key` of the running headers left out of them, and
+    the document without its hidden parts (the inline-XBRL header, the HTML head)."""
+    markup = _LOOKS_HTML.search(source[:20000]) is not None
+    shown = _shown(source) if markup else source
+    raw = _visible_html(shown) if markup else source
     # str.split collapses the white space a regex would (Unicode spaces) at C speed, line by line.
     parts = fold(raw).split("\n")
-    blocks = [Block(line) for part in parts if (line := " ".join(part.split())) and not is_page_noise(line)]
+    # Page numbers go with the furniture (split_furniture).
+    blocks = [Block(line) for part in parts if (line := " ".join(part.split()))]
     kept, dropped = split_furniture(blocks)
     # An item heading recurs once in the table of contents: never furniture.
     headings = [b for b in dropped if _item(b.text) is not None]
@@ -206,10 +210,10 @@ def _flatten(source: str) -> tuple[list[str], frozenset[str]]:
         ids = {id(b) for b in kept} | {id(b) for b in headings}
         kept = [b for b in blocks if id(b) in ids]
     furniture = frozenset(compact_key(b.text) for b in dropped if _item(b.text) is None)
-    return [b.text for b in kept], furniture
+    return [b.text for b in kept], furniture, shown
 
 
-def _visible_html(source: str) -> str:
+def _shown(source: str) -> str:
     for opening, closing in _HIDDEN:
         at = source.find(opening)
         while at >= 0:
@@ -218,6 +222,11 @@ def _visible_html(source: str) -> str:
                 break
             source = source[:at] + source[end + len(closing) :]
             at = source.find(opening, at)
+    return source
+
+
+def _visible_html(source: str) -> str:
+    """The text of HTML without hidden parts (:func:`_shown`), a line per block, cells spaced."""
     source = _DROPPED.sub("", source)
     source = _CELL.sub(" ", _LINE_BREAK.sub("\n", source))
     return html.unescape(_TAG.sub("", source)).replace("\xa0", " ")
@@ -290,7 +299,7 @@ def _covered(sections: list[Section]) -> int:
 
 
 def _titled_sections(
-    lines: list[str], furniture: frozenset[str], source: str, found: list[Section]
+    lines: list[str], furniture: frozenset[str], shown: str, classes: dict[str, str], found: list[Section]
 ) -> list[Section]:
     """Cross-reference-index layouts: each stub item searched as a heading reading its caption.
 
@@ -302,9 +311,8 @@ def _titled_sections(
         offsets.append(offsets[-1] + len(line) + 1)
     text = "\n".join(lines)
     stubs = [s.item for s in found if s.end - s.start < _STUB_CHARS and not _absent(s)]
-    located = caption_sections(
-        source, lines, {item: captions(ITEM_TITLES[item]) for item in stubs}, furniture
-    )
+    wanted = {item: captions(ITEM_TITLES[item]) for item in stubs}
+    located = caption_sections(shown, lines, wanted, furniture, classes)
     results: list[Section] = []
     for section in found:
         if section.item not in stubs:

@@ -68,12 +68,17 @@ def captions(title: str) -> list[Caption]:
 
 
 def caption_sections(
-    source: str, lines: list[str], wanted: dict[str, list[Caption]], furniture: Collection[str]
+    source: str,
+    lines: list[str],
+    wanted: dict[str, list[Caption]],
+    furniture: Collection[str],
+    classes: dict[str, str] | None = None,
 ) -> dict[str, tuple[int, int]]:
     """The first and last line of each item's section under a heading reading one of its captions.
 
     ``wanted`` lists each item's :func:`captions` in order of preference; ``furniture`` holds the
-    :func:`~acquire.analysis.furniture.compact_key` of the running headers the ``lines`` dropped.
+    :func:`~acquire.analysis.furniture.compact_key` of the running headers the ``lines`` dropped;
+    ``classes`` the document's class styles (:func:`~acquire.analysis.blocks.class_styles`).
     An item whose captions head no section of ``source`` is left out.
     """
     # A section is placed in the text by the line that reads its heading, so a caption no line reads is
@@ -87,7 +92,8 @@ def caption_sections(
     if not titles:
         return {}
     region = _Headings(list(titles.values()), furniture)
-    region.finish(region_blocks(LexborHTMLParser(source), region, class_styles(source)))
+    classes = class_styles(source) if classes is None else classes
+    region.finish(region_blocks(LexborHTMLParser(source), region, classes))
     base = base_style(region.kept)
     spans = {key: titled_span(region.kept, c.pattern, base) for key, c in titles.items()}
     located: dict[str, tuple[int, int]] = {}
@@ -119,6 +125,7 @@ class _Headings:
         self.levels: list[Style] = []
         # Blocks walked but not judged yet: (block, compact key if short, reads a title).
         self.pending: list[tuple[Block, str | None, bool]] = []
+        self.opened = False
 
     def holds(self, node: LexborNode) -> bool:
         # Every word of a block's text is in its element's text (which also holds hidden text).
@@ -131,6 +138,12 @@ class _Headings:
         return False
 
     def open(self, blocks: list[Block]) -> bool:
+        if len(blocks) == self.seen:  # nothing new since the last answer
+            return self.opened
+        self.opened = self._open(blocks)
+        return self.opened
+
+    def _open(self, blocks: list[Block]) -> bool:
         if len(blocks) > self.seen:
             for block in blocks[self.seen :]:
                 text = block.text
@@ -149,7 +162,7 @@ class _Headings:
 
     def finish(self, blocks: list[Block]) -> None:
         """Judge the blocks not yet judged (the walk is over)."""
-        self.open(blocks)
+        self._open(blocks)
         while self.pending:
             self._judge()
 
