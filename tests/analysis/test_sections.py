@@ -134,6 +134,62 @@ def test_cross_reference_index_sections_run_from_their_heading_to_the_next_of_it
     assert text[by_item["9A"].end + 1 :].startswith("Exhibits\n")
 
 
+_HEADING = '<div><span style="font-size:14pt;color:#0068b5">{}</span></div>'
+_RUNNING_HEADER = '<div><span style="font-size:8pt">{}</span></div>'
+_PARAGRAPH = (
+    '<div><span style="font-size:9pt">Paragraph {} on {}: we describe at some length how this matters to '
+    "our company, its customers and its investors, and what we do about it every year.</span></div>"
+)
+
+
+def _annual_report_10k() -> str:
+    """A cross-reference-index 10-K: contents, captioned sections with running headers, the index."""
+    # A contents row: its caption in the row's text, its page number in a block of its own.
+    contents = [("Our Business", 3), ("Risk Factors", 6), ("Cybersecurity", 10), ("Properties", 11)]
+    parts = [
+        "<table>",
+        *(f"<tr><td>{c}</td><td><div>{page}</div></td></tr>" for c, page in contents),
+        "</table>",
+    ]
+    for caption, count, header in (
+        ("Our Business", 30, "Annual Report"),
+        ("Risk Factors", 30, "Risk Factors and Other Information"),
+        ("Cybersecurity", 4, "Risk Factors and Other Information"),
+        ("Properties", 5, "Risk Factors and Other Information"),
+    ):
+        parts.append(_HEADING.format(caption))
+        for n in range(count):
+            if n % 8 == 0:  # a new page
+                parts.append(_RUNNING_HEADER.format(header))
+            parts.append(_PARAGRAPH.format(n, caption))
+    rows = [("Item 1. Business", "Pages 3-5"), ("Item 1A. Risk Factors", "Pages 6-9")]
+    rows += [("Item 1B. Unresolved Staff Comments", "None"), ("Item 2. Properties", "Page 11")]
+    index = [f"<tr><td>{item}</td><td>{pages}</td></tr>" for item, pages in rows]
+    # The index sets Item 1C over three lines (a row of three blocks).
+    index.insert(
+        3, "<tr><td><div>Item 1C.</div></td><td><div>Cybersecurity</div></td><td><div>Page 10</div></td></tr>"
+    )
+    parts += [_HEADING.format("Form 10-K Cross-Reference Index"), "<table>", *index, "</table>"]
+    return "<html><body>" + "".join(parts) + "</body></html>"
+
+
+def test_a_caption_the_contents_and_the_index_also_read_heads_its_section() -> None:
+    # "Cybersecurity" is read three times (contents, heading, index) and is no running header.
+    document = _annual_report_10k()
+    by_item = {s.item: s for s in extract_sections(document)}
+    assert list(by_item) == ["1", "1A", "1B", "1C", "2"]
+    for item, caption, count in (
+        ("1A", "Risk Factors", 30),
+        ("1C", "Cybersecurity", 4),
+        ("2", "Properties", 5),
+    ):
+        lines = by_item[item].text.split("\n")
+        assert lines[0] == caption and len(lines) == count + 1, (item, lines[:2], lines[-2:])
+        assert all(line.startswith(f"Paragraph {n} on {caption}:") for n, line in enumerate(lines[1:]))
+    assert by_item["1"].text == "Item 1. Business Pages 3-5"  # "Our Business" is not its caption
+    assert by_item["1B"].status == "omitted"
+
+
 def test_a_section_never_starts_at_a_table_of_contents_row() -> None:
     text, sections = _sections("sec/corpus/html/AAPL-FY2024.html.gz")
     by_item = {s.item: s for s in sections}
