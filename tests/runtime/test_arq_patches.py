@@ -191,7 +191,8 @@ async def test_arq_start_pipeline_is_all_it_sends_before_the_job_code(
 ) -> None:
     # arq_patches re-runs arq's run_job after a ConnectionError, which is safe only while
     # everything run_job sends before the job's code is the one start pipeline (read the job,
-    # count the try): an arq upgrade that adds a write there fails this test.
+    # count the try), which the pickup script runs in its place: an arq upgrade that adds a
+    # write there fails this test (and tests/runtime/test_pickup.py).
     client, job_id = await _queued_job(settings)
     watcher = aioredis.Redis.from_url(settings.redis_url)
     seen: list[str] = []

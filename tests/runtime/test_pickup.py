@@ -8,6 +8,7 @@ each decided and left in Redis, so an arq upgrade that changes the decision fail
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -177,3 +178,78 @@ async def test_a_redis_that_forgot_the_script_still_picks_up(
         assert SEEN_TTL.pop("pickup-flushed") > 0
     finally:
         await worker.close()
+
+
+# What a pickup does to a job's keys, as MONITOR shows it (the script's commands included),
+# without the commands that only guard arq's check (WATCH, MULTI, EXEC) or hold the script.
+_GUARDS = {"WATCH", "UNWATCH", "MULTI", "EXEC", "EVALSHA", "EVAL"}
+
+
+async def _pickup_commands(
+    settings: Settings, redis: aioredis.Redis, *, ours: bool, abort: bool
+) -> tuple[list[str], list[str]]:
+    pool = await connect(settings)
+    worker = _worker(pool, ours=ours)
+    worker.allow_abort_jobs = abort
+    job_id = f"pickup-monitor-{ours}-{abort}"
+    await pool.delete(QUEUE)
+    await _due(pool, job_id)
+    seen: list[str] = []
+    watcher = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        async with watcher.monitor() as monitor:
+            await redis.echo("pickup-starts")
+            while "pickup-starts" not in (await monitor.next_command())["command"]:
+                pass
+            await worker.start_jobs([job_id.encode()])
+            await worker.tasks[job_id]
+            while "PTTL" not in (command := (await monitor.next_command())["command"]):
+                seen.append(command)
+    finally:
+        await watcher.aclose()
+        await worker.close()
+    words = [command.split(" ") for command in seen]
+    # Names and keys: the marker's value is arq's b'1' or the script's own.
+    touching = [
+        " ".join(w[:2]).replace(job_id, "<id>")
+        for w in words
+        if w[0] not in _GUARDS and job_id in " ".join(w)
+    ]
+    return touching, [w[0] for w in words if w[0] in _GUARDS]
+
+
+@pytest.mark.parametrize("abort", [False, True], ids=["no-abort", "abort"])
+async def test_a_pickup_sends_the_commands_of_arqs_start_jobs_and_run_job(
+    settings: Settings, redis: aioredis.Redis, abort: bool
+) -> None:
+    # Everything arq's start_jobs and run_job send for a job before its code runs, in order;
+    # an arq upgrade that changes any of it fails here.
+    theirs, _ = await _pickup_commands(settings, redis, ours=False, abort=abort)
+    ours, round_trips = await _pickup_commands(settings, redis, ours=True, abort=abort)
+    assert round_trips == ["EVALSHA"]  # one command for all of it
+    # arq asks EXISTS of the marker, the script GETs it (its own value may be there).
+    assert theirs[0] == f"EXISTS {in_progress_key_prefix}<id>"
+    assert ours[0] == f"GET {in_progress_key_prefix}<id>"
+    assert ours[1:] == theirs[1:]
+    assert ours[1:4] == [f"ZSCORE {QUEUE}", f"PSETEX {in_progress_key_prefix}<id>", "GET arq:job:<id>"]
+
+
+async def test_a_start_pipeline_other_than_arqs_known_one_runs_for_real(
+    settings: Settings, redis: aioredis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Should an arq upgrade queue other commands, the worker sends them instead of answering
+    # with replies meant for others, and says so.
+    pool = await connect(settings)
+    await redis.set("pickup-real", b"v")
+    start = arq_patches._StartPipeline(pool, [("get", "pickup-expected")], ["not this"])
+    try:
+        with caplog.at_level(logging.ERROR, logger="acquire.jobs"):
+            async with start as pipe:
+                pipe.get("pickup-real")
+                pipe.incr("pickup-count")
+                assert await pipe.execute() == [b"v", 1]
+        assert "start pipeline is not the one acquire answers" in caplog.text
+        assert await redis.get("pickup-count") == b"1"
+    finally:
+        await redis.delete("pickup-real", "pickup-count")
+        await pool.aclose()
