@@ -418,8 +418,8 @@ else
 end
 local job = redis.call('GET', KEYS[3])
 if not mark then
-  try = redis.call('INCRBY', KEYS[4], 1)
-  redis.call('EXPIRE', KEYS[4], 88400)
+  try = redis.call('INCRBY', KEYS[4], '1')
+  redis.call('EXPIRE', KEYS[4], '88400')
 end
 local removed = 0
 if ARGV[5] == '1' then removed = redis.call('ZREM', KEYS[5], ARGV[1]) end

@@ -167,5 +167,5 @@ async def reconcile(
         if status.state.final or await _reconcile_one(services, specs, status, report):
             await redis.zrem(keys.active(), member)
         else:
-            await redis.zadd(keys.active(), {member: time.time()})  # look again next pass
+            await redis.zadd(keys.active(), {member: int(time.time())})  # look again next pass
     return report

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -44,7 +45,7 @@ _ACTIVE = keys.active()
 
 # KEYS: status, events, active, org index, idem, then for an arq job: arq job, arq result,
 # queue, wake list ('' each without one), then the text hash, the org's backlog ('' for no
-# room check) | ARGV: ttl, maxlen, index max, score, job id, event fields (json), active member,
+# room check) | ARGV: ttl, maxlen, index max, created (µs), job id, event fields (json), active member,
 # arq job record ('' for none), its score and expiry (ms), the request for the text hash (''
 # when short: it is among the fields), the job's items and the backlog's limit, then the
 # status's field/value pairs...
@@ -52,6 +53,10 @@ _ACTIVE = keys.active()
 # queue) plus the wake token. An id in use with this job's status record present is this same
 # call run again by redis-py after a lost reply: done. Without it, arq has the id: refused ('!').
 # A backlog too full for the job's items refuses it too ('#' and how many items wait).
+# Scores are integers (the org index in µs, the active set in seconds: the µs text without its
+# last six digits): a small sorted set is a ziplist, whose insert reads every score before it,
+# and Redis parses a fractional one with strtod each time, an integer not at all. Numbers the
+# script passes on are text (Redis formats a Lua number with snprintf).
 _CREATE = """
 if KEYS[5] ~= '' then
   local existing = redis.call('GET', KEYS[5])
@@ -68,8 +73,8 @@ if ARGV[8] ~= '' then
   end
   redis.call('PSETEX', KEYS[6], ARGV[10], ARGV[8])
   redis.call('ZADD', KEYS[8], ARGV[9], ARGV[5])
-  redis.call('LPUSH', KEYS[9], 1)
-  redis.call('LTRIM', KEYS[9], 0, 0)
+  redis.call('LPUSH', KEYS[9], '1')
+  redis.call('LTRIM', KEYS[9], '0', '0')
 end
 if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1]) end
 redis.call('HSET', KEYS[1], unpack(ARGV, 14))
@@ -77,7 +82,7 @@ if ARGV[11] ~= '' then
   redis.call('HSET', KEYS[10], 'request', ARGV[11])
   redis.call('EXPIRE', KEYS[10], ARGV[1])
 end
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[7])
+redis.call('ZADD', KEYS[3], string.sub(ARGV[4], 1, -7), ARGV[7])
 local ev = cjson.decode(ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
@@ -109,9 +114,9 @@ redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 local counted = 0
 if ARGV[5] == 'completed' then
-  redis.call('HINCRBY', KEYS[1], 'items_done', 1); counted = 1
+  redis.call('HINCRBY', KEYS[1], 'items_done', '1'); counted = 1
 elseif finals[ARGV[5]] then
-  redis.call('HINCRBY', KEYS[1], 'items_failed', 1); counted = 1
+  redis.call('HINCRBY', KEYS[1], 'items_failed', '1'); counted = 1
 end
 local done = tonumber(redis.call('HGET', KEYS[1], 'items_done') or '0')
 local failed = tonumber(redis.call('HGET', KEYS[1], 'items_failed') or '0')
@@ -128,6 +133,11 @@ if ARGV[6] ~= '' and counted == 1 then
 end
 return {done, failed, total, counted}
 """.replace("JOB_FINALS", FINALS_LUA)
+
+
+def _micros(when: datetime) -> int:
+    """``when`` as integer microseconds since 1970 (a sorted set's score, see ``_CREATE``)."""
+    return round(when.timestamp() * 1_000_000)
 
 
 def _result_json(result: StoredResult | None) -> str:
@@ -238,7 +248,7 @@ class JobStore:
                 self.ttl,
                 self.events_maxlen,
                 self.index_max,
-                status.created_at.timestamp(),
+                _micros(status.created_at),
                 job_id,
                 dumps(event),
                 k.active_member,
@@ -332,7 +342,7 @@ class JobStore:
     ) -> tuple[list[str], list[str]]:
         k = keys.job_keys(org, job_id)
         names = [k.status, k.events, k.seen, k.result, _ACTIVE, k.text]
-        header = [self.ttl, self.events_maxlen, 1 if force else 0, k.active_member]
+        header = [str(self.ttl), str(self.events_maxlen), 1 if force else 0, k.active_member]
         args = [encode_steps(header, steps), _result_json(result)]
         return names, args
 

@@ -40,7 +40,8 @@ FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) +
 
 # KEYS: status, events, seen, result, active, text | ARGV: payload json, result json or ''.
 # The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
-# more arguments: ttl, events maxlen, force (0/1), active member, then the steps, each being
+# more arguments: ttl, events maxlen (both as text: Redis formats a Lua number argument with
+# snprintf, several times the cost of the command), force (0/1), active member, then the steps, each being
 # n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
 # A field of unbounded length (TEXT_FIELDS) longer than SHORT goes to the text hash, and leaves
 # the status hash (and the other way round), so a reader finds it in one place only; the
@@ -108,7 +109,7 @@ if finals[now] then
   -- holds; DUMP/RESTORE rebuilds it at its size. Same key, ids and entries, so a replay from
   -- any Last-Event-ID is unchanged, and readers blocked on the stream are still served.
   local events = redis.call('DUMP', KEYS[2])
-  if events then redis.call('RESTORE', KEYS[2], ttl * 1000, events, 'REPLACE') end
+  if events then redis.call('RESTORE', KEYS[2], ttl .. '000', events, 'REPLACE') end
 else
   redis.call('EXPIRE', KEYS[2], ttl)
 end

@@ -142,3 +142,19 @@ def test_a_compact_request_drops_only_defaults_and_expands_back(request_: Any) -
     # The defaults filled in are copies: changing them changes no other request.
     expand_request(compact_request(request_)).get("form_types", []).append("S-1")
     assert expand_request(compact_request(request_)) == full
+
+
+async def test_a_jobs_sorted_set_scores_are_integers(settings: Settings, redis: aioredis.Redis) -> None:
+    # A small sorted set is a ziplist/listpack: its insert reads every score before the new
+    # one, and a fractional score is parsed with strtod each time, an integer not at all.
+    async with await AcquireClient.connect(settings) as client:
+        first = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+        second = await client.submit("acme", SecFilingsRequest(companies=["AAPL"], years=[2024]))
+        created = (await first.status()).created_at
+        org_index = await redis.zrange(keys.org_jobs("acme"), 0, -1, withscores=True)
+        active = await redis.zscore(keys.active(), keys.active_member("acme", first.job_id))
+        listed = [job.job_id for job in await client.list_jobs("acme")]
+    assert dict(org_index)[first.job_id.encode()] == round(created.timestamp() * 1_000_000)
+    assert all(score == int(score) for _, score in org_index)
+    assert active == int(created.timestamp())  # the reconciler compares it with seconds
+    assert listed == [second.job_id, first.job_id]  # newest first, to the microsecond
