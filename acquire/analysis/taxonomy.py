@@ -23,7 +23,6 @@ pandemic/health, stock/governance, other.
 from __future__ import annotations
 
 from collections import Counter
-from itertools import compress, count, filterfalse
 
 from acquire.analysis.models import RiskCategory
 
@@ -161,12 +160,19 @@ def _compile() -> tuple[
 
 
 _EXACT, _PREFIXES = _compile()
-_PHRASE_STARTS = frozenset(key[0] for key in _EXACT if len(key) > 1)
+# Phrase rules by their first word.
+_PHRASES: dict[str, tuple[tuple[str, ...], ...]] = {}
+for _key in _EXACT:
+    if len(_key) > 1:
+        _PHRASES[_key[0]] = (*_PHRASES.get(_key[0], ()), _key)
+_PHRASE_STARTS = frozenset(_PHRASES)
 _MAX_PHRASE = max(len(key) for key in _EXACT)
 _CATEGORIES = tuple(RiskCategory)
 _Hits = tuple[tuple[int, float], ...]
-# word -> its single-word rule hits (often none), shared by every factor of every run; the
-# vocabulary of 10-Ks is a few tens of thousands of words, the bound only guards against abuse.
+# The words looked up so far and, for those with single-word rule hits, the hits; shared by
+# every factor of every run. The vocabulary of 10-Ks is a few tens of thousands of words;
+# the bound only guards against abuse.
+_SEEN: set[str] = set()
 _HITS: dict[str, _Hits] = {}
 _MAX_CACHED_WORDS = 1 << 17
 
@@ -183,41 +189,90 @@ def _word_hits(word: str) -> _Hits:
     return ()
 
 
-def _hits_of(counted: Counter[str]) -> dict[str, _Hits]:
-    """The hit table, holding every word of ``counted``."""
-    # filterfalse() runs in C; a keys-view difference would iterate the whole table.
-    missing = list(filterfalse(_HITS.__contains__, counted))
-    if missing:
-        if len(_HITS) + len(missing) > _MAX_CACHED_WORDS:
+def _hit_words(counted: Counter[str]) -> set[str]:
+    """The words of ``counted`` with single-word rule hits (keys of ``_HITS``).
+
+    Set operations on the distinct words run in C; a Python step is taken only for a word
+    never seen before and for each word with a rule.
+    """
+    words = counted.keys()
+    if not words <= _SEEN:
+        if len(_SEEN) + len(words) > _MAX_CACHED_WORDS:
+            _SEEN.clear()
             _HITS.clear()
-            missing = list(counted)
-        for word in missing:
-            _HITS[word] = _word_hits(word)
-    return _HITS
+        for word in [w for w in words if w not in _SEEN]:
+            _SEEN.add(word)
+            hits = _word_hits(word)
+            if hits:
+                _HITS[word] = hits
+    return words & _HITS.keys()
 
 
-def _term_counts(tokens: list[str], counted: Counter[str] | None = None) -> Counter[tuple[int, float, str]]:
+def _phrase_counts(tokens: list[str], counted: Counter[str]) -> list[tuple[tuple[str, ...], int]]:
+    """The phrase rules found in ``tokens`` and how often each occurs.
+
+    Only phrases whose words all occur are searched for, as `` first second `` in the
+    space-joined tokens (tokens hold no spaces, so a match is a run of whole tokens).
+    """
+    words = counted.keys()
+    wanted = [
+        phrase
+        for first in words & _PHRASE_STARTS
+        for phrase in _PHRASES[first]
+        if all(word in words for word in phrase[1:])
+    ]
+    if not wanted:
+        return []
+    text = f" {' '.join(tokens)} "
+    found: list[tuple[tuple[str, ...], int]] = []
+    for phrase in wanted:
+        needle = f" {' '.join(phrase)} "
+        # Step one character on, not past the match: repeats sharing a space all count.
+        n, at = 0, text.find(needle)
+        while at >= 0:
+            n += 1
+            at = text.find(needle, at + 1)
+        if n:
+            found.append((phrase, n))
+    return found
+
+
+def _term_counts(tokens: list[str], counted: Counter[str] | None = None) -> dict[tuple[int, float, str], int]:
     """How often each (category, weight, term) rule fires in ``tokens``.
 
     ``counted`` is ``Counter(tokens)`` when the caller has it already.
     """
     if counted is None:
         counted = Counter(tokens)
-    hits = _hits_of(counted)
-    counts: Counter[tuple[int, float, str]] = Counter()
-    # Only the few words with a rule are visited in Python: compress() skips the rest in C.
-    for word in compress(counted, map(hits.__getitem__, counted)):
+    counts: dict[tuple[int, float, str], int] = {}
+    for word in _hit_words(counted):
         n = counted[word]
-        for index, weight in hits[word]:
-            counts[(index, weight, word)] += n
-    # The positions where a phrase may start, found in C (a Python loop over every token of
-    # every factor was most of the classification time).
-    for at in compress(count(), map(_PHRASE_STARTS.__contains__, tokens)):
-        for size in range(2, _MAX_PHRASE + 1):
-            key = tuple(tokens[at : at + size])
-            for index, weight in _EXACT.get(key, ()):
-                counts[(index, weight, " ".join(key))] += 1
+        for index, weight in _HITS[word]:
+            counts[(index, weight, word)] = n
+    for phrase, n in _phrase_counts(tokens, counted):
+        for index, weight in _EXACT[phrase]:
+            counts[(index, weight, " ".join(phrase))] = n
+    _count_tail(tokens, counts)
     return counts
+
+
+def _count_tail(tokens: list[str], counts: dict[tuple[int, float, str], int]) -> None:
+    """Add the extra counts the rules have always given the last words of a text.
+
+    Phrases are looked up, from each phrase's first word, as slices of every length up to
+    the longest phrase's; near the end of a text those slices come out shorter and repeat
+    the last words. So a text ending in a phrase rule counts it once more per missing word,
+    and one ending in a first word that is also a one-word rule counts that word twice more.
+    Kept so that reports stay the same; it only matters in headings (body terms are capped).
+    """
+    for left in range(1, min(_MAX_PHRASE, len(tokens) + 1)):
+        at = len(tokens) - left
+        if tokens[at] not in _PHRASE_STARTS:
+            continue
+        tail = tuple(tokens[at:])
+        for index, weight in _EXACT.get(tail, ()):
+            key = (index, weight, " ".join(tail))
+            counts[key] = counts.get(key, 0) + _MAX_PHRASE - left
 
 
 def classify(
@@ -235,5 +290,5 @@ def classify(
         scores[index] += HEADING_WEIGHT * weight * n
     for (index, weight, _term), n in _term_counts(body_tokens, body_counts).items():
         scores[index] += weight * min(n, BODY_CAP)
-    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    best = scores.index(max(scores))  # ties go to the category listed first
     return _CATEGORIES[best] if scores[best] >= MIN_SCORE else RiskCategory.OTHER

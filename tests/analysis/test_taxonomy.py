@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from acquire.analysis import RiskCategory, analyze_risk_drift, classify, taxonomy
 from acquire.analysis.taxonomy import RULES
@@ -76,7 +78,73 @@ def test_cached_word_hits_count_every_rule_once() -> None:
     assert counts[(list(RiskCategory).index(RiskCategory.TAX), 3.0, "effective tax rate")] == 1
     assert counts[(list(RiskCategory).index(RiskCategory.PRIVACY), 3.0, "personal data")] == 1
     # A full table is emptied, not grown without bound, and the counts stay the same.
-    taxonomy._HITS.clear()
-    taxonomy._HITS.update((f"filler{n}", ()) for n in range(taxonomy._MAX_CACHED_WORDS))
-    assert taxonomy._term_counts(tokens, Counter(tokens)) == counts
-    assert len(taxonomy._HITS) <= len(set(tokens))
+    taxonomy._SEEN.update(f"filler{n}" for n in range(taxonomy._MAX_CACHED_WORDS))
+    fresh = [*tokens, "unseenword"]
+    assert taxonomy._term_counts(fresh, Counter(fresh)) == counts
+    assert len(taxonomy._SEEN) <= len(set(fresh))
+
+
+def _slice_counts(tokens: list[str]) -> dict[tuple[int, float, str], int]:
+    """The rule counts by their definition: every word's hits, and from every phrase's first
+    word on, the slices of two up to the longest phrase's length looked up as phrases."""
+    counts: dict[tuple[int, float, str], int] = {}
+    for word in tokens:
+        for index, weight in taxonomy._word_hits(word):
+            counts[(index, weight, word)] = counts.get((index, weight, word), 0) + 1
+    for at, word in enumerate(tokens):
+        if word not in taxonomy._PHRASE_STARTS:
+            continue
+        for size in range(2, taxonomy._MAX_PHRASE + 1):
+            phrase = tuple(tokens[at : at + size])
+            for index, weight in taxonomy._EXACT.get(phrase, ()):
+                key = (index, weight, " ".join(phrase))
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# Phrase words (first words that are one-word rules too), their neighbours and filler.
+_RULE_WORDS = st.sampled_from(
+    [
+        "data",
+        "privacy",
+        "personal",
+        "information",
+        "security",
+        "incidents",
+        "interest",
+        "rates",
+        "trade",
+        "secrets",
+        "policies",
+        "research",
+        "and",
+        "development",
+        "limited",
+        "number",
+        "of",
+        "effective",
+        "tax",
+        "rate",
+        "class",
+        "action",
+        "dual",
+        "stock",
+        "price",
+        "common",
+        "capital",
+        "international",
+        "sales",
+        "change",
+        "in",
+        "control",
+        "the",
+        "tariffs",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_RULE_WORDS, max_size=30))
+def test_rule_counts_equal_their_slice_definition(tokens: list[str]) -> None:
+    assert taxonomy._term_counts(tokens) == _slice_counts(tokens)
+    assert taxonomy._term_counts(tokens, Counter(tokens)) == _slice_counts(tokens)
