@@ -79,7 +79,7 @@ def analyze_sections(
     # tone and category figures all reuse its tokens, counts and tone counts, and one
     # vocabulary maps every text of both years to integers for the edit measures.
     old_texts, new_texts = _texts(old_split), _texts(new_split)
-    vocabulary = Vocabulary(old_section, new_section)
+    vocabulary = Vocabulary(old_counted, new_counted)
     old_stats = _stats(previous, old_split, old_counted, len(old_section), lexicon)
     new_stats = _stats(current, new_split, new_counted, len(new_section), lexicon)
     done("score")

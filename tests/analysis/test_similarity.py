@@ -14,6 +14,8 @@ from rapidfuzz.distance import Indel, Levenshtein
 from acquire.analysis import similarity
 from acquire.analysis.similarity import (
     Vocabulary,
+    _indel,
+    _indel_within,
     cosine_similarity,
     counted_similarity,
     edit_similarity,
@@ -109,6 +111,16 @@ def test_counted_scores_equal_the_token_ones(a: list[str], b: list[str], seen: l
     assert counted_similarity(Counter(a), Counter(a), ia, list(ia)) == similarity(a, list(a))
     assert simple_similarity_ints(ia, ib) == simple_similarity(a, b)
     assert vocabulary.ints(a + b) == ia + ib
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WORDS, _WORDS, st.integers(min_value=0, max_value=700))
+def test_indel_within_a_bound_is_exact_or_none(a: list[str], b: list[str], bound: int) -> None:
+    ia, ib = Vocabulary(a, b).ints(a), Vocabulary(a, b).ints(b)
+    distance = Indel.distance(ia, ib)
+    assert _indel_within(ia, ib, bound) == (distance if distance <= bound else None)
+    assert _indel_within(ia, ib, distance) == distance
+    assert _indel(ia, ib, max(bound, 1)) == distance
 
 
 # Sentence stops, quotes, capitals, bullets and every kind of white space, densely mixed.
