@@ -112,14 +112,20 @@ class Vocabulary:
             return list(map(index.__getitem__, tokens))
 
 
-def counted_similarity(ca: Counter[str], cb: Counter[str], a: list[int], b: list[int]) -> SimilarityScores:
-    """:func:`similarity` of two texts given as word counts and as :class:`Vocabulary` integers."""
+def counted_similarity(
+    ca: Counter[str], cb: Counter[str], a: list[int], b: list[int], edit_hint: int = 0
+) -> SimilarityScores:
+    """:func:`similarity` of two texts given as word counts and as :class:`Vocabulary` integers.
+
+    ``edit_hint`` optionally estimates the Levenshtein distance (a good one saves rapidfuzz
+    the narrower bands it would try first); the scores do not depend on it.
+    """
     if not a and not b:
         return SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
     if a == b:
         # Identical texts score 1 on every measure (the cosine of equal vectors rounds to it).
         return SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
-    edit, indel = _distances(a, b)
+    edit, indel = _distances(a, b, max(edit_hint, _EDIT_HINT))
     return SimilarityScores(
         cosine=round6(_cosine(ca, cb) if a and b else 0.0),
         jaccard=round6(_jaccard(ca, cb)),
@@ -151,7 +157,7 @@ def _jaccard(ca: Counter[str], cb: Counter[str]) -> float:
     return shared / (len(ca) + len(cb) - shared)
 
 
-def _distances(a: list[int], b: list[int]) -> tuple[int, int]:
+def _distances(a: list[int], b: list[int], hint: int = _EDIT_HINT) -> tuple[int, int]:
     """The Levenshtein and Indel distances of ``a`` and ``b``, each computed in a narrow band.
 
     Without a bound rapidfuzz fills the whole ``len(a) x len(b)`` matrix (bit-parallel); with
@@ -161,7 +167,7 @@ def _distances(a: list[int], b: list[int]) -> tuple[int, int]:
     deletion plus an insertion) bounds Indel's: a miss at the first, tighter bound is retried
     at the sure one.
     """
-    edit = Levenshtein.distance(a, b, score_hint=_EDIT_HINT)
+    edit = Levenshtein.distance(a, b, score_hint=hint)
     indel = _indel_within(a, b, edit + edit // 4)
     return edit, indel if indel is not None else _indel(a, b, 2 * edit)
 
