@@ -276,7 +276,7 @@ class _BlockBuilder:
                     if tag in _BLOCK_TAGS:
                         if runs:
                             self.flush()
-                        self.walk(child, inner)
+                        self.siblings(first, inner, single=False)
                         if self.runs:
                             self.flush()
                     elif first is not None and first.next is None and first.tag == "-text":
@@ -285,7 +285,7 @@ class _BlockBuilder:
                         if content:
                             runs.append((content, inner))
                     else:
-                        self.walk(child, inner)
+                        self.siblings(first, inner, single=False)
                     # A nested block element replaced the list of runs.
                     runs = self.runs
             if single:
