@@ -72,7 +72,10 @@ instead of polling.
     a token arrives, the earliest deferred job is due, a job running elsewhere could be given up
     (its in-progress marker's expiry), arq's health record or a cron job needs it, or at the
     latest after :attr:`WakeUp.fallback`. A worker with every slot busy waits for one of its jobs
-    instead, with no Redis command at all. Burst workers keep arq's loop.
+    instead, with no Redis command at all. The queue read arq's next poll would send goes with
+    the wait (BLPOP, DEL, ZRANGEBYSCORE in one round trip), so a woken worker starts its jobs
+    from that read (``_poll_read``, arq's ``_poll_iteration`` without its read). Burst
+    workers keep arq's loop.
     ``Worker.start_jobs`` skips ids of jobs this worker is running (arq checked each of them again
     on every read, three round trips apiece) and, when its slots cannot take every ready job,
     wakes another worker for the rest. A retry that arq schedules for later wakes a worker too,
@@ -254,15 +257,32 @@ async def _poll_iteration(self: Worker) -> None:
     # wait instead of arq's sleep. An exception or a cancellation ends it as it ended arq's.
     while True:
         wake.read, wake.started, wake.elsewhere = 0, 0, []
-        await _poll_once(self)
+        ready, wake.ready = wake.ready, None
+        await _poll_once(self, ready)
         await _wait_for_work(self, wake)
 
 
-async def _poll_once(self: Worker) -> None:
+async def _poll_once(self: Worker, ready: list[bytes] | None = None) -> None:
     try:
-        await _original_poll_iteration(self)
+        if ready is None:
+            await _original_poll_iteration(self)
+        else:
+            await _poll_read(self, ready)
     except _AWAY as exc:
         await wait_for_redis(self.pool, "polling the queue", exc)
+
+
+async def _poll_read(self: Worker, job_ids: list[bytes]) -> None:
+    # arq's _poll_iteration (a worker not in burst mode) for ids read already, with the wake.
+    if self.allow_pick_jobs and self.job_counter < self.max_jobs:
+        await self.start_jobs(job_ids)
+    if self.allow_abort_jobs:
+        await self._cancel_aborted_jobs()
+    for job_id, task in list(self.tasks.items()):
+        if task.done():
+            del self.tasks[job_id]
+            task.result()  # as arq does: an error in run_job reaches the loop
+    await self.heart_beat()
 
 
 async def _run_job(self: Worker, job_id: str, score: int) -> None:
@@ -565,6 +585,8 @@ class WakeUp:
     woken: int = 0
     #: Set while the worker is blocked on the wake list.
     idle: asyncio.Event = field(default_factory=asyncio.Event)
+    #: The due ids read with the wake, for the next loop turn (None: it reads the queue).
+    ready: list[bytes] | None = None
 
     @classmethod
     def for_queue(cls, queue: str, fallback: float) -> WakeUp:
@@ -619,14 +641,25 @@ async def _wait_for_work(self: Worker, wake: WakeUp) -> None:
         pipe: Any
         try:
             async with self.pool.pipeline(transaction=False) as pipe:
-                # The DEL runs once BLPOP returns: the read that follows sees every job whose
-                # token it drops (a job is on the queue before its token is pushed).
+                # The DEL runs once BLPOP returns, and then the queue read arq's poll would
+                # send next (its first ids, the due ones kept below): it sees every job whose
+                # token the DEL drops (a job is on the queue before its token is pushed).
                 pipe.blpop([wake.key], timeout=timeout)
                 pipe.delete(wake.key)
-                popped, _ = await pipe.execute()
+                pipe.zrangebyscore(
+                    self.queue_name,
+                    "-inf",
+                    "+inf",
+                    start=self._queue_read_offset,
+                    num=self.queue_read_limit,
+                    withscores=True,
+                )
+                popped, _, first = await pipe.execute()
         finally:
             wake.idle.clear()
         wake.woken += popped is not None
+        now = timestamp_ms()  # arq reads up to now; ids sort by score, so the due ones lead
+        wake.ready = [job_id for job_id, score in first if score <= now]
     except _AWAY as exc:
         await wait_for_redis(self.pool, "waiting for jobs", exc)
 

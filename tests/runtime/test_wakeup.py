@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import arq.utils
+import pytest
 import redis.asyncio as aioredis
 from arq.worker import Worker
 
@@ -75,6 +76,26 @@ async def test_a_submit_wakes_a_blocked_worker(settings: Settings) -> None:
         status = await job.wait(GUARD)
         assert status.state == JobState.COMPLETED
         assert wake.woken >= 1
+
+
+async def test_a_woken_worker_starts_the_job_with_the_read_sent_with_its_wait(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The queue read rides on the wait's round trip (BLPOP, DEL, ZRANGEBYSCORE): the turn that
+    # a token ends starts the job without arq's own read of the queue.
+    async with running(settings) as worker, AcquireClient(await _client(settings), settings) as client:
+        reads: list[Worker] = []
+
+        async def arqs_read(self: Worker) -> None:
+            reads.append(self)
+            await original(self)
+
+        original = arq_patches._original_poll_iteration
+        monkeypatch.setattr(arq_patches, "_original_poll_iteration", arqs_read)
+        job = await client.submit("acme", sec())
+        assert (await job.wait(GUARD)).state == JobState.COMPLETED
+        assert worker.ctx[arq_patches.WAKE_CTX].woken >= 1
+        assert reads == []
 
 
 async def test_an_idle_worker_sends_almost_no_commands(settings: Settings, redis: aioredis.Redis) -> None:
