@@ -73,7 +73,8 @@ def analyze_sections(
     new_split = segment_risk_factors(current, lexicon)
     old_factors, new_factors = old_split.factors, new_split.factors
     done("segment")
-    old_section, new_section = words(previous.text), words(current.text)
+    old_section = old_split.tokens or words(previous.text)
+    new_section = new_split.tokens or words(current.text)
     old_counted, new_counted = Counter(old_section), Counter(new_section)
     # Each factor is tokenised and counted once, by the segmentation; matching, similarity,
     # tone and category figures all reuse its tokens, counts and tone counts, and one

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 
 from acquire.analysis.blocks import PLAIN, Block
 from acquire.analysis.headings import Start, describe, styled_headings
@@ -52,13 +53,15 @@ class SegmentedSection:
 
     ``texts`` holds each factor's word tokens (parallel to ``factors``), so that matching and
     the drift figures need not tokenise the factors again; ``tones`` its tone class counts
-    (:func:`~acquire.analysis.lexicon.tone_counts`), which add up over a group of factors.
+    (:func:`~acquire.analysis.lexicon.tone_counts`), which add up over a group of factors;
+    ``tokens`` the whole section's, ``words(section.text)``.
     """
 
     factors: list[RiskFactor]
     segmentation: Segmentation
     texts: list[FactorText] = field(default_factory=list)
     tones: list[list[int]] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
 
 
 def split_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None) -> list[RiskFactor]:
@@ -70,6 +73,9 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
     """:func:`split_risk_factors` with the :class:`~acquire.analysis.models.Segmentation`
     record of the split (method, heading style, coverage, warnings)."""
     blocks = _without_item_heading(section.blocks)
+    # Each block is tokenised once: the words of texts joined by newlines are the texts'
+    # words in turn, so factors and the whole section are made of these.
+    block_tokens = [words(b.text) for b in blocks]
     method: SegmentationMethod
     styled = any(style != PLAIN for b in blocks for _, style in b.runs)
     found = styled_headings(blocks) if styled else None
@@ -78,10 +84,10 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
     else:
         method = "layout" if styled else "plain-text"
         starts, style = layout_headings(blocks), "layout"
-    factors, texts, tones = _assemble(blocks, starts, lexicon)
+    factors, texts, tones = _assemble(blocks, block_tokens, starts, lexicon)
     first = next((s for s in starts if not s.caption), None)
     end = first.index if first else len(blocks)
-    preamble = sum(len(words(b.text)) for b in blocks[:end])
+    preamble = sum(map(len, block_tokens[:end]))
     inside = sum(f.words for f in factors)
     # After the first heading every word is in a factor or in a caption.
     captions = sum(len(words(s.heading)) for s in starts if s.caption and s.index > end)
@@ -96,7 +102,9 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
         coverage=coverage,
         warnings=_warnings(factors, total, preamble, coverage, style),
     )
-    return SegmentedSection(factors, record, texts, tones)
+    dropped = [words(b.text) for b in section.blocks[: len(section.blocks) - len(blocks)]]
+    tokens = list(chain.from_iterable(dropped + block_tokens))
+    return SegmentedSection(factors, record, texts, tones, tokens)
 
 
 def _without_item_heading(blocks: Sequence[Block]) -> list[Block]:
@@ -135,25 +143,31 @@ def _warnings(
 
 
 def _assemble(
-    blocks: Sequence[Block], starts: list[Start], lexicon: Lexicon | None
+    blocks: Sequence[Block], block_tokens: Sequence[list[str]], starts: list[Start], lexicon: Lexicon | None
 ) -> tuple[list[RiskFactor], list[FactorText], list[list[int]]]:
     group: str | None = None
-    pending: list[tuple[Start, str | None, list[str]]] = []
+    # Per factor: its start, group, body texts and their tokens.
+    pending: list[tuple[Start, str | None, list[str], list[list[str]]]] = []
     bounds = [s.index for s in starts] + [len(blocks)]
     for number, start in enumerate(starts):
         following = [b.text for b in blocks[start.end : bounds[number + 1]]]
+        tokens = list(block_tokens[start.end : bounds[number + 1]])
         if start.caption:
             group = start.heading
             if pending:  # a caption's introduction belongs to no heading: keep it, before the caption
                 pending[-1][2].extend(following)
+                pending[-1][3].extend(tokens)
             continue
-        pending.append((start, group, ([start.rest] if start.rest else []) + following))
+        if start.rest:
+            following.insert(0, start.rest)
+            tokens.insert(0, words(start.rest))
+        pending.append((start, group, following, tokens))
     factors: list[RiskFactor] = []
     texts: list[FactorText] = []
     tones: list[list[int]] = []
-    for start, in_group, body_parts in pending:
+    for start, in_group, body_parts, body_tokens in pending:
         body = "\n".join(body_parts)
-        text = FactorText(heading=words(start.heading), body=words(body))
+        text = FactorText(heading=words(start.heading), body=list(chain.from_iterable(body_tokens)))
         size = len(text.heading) + len(text.body)
         tone = tone_counts((text.heading_counts, text.body_counts), lexicon)
         texts.append(text)

@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import accumulate
 
 from acquire.analysis.blocks import Block, Style
@@ -156,7 +156,8 @@ def _candidate(index: int, block: Block, base: Style) -> _Candidate | None:
     marker = _MARKER.match(text)
     skip = marker.end() if marker else 0
     lead_end = skip
-    weights: Counter[Style] = Counter()
+    # A plain dict (a Counter per block costs more than the block's few runs).
+    weights: dict[Style, int] = {}
     start = 0
     for end, style in block.runs:
         piece = text[max(start, skip) : end]
@@ -168,7 +169,8 @@ def _candidate(index: int, block: Block, base: Style) -> _Candidate | None:
             break
         lead_end = end
         # Weighted by letters: a run of punctuation or digits does not set the style.
-        weights[_canon(style, base)] += len(_LETTERS.findall(piece))
+        canon = _canon(style, base)
+        weights[canon] = weights.get(canon, 0) + len(_LETTERS.findall(piece))
     if not weights or max(weights.values()) == 0:
         return None
     style = max(weights.items(), key=lambda item: item[1])[0]
@@ -193,6 +195,7 @@ def _same(style: Style, base: Style) -> bool:
     return _canon(style, base) == base
 
 
+@lru_cache(maxsize=1024)
 def _canon(style: Style, base: Style) -> Style:
     # A run without a stated size inherits the body's; sizes within half a point are equal.
     if style.size == 0 or abs(style.size - base.size) < 0.5:

@@ -160,11 +160,11 @@ def _compile() -> tuple[
 
 
 _EXACT, _PREFIXES = _compile()
-# Phrase rules by their first word.
-_PHRASES: dict[str, tuple[tuple[str, ...], ...]] = {}
+# Phrase rules by their first word, each with the set of its other words.
+_PHRASES: dict[str, tuple[tuple[tuple[str, ...], frozenset[str]], ...]] = {}
 for _key in _EXACT:
     if len(_key) > 1:
-        _PHRASES[_key[0]] = (*_PHRASES.get(_key[0], ()), _key)
+        _PHRASES[_key[0]] = (*_PHRASES.get(_key[0], ()), (_key, frozenset(_key[1:])))
 _PHRASE_STARTS = frozenset(_PHRASES)
 _MAX_PHRASE = max(len(key) for key in _EXACT)
 _CATEGORIES = tuple(RiskCategory)
@@ -215,12 +215,7 @@ def _phrase_counts(tokens: list[str], counted: Counter[str]) -> list[tuple[tuple
     space-joined tokens (tokens hold no spaces, so a match is a run of whole tokens).
     """
     words = counted.keys()
-    wanted = [
-        phrase
-        for first in words & _PHRASE_STARTS
-        for phrase in _PHRASES[first]
-        if all(word in words for word in phrase[1:])
-    ]
+    wanted = [phrase for first in words & _PHRASE_STARTS for phrase, rest in _PHRASES[first] if words >= rest]
     if not wanted:
         return []
     text = f" {' '.join(tokens)} "

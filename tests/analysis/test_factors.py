@@ -183,3 +183,13 @@ def test_segmentation_hands_on_each_factors_word_tokens() -> None:
     for factor, text in zip(split.factors, split.texts, strict=True):
         assert (text.heading, text.body) == (words(factor.heading), words(factor.body))
         assert len(text.full) == factor.words
+
+
+@pytest.mark.parametrize("name", ["meta_fy2023", "nvda_fy2025", "corpus/html/BA-FY2024.html.gz"])
+def test_section_tokens_are_the_words_of_the_section_text(name: str) -> None:
+    # Factors and the section are built from each block's tokens: the same words as
+    # tokenising the section and the factors' texts.
+    section = extract_item1a(load(name))
+    split = segment_risk_factors(section)
+    assert split.tokens == words(section.text)
+    assert [t.body for t in split.texts] == [words(f.body) for f in split.factors]

@@ -143,3 +143,9 @@ def test_words_match_their_regex_definition(text: str) -> None:
     # The Kelvin sign and dotted capital I lower-case to ASCII letters (plus a combining dot).
     regex = re.compile(r"[a-z]+(?:'[a-z]+)*")
     assert words(text) == regex.findall(text.lower().replace("\u2019", "'").replace("\u2018", "'"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("ab'' -.\u2019\u0130\n"))), max_size=6))
+def test_words_of_texts_joined_by_newlines_are_their_words_in_turn(parts: list[str]) -> None:
+    assert words("\n".join(parts)) == [token for part in parts for token in words(part)]
