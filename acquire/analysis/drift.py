@@ -266,8 +266,11 @@ def _changes(old_side: _Side, new_side: _Side, matching: Matching) -> list[Facto
     def compare(
         status: ChangeStatus, before: list[int], after: list[int], score: float | None
     ) -> FactorChange:
-        counted = (old_side.counted(before), new_side.counted(after))
-        scores = counted_similarity(*counted, old_side.integers(before), new_side.integers(after))
+        ints = (old_side.integers(before), new_side.integers(after))
+        if ints[0] == ints[1]:  # equal texts (unchanged factors) score 1 on every measure
+            scores = SimilarityScores(cosine=1.0, jaccard=1.0, edit=1.0, simple=1.0)
+        else:
+            scores = counted_similarity(old_side.counted(before), new_side.counted(after), *ints)
         return _compare(status, [old[i] for i in before], [new[j] for j in after], scores, score)
 
     absorbed_old: set[int] = set()
