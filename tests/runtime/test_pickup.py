@@ -90,8 +90,9 @@ async def _decide(settings: Settings, setup: Setup, *, ours: bool) -> dict[str, 
             "started": started,
             "slots_taken": worker.job_counter - (1 if started else 0),
             "marker_kept": (await pool.pttl(in_progress_key_prefix + job_id)) > 0 and marker_before > 0,
-            # arq marks a job for its longest function timeout + 10 s.
-            "marker_ttl_ok": ttl is None or 29_000 < ttl <= 30_000,
+            # arq marks a job for its longest function timeout + 10 s (30 s here); the bound
+            # below leaves a busy machine 20 s between the pickup and the job's first step.
+            "marker_ttl_ok": ttl is None or 10_000 < ttl <= 30_000,
             "queued": await pool.zscore(QUEUE, job_id) is not None,
         }
     finally:
