@@ -24,6 +24,12 @@ grant, not behind every request another org has in flight (a window of random wi
 all waiters made that wait unbounded in the tail). A share alone keeps the whole budget, and a
 waiter that went away only holds grants back until its lease ends.
 
+Grants are also *spaced*: at least ``spacing`` apart (default ``0.9 / rate``, 90 ms for SEC). A
+window's worth of grants taken at once would free at once a window later and go to whoever
+waits then, so a request arriving in between waited for most of a window whatever its share;
+spaced, a grant frees every ~``1 / rate`` seconds and a newcomer's share is served at the next.
+The window still bounds the rate exactly; spacing only costs a job that wanted a burst.
+
 :meth:`RateLimiter.pause` stops the upstream's traffic fleet-wide (SEC's 10-minute block
 after its rate page): a key with a TTL (``keys.pause(name)``) that the script honours. A pause
 longer than ``max_wait`` makes :meth:`~RateLimiter.acquire` raise
@@ -54,7 +60,7 @@ __all__ = ["RateLimiter"]
 _LAST_GRANT: ContextVar[tuple[str, str, int, float] | None] = ContextVar("acquire_last_grant", default=None)
 
 # KEYS: grant log, pause, waiters | ARGV: limit, window us, member ("<share>|<token>"), share,
-# lease us, yield us. Returns {1, grant_time_us} or {0, wait_us, paused (0/1)}.
+# lease us, yield us, spacing us. Returns {1, grant_time_us} or {0, wait_us, paused (0/1)}.
 _ACQUIRE = """
 local pause_ms = redis.call('PTTL', KEYS[2])
 if pause_ms > 0 then
@@ -68,7 +74,12 @@ local ttl = math.ceil(window / 1000) + 1000
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now)
 local wait
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+local spaced = 0
+if newest[2] then spaced = tonumber(newest[2]) + tonumber(ARGV[7]) - now end
+if spaced > 0 and redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  wait = spaced
+elseif redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   local grants = {}
   for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     local s = string.match(m, '^(.*)|')
@@ -122,7 +133,8 @@ class RateLimiter:
     passes the current job's org). Requests without one share the unnamed share ``""``.
     ``lease`` is how long a waiting request's registration outlives its expected next try;
     ``yield_for`` is how long a caller that leaves a free grant to a share behind it waits
-    before asking again.
+    before asking again. ``spacing`` is the least time between two grants (default
+    ``0.9 / rate``; 0 lets a window's grants go at once).
     """
 
     def __init__(
@@ -137,6 +149,7 @@ class RateLimiter:
         share: Callable[[], str] | None = None,
         lease: float = 0.1,
         yield_for: float = 0.005,
+        spacing: float | None = None,
     ) -> None:
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
@@ -153,6 +166,11 @@ class RateLimiter:
         self._share = share
         self._lease_us = str(round(lease * 1_000_000))
         self._yield_us = str(round(yield_for * 1_000_000))
+        #: The least time between two grants (seconds).
+        self.spacing = 0.9 / rate if spacing is None else spacing
+        if self.spacing < 0:
+            raise ValueError(f"spacing must be >= 0 seconds, got {spacing!r}")
+        self._spacing_us = str(round(self.spacing * 1_000_000))
         self._log_key = keys.ratelimit(name)
         self._waiters_key = keys.ratelimit_waiters(name)
         self._pause_key = keys.pause(name)
@@ -178,7 +196,7 @@ class RateLimiter:
         while True:
             reply: list[Any] = await self._acquire(
                 keys=[self._log_key, self._pause_key, self._waiters_key],
-                args=[limit, window_us, member, share, self._lease_us, self._yield_us],
+                args=[limit, window_us, member, share, self._lease_us, self._yield_us, self._spacing_us],
             )
             if int(reply[0]) == 1:
                 _LAST_GRANT.set((self._log_key, member, int(reply[1]), time.monotonic()))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import sys
 import textwrap
@@ -50,7 +51,7 @@ async def test_is_a_limiter_and_validates_its_rate(redis: aioredis.Redis) -> Non
 
 
 async def test_grants_never_exceed_the_limit_in_any_window(redis: aioredis.Redis) -> None:
-    limiter = RateLimiter(redis, "burst", 100, margin=0)
+    limiter = RateLimiter(redis, "burst", 100, margin=0, spacing=0)  # the window alone
     grants = await asyncio.gather(*(limiter.acquire_at() for _ in range(150)))
     assert len(set(grants)) == 150
     assert max_in_window(grants, 1.0) == 100  # saturated, never over
@@ -90,7 +91,7 @@ _CHILD = textwrap.dedent(
 
     async def main(url, n, rate):
         r = aioredis.Redis.from_url(url)
-        limiter = RateLimiter(r, "fleet", rate)
+        limiter = RateLimiter(r, "fleet", rate, spacing=0)  # the window alone
         await r.rpush("test:ready", 1)
         await r.blpop(["test:go"])
         # several concurrent requesters per process, like a worker running several jobs
@@ -165,9 +166,34 @@ async def test_a_share_with_one_request_is_not_queued_behind_a_flooding_share(re
     assert max_in_window([*heavy_grants, light_grant], 1.0) <= 10  # fairness never exceeds the limit
 
 
+async def test_grants_are_spaced_and_a_newcomer_takes_the_next(redis: aioredis.Redis) -> None:
+    heavy = RateLimiter(redis, "spaced", 20, margin=0, share=lambda: "globex")
+    light = RateLimiter(redis, "spaced", 20, margin=0, share=lambda: "acme")
+    assert heavy.spacing == pytest.approx(0.045)
+    with pytest.raises(ValueError, match="spacing"):
+        RateLimiter(redis, "spaced", 20, spacing=-1)
+    heavy_grants: list[float] = []
+    enough = asyncio.Event()
+    flood = [asyncio.create_task(_grants_until(heavy, 25, heavy_grants, enough)) for _ in range(40)]
+    try:
+        await enough.wait()  # the flood has taken a window and a bit: it holds every grant
+        light_grant = await light.acquire_at()
+        since = max(t for t in heavy_grants if t < light_grant)
+    finally:
+        for task in flood:
+            task.cancel()
+        await asyncio.gather(*flood, return_exceptions=True)
+    ordered = sorted(heavy_grants)
+    # Spaced: a burst of 20 at once would free at once a window later, and a request arriving
+    # in between would wait for that whatever its share.
+    assert min(b - a for a, b in itertools.pairwise(ordered)) >= 0.045 - 1e-6
+    assert light_grant - since >= 0.045 - 1e-6  # the light request is spaced from the flood too
+    assert max_in_window([*heavy_grants, light_grant], 1.0) <= 20
+
+
 async def test_a_waiter_that_went_away_holds_grants_back_only_for_its_lease(redis: aioredis.Redis) -> None:
-    heavy = RateLimiter(redis, "lease", 10, margin=0, share=lambda: "globex", lease=0.05)
-    light = RateLimiter(redis, "lease", 10, margin=0, share=lambda: "acme", lease=0.05)
+    heavy = RateLimiter(redis, "lease", 10, margin=0, share=lambda: "globex", lease=0.05, spacing=0)
+    light = RateLimiter(redis, "lease", 10, margin=0, share=lambda: "acme", lease=0.05, spacing=0)
     first = [await heavy.acquire_at() for _ in range(10)]
     waiting = asyncio.create_task(light.acquire_at())
     while not await redis.zcard(keys.ratelimit_waiters("lease")):  # noqa: ASYNC110
