@@ -77,9 +77,12 @@ local wait
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 local spaced = 0
 if newest[2] then spaced = tonumber(newest[2]) + tonumber(ARGV[7]) - now end
-if spaced > 0 and redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  wait = tonumber(oldest[2]) + window - now
+elseif spaced > 0 then
   wait = spaced
-elseif redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+else
   local grants = {}
   for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
     local s = string.match(m, '^(.*)|')
@@ -101,9 +104,6 @@ elseif redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
     return {1, now}
   end
   wait = tonumber(ARGV[6])
-else
-  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-  wait = tonumber(oldest[2]) + window - now
 end
 redis.call('ZADD', KEYS[3], now + wait + lease, member)
 redis.call('PEXPIRE', KEYS[3], ttl + math.ceil((wait + lease) / 1000))

@@ -293,7 +293,7 @@ class EdgarClient:
         seen: set[str] = set()
         result = []
         for filing in found:
-            if filing.form.upper() not in wanted or filing.accession in seen:
+            if filing.accession in seen:  # the parsers kept only the wanted forms
                 continue
             if year_set is not None and filing.fiscal_year not in year_set:
                 continue
