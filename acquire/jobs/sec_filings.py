@@ -13,6 +13,7 @@ from typing import Any
 
 from selectolax.lexbor import LexborHTMLParser
 
+from acquire.errors import TransientError
 from acquire.jobs.documents import keep_filing
 from acquire.jobs.per_company import per_company_spec
 from acquire.models import ItemState, JobKind, SecFilingsRequest
@@ -44,6 +45,7 @@ async def run_company(
     )
     records: list[FilingRecord] = []
     documents = await edgar.download_all(filings) if request.download else [None] * len(filings)
+    _retry_transient(job, documents)
     for filing, document in zip(filings, documents, strict=True):
         fields: dict[str, Any] = dict(filing)
         if isinstance(document, Exception):
@@ -86,6 +88,21 @@ async def run_company(
         filings_found=len(records),
         filings_failed=failed,
     )
+
+
+def _retry_transient(job: JobContext, documents: list[FilingDocument | Exception] | list[None]) -> None:
+    """Raise the first transient download failure while the item has attempts left.
+
+    Recording it instead would end the company's item with a filing that a retry fetches; the
+    item retries before anything is published, so a topic consumer never sees a filing twice,
+    and the documents already fetched come back from the HTTP cache. On the last attempt the
+    failures are recorded per filing.
+    """
+    if job.attempt >= job.settings.acquire_max_tries:
+        return
+    for document in documents:
+        if isinstance(document, TransientError):
+            raise document
 
 
 SPEC: JobSpec[SecFilingsRequest, SecFilingsResult] = per_company_spec(

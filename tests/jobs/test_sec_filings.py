@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from acquire.client import AcquireClient
 from acquire.models import ItemState, JobState, SecFilingsRequest
 from acquire.settings import Settings
-from acquire.testing.replay import ReplayServer
+from acquire.testing.replay import Fault, ReplayServer
 from tests.support.jobs import run_real_worker
 from tests.support.results import assert_round_trips
 
@@ -70,3 +70,40 @@ async def test_nvidia_and_tesla_10ks_end_to_end(
         await run_real_worker(settings)
         assert (await again.status()).state == JobState.COMPLETED
         assert len(upstream.requests_to("www.sec.gov", "/Archives")) == archives
+
+
+NVDA_2024_DOC = r"/Archives/edgar/data/1045810/000104581024000029/nvda-20240128\.htm"
+
+
+async def test_a_filing_that_fails_transiently_retries_its_company_not_records_a_failure(
+    settings: Settings, redis: aioredis.Redis, upstream: ReplayServer
+) -> None:
+    # three 500s exhaust the HTTP client's attempts for the document on the item's first try
+    upstream.inject(NVDA_2024_DOC, Fault(status=500), Fault(status=500), Fault(status=500))
+    async with await AcquireClient.connect(settings) as client:
+        job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2023, 2024]))
+        await run_real_worker(settings)
+        status = await job.status()
+        items = await job.items()
+    assert status.state == JobState.COMPLETED, [(i.key, i.error) for i in items]
+    assert status.summary["filings"] == 2 and status.summary["filings_failed"] == 0
+    assert len(upstream.requests_to("www.sec.gov", "/Archives/edgar/data/1045810/000104581024000029")) == 4
+    # the retry published nothing twice
+    entries = await redis.xrange(settings.sec_topic)
+    assert sorted(json.loads(e[1][b"data"])["filing"]["fiscal_year"] for e in entries) == [2023, 2024]
+
+
+async def test_on_the_last_attempt_a_transient_failure_is_recorded_on_its_filing(
+    settings: Settings, redis: aioredis.Redis, upstream: ReplayServer
+) -> None:
+    upstream.inject(NVDA_2024_DOC, Fault(status=500), Fault(status=500), Fault(status=500))
+    once = settings.model_copy(update={"acquire_max_tries": 1})
+    async with await AcquireClient.connect(once) as client:
+        job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2023, 2024]))
+        await run_real_worker(once)
+        status = await job.status()
+        (item,) = await job.items()
+    assert status.state == JobState.COMPLETED
+    assert status.summary["filings"] == 2 and status.summary["filings_failed"] == 1
+    failed = [f for f in item.data["filings"] if f["status"] == "failed"]
+    assert [(f["fiscal_year"], f["error_type"]) for f in failed] == [(2024, "TransientError")]
