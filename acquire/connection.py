@@ -7,6 +7,8 @@ loads no part of the job runtime.
 
 from __future__ import annotations
 
+import math
+
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
@@ -16,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from acquire import serialization
 from acquire.settings import Settings
 
-__all__ = ["connect", "redis_settings"]
+__all__ = ["connect", "redis_settings", "worker_redis_settings"]
 
 #: How a command rides out a Redis restart or failover: ``ACQUIRE_REDIS_RETRIES`` (20)
 #: reconnection attempts with jittered exponential backoff from 50 ms to 2 s, about 16-31 s in
@@ -40,6 +42,21 @@ def redis_settings(settings: Settings) -> RedisSettings:
     # OSError too: connecting raises it unwrapped, e.g. FileNotFoundError for a unix socket a
     # stopping Redis removed, and redis-py retries a failed connect only on the listed types.
     base.retry_on_error = [RedisConnectionError, RedisTimeoutError, OSError]
+    return base
+
+
+#: Seconds between a starting worker's attempts to reach Redis (each attempt also retries).
+_STARTUP_RETRY_DELAY = 1
+
+
+def worker_redis_settings(settings: Settings) -> RedisSettings:
+    """:func:`redis_settings` for a worker: a worker started while Redis is down (a fleet
+    restarted during an outage, a worker scaled up in one) keeps trying to connect for at least
+    ``ACQUIRE_STARTUP_WAIT`` seconds, logging each attempt, before it exits. A client or the
+    router fails fast instead: its caller decides what an unreachable Redis means."""
+    base = redis_settings(settings)
+    base.conn_retry_delay = _STARTUP_RETRY_DELAY
+    base.conn_retries = math.ceil(settings.acquire_startup_wait / _STARTUP_RETRY_DELAY)
     return base
 
 

@@ -122,6 +122,9 @@ class Settings(BaseModel):
     acquire_redis_retries: int = Field(
         20, ge=0, le=1000, description="Reconnects per Redis command (backoff up to 2 s) before it fails."
     )
+    acquire_startup_wait: float = Field(
+        300.0, ge=0, le=86_400, description="Seconds a starting worker keeps trying to reach Redis."
+    )
     acquire_log_json: bool = Field(False, description="Emit logs as JSON lines.")
     acquire_data_dir: str = Field(".acquire", description="Embedded Redis data and file cache.")
     acquire_document_store: str = Field(

@@ -23,7 +23,7 @@ from arq.typing import StartupShutdown, WorkerCoroutine
 from arq.worker import Function, Worker
 
 from acquire import metrics, serialization
-from acquire.connection import redis_settings
+from acquire.connection import worker_redis_settings
 from acquire.logs import configure_logging
 from acquire.runtime import arq_patches
 from acquire.runtime.run import JobSpec, Services, make_tasks
@@ -172,7 +172,7 @@ def build_worker_settings(
             )
         ],
         "queue_name": queue,
-        "redis_settings": redis_settings(settings),
+        "redis_settings": worker_redis_settings(settings),
         "on_startup": compose_hooks(startup, on_startup),
         "on_shutdown": compose_hooks(on_shutdown, shutdown),
         "max_jobs": settings.worker_concurrency,

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
@@ -13,7 +14,9 @@ import redis.asyncio as aioredis
 from acquire.client import AcquireClient
 from acquire.models import JobState, SecFilingsRequest
 from acquire.settings import Settings
+from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.replay import ReplayServer
+from tests.support.processes import Lines
 
 
 def worker_env(settings: Settings) -> dict[str, str]:
@@ -70,3 +73,41 @@ def test_worker_refuses_to_start_with_a_bad_setting(
     )
     assert result.returncode != 0
     assert message in result.stderr
+
+
+async def test_a_worker_started_during_a_redis_outage_waits_for_redis(
+    settings: Settings, upstream: ReplayServer, tmp_path: Path
+) -> None:
+    server = EmbeddedRedis(tmp_path / "redis")  # not started yet: the outage
+    # no retries inside an attempt, so the attempts (1 s apart) show in the log quickly
+    env = {
+        **worker_env(settings),
+        "REDIS_URL": server.url,
+        "ACQUIRE_REDIS_RETRIES": "0",
+        "ACQUIRE_STARTUP_WAIT": "30",
+    }
+    with subprocess.Popen(
+        [sys.executable, "-m", "arq", "acquire.WorkerSettings"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stderr is not None
+        lines = Lines(proc.stderr)
+        try:
+            assert lines.wait_for(", 30 retries remaining", timeout=60), str(lines)
+            # arq's default 5 retries ended the worker after its 6th attempt; this is the 8th
+            assert lines.wait_for(", 23 retries remaining", timeout=60), str(lines)
+            assert proc.poll() is None, str(lines)
+            server.start()
+            up = settings.model_copy(update={"redis_url": server.url})
+            async with await AcquireClient.connect(up) as client:
+                job = await client.submit("acme", SecFilingsRequest(companies=["NVDA"], years=[2024]))
+                status = await job.wait(timeout=60)
+            assert status.state == JobState.COMPLETED, str(lines)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+            lines.wait_ended(timeout=30)  # the reader thread is done before the pipe closes
+            server.stop()
+    assert proc.returncode == 0, str(lines)[-6000:]

@@ -36,6 +36,11 @@ class Lines:
                 lambda: self._ended or any(text in line for line in self.lines), timeout
             ) and any(text in line for line in self.lines)
 
+    def wait_ended(self, timeout: float) -> bool:
+        """Whether the stream ended (its process exited) within ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._ended, timeout)
+
     def __str__(self) -> str:
         return "".join(self.lines)
 
