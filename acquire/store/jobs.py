@@ -29,10 +29,11 @@ from acquire.store.transition import (
     FINALS_LUA,
     JSON_FIELDS,
     SHORT_VALUE_MAX,
+    TRANSITION_BLOCK,
     TRANSITION_SCRIPT,
     Transition,
     encode_fields,
-    encode_steps,
+    encode_transition,
 )
 from acquire.store.wake import QueueEntry
 
@@ -183,6 +184,7 @@ class JobStore:
         self.ttl = ttl
         self.events_maxlen = events_maxlen
         self.index_max = index_max
+        self._ttl_text, self._maxlen_text = str(ttl), str(events_maxlen)
         self._create = redis.register_script(_CREATE)
         self._transition = redis.register_script(TRANSITION_SCRIPT)
         self._item = redis.register_script(_ITEM)
@@ -300,16 +302,19 @@ class JobStore:
         names, args = self._transition_call(org, job_id, steps, force=force, result=result)
         return int(await self._transition(keys=names, args=args))
 
-    def prelude_script(self, prelude: str) -> AsyncScript:
-        """:meth:`apply_transitions`'s script, preceded by ``prelude`` (Lua), as one script.
+    def prelude_script(self, prelude: str, epilogue: str = "") -> AsyncScript:
+        """:meth:`apply_transitions`'s script between ``prelude`` and ``epilogue`` (Lua), as one.
 
-        ``prelude`` uses ``KEYS`` from 7 and ``ARGV`` from 3 on (see
-        :meth:`apply_transitions_with_prelude`) and runs first, whatever the transition then
-        decides. One script per prelude text.
+        Both use ``KEYS`` from 7 on and the arguments given to
+        :meth:`apply_transitions_with_prelude` as ``ARGV[8]`` onwards; ``prelude`` runs first,
+        whatever the transition then decides, and ``epilogue`` after it, reading its answer in
+        ``applied`` (1 applied, 0 already final, -1 missing), which the script returns. One
+        script per prelude and epilogue text.
         """
-        script = self._preluded.get(prelude)
+        script = self._preluded.get(prelude + epilogue)
         if script is None:
-            script = self._preluded[prelude] = self.redis.register_script(prelude + TRANSITION_SCRIPT)
+            text = prelude + TRANSITION_BLOCK + epilogue + "return applied\n"
+            script = self._preluded[prelude + epilogue] = self.redis.register_script(text)
         return script
 
     async def apply_transitions_with_prelude(
@@ -328,8 +333,10 @@ class JobStore:
         Redis runs a script atomically, so the prelude's writes and the transition happen
         together; a Redis that forgot the script (a restart) gets it again and runs it once.
         """
-        names, args = self._transition_call(org, job_id, steps, force=False, result=result)
-        return int(await script(keys=[*names, *prelude_keys], args=[*args, *prelude_args]))
+        names, args = self._transition_call(
+            org, job_id, steps, force=False, result=result, extra=prelude_args
+        )
+        return int(await script(keys=[*names, *prelude_keys], args=args))
 
     def _transition_call(
         self,
@@ -339,12 +346,14 @@ class JobStore:
         *,
         force: bool,
         result: StoredResult | None,
-    ) -> tuple[list[str], list[str]]:
+        extra: Sequence[Any] = (),
+    ) -> tuple[list[str], list[Any]]:
         k = keys.job_keys(org, job_id)
         names = [k.status, k.events, k.seen, k.result, _ACTIVE, k.text]
-        header = [str(self.ttl), str(self.events_maxlen), 1 if force else 0, k.active_member]
-        args = [encode_steps(header, steps), _result_json(result)]
-        return names, args
+        state, encoded = encode_transition(steps)
+        first = str(8 + len(extra))  # where the steps begin, after the prelude's arguments
+        header = [self._ttl_text, self._maxlen_text, "1" if force else "0", k.active_member]
+        return names, [*header, _result_json(result), state, first, *extra, *encoded]
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
         """Record an item's status; a final item emits ``item_completed``/``item_failed`` once.

@@ -2,8 +2,10 @@
 
 The store applies transitions with one Lua script (:data:`TRANSITION_SCRIPT`): the status
 fields, the events that report them and the result are written together, and a job that is
-already final is never changed again. The arguments are encoded here: one flat JSON array,
-cheaper to build on every job's hot path than JSON objects or more script arguments.
+already final is never changed again. The arguments are encoded here, as the script's own
+argument list: the steps' fields merged (a later step's value wins, as if applied in turn),
+already split by where they are stored, then the events. Redis hands every argument to Lua
+as a string at about the cost of one decoded JSON element, so the script decodes nothing.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ __all__ = [
     "TRANSITION_SCRIPT",
     "Transition",
     "encode_fields",
-    "encode_steps",
+    "encode_transition",
 ]
 
 #: Status fields stored as JSON text.
@@ -38,73 +40,64 @@ SHORT_VALUE_MAX = 64
 #: A job's final states as a Lua table literal, e.g. ``{completed = true, failed = true, ...}``.
 FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
 
-# KEYS: status, events, seen, result, active, text | ARGV: payload json, result json or ''.
-# The payload is one flat JSON array, cheaper to build on a job's hot path than objects or
-# more arguments: ttl, events maxlen (both as text: Redis formats a Lua number argument with
-# snprintf, several times the cost of the command), force (0/1), active member, then the steps, each being
-# n, n field/value strings, event name ('' for none), at, data json, dedupe token ('' for none).
-# A field of unbounded length (TEXT_FIELDS) longer than SHORT goes to the text hash, and leaves
-# the status hash (and the other way round), so a reader finds it in one place only; the
-# status field 'text' says that the job has a text hash (most have none: nothing to touch).
+# KEYS: status, events, seen, result, active, text (a prelude's keys follow).
+# ARGV: ttl, events maxlen, force ('0'/'1'), active member, result json ('' for none), the
+# state the steps end in ('' when they set none), index F of the steps' first argument, then
+# a prelude's arguments, then from F: n, n/2 field/value pairs for the status hash, m, m/2
+# pairs for the text hash (TEXT_FIELDS longer than SHORT: a reader finds a field in one
+# place only, so each leaves the other hash), then event name, at, data json and dedupe token
+# ('' for none) for each event, in order. Numbers are text: Redis formats a Lua number
+# argument with snprintf, several times the cost of the command.
+# The status field 'text' says that the job has a text hash (most have none: nothing to touch).
 # A job that becomes final leaves the active set and its event stream is compacted.
-# Returns 1 applied, 0 refused (already final), -1 missing.
-TRANSITION_SCRIPT = (
-    (
-        """
-local finals, long = FINALS, TEXTS
-local s = cjson.decode(ARGV[1])
-local ttl, maxlen, force, member = s[1], s[2], s[3], s[4]
+# Sets ``applied``: 1 applied, 0 refused (already final), -1 missing; a script built with a
+# prelude or an epilogue around it (JobStore.prelude_script) reads it after the block.
+TRANSITION_BLOCK = """
+local applied = 1
+repeat
+local finals = FINALS
+local ttl = ARGV[1]
 local record = redis.call('HMGET', KEYS[1], 'state', 'text')
 local state, has_text = record[1], record[2]
-if not state then return -1 end
-if force == 0 and finals[state] then return 0 end
-local fields, texts, short, gone = {}, {}, {}, {}
-local now = state
-local i = 5
-while i <= #s do
-  local n = s[i]
-  for j = i + 1, i + n, 2 do
-    local name, value = s[j], s[j + 1]
-    local into = fields
-    if long[name] then
-      if #value > SHORT then into = texts; gone[name] = true; short[name] = nil
-      else short[name] = true; gone[name] = nil end
-    end
-    into[#into + 1] = name
-    into[#into + 1] = value
-    if name == 'state' then now = value end
+if not state then applied = -1; break end
+if ARGV[3] == '0' and finals[state] then applied = 0; break end
+local f = tonumber(ARGV[7])
+local short_end = f + tonumber(ARGV[f])
+local long_end = short_end + 1 + tonumber(ARGV[short_end + 1])
+for i = long_end + 1, #ARGV, 4 do
+  local fresh = 1
+  if ARGV[i + 3] ~= '' then
+    fresh = redis.call('SADD', KEYS[3], ARGV[i + 3])
+    redis.call('EXPIRE', KEYS[3], ttl)
   end
-  i = i + n + 1
-  local event, at, data, dedupe = s[i], s[i + 1], s[i + 2], s[i + 3]
-  i = i + 4
-  if event ~= '' then
-    local fresh = 1
-    if dedupe ~= '' then
-      fresh = redis.call('SADD', KEYS[3], dedupe)
-      redis.call('EXPIRE', KEYS[3], ttl)
-    end
-    if fresh == 1 then
-      redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*', 'event', event, 'at', at, 'data', data)
-    end
+  if fresh == 1 then
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
+               'event', ARGV[i], 'at', ARGV[i + 1], 'data', ARGV[i + 2])
   end
 end
--- One HSET for every step: a later step's value of a field wins, as if applied in turn.
-if #texts > 0 then
-  redis.call('HSET', KEYS[6], unpack(texts))
-  fields[#fields + 1] = 'text'  -- the record has a text hash: the reader and this script look
-  fields[#fields + 1] = '1'
+if long_end > short_end + 1 then
+  redis.call('HSET', KEYS[6], unpack(ARGV, short_end + 2, long_end))
+  local names = {}
+  for i = short_end + 2, long_end, 2 do names[#names + 1] = ARGV[i] end
+  redis.call('HSET', KEYS[1], 'text', '1')  -- the record has a text hash: the reader and this script look
+  redis.call('HDEL', KEYS[1], unpack(names))
   has_text = true
 end
-if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-for name in pairs(gone) do redis.call('HDEL', KEYS[1], name) end
+if short_end > f then redis.call('HSET', KEYS[1], unpack(ARGV, f + 1, short_end)) end
 if has_text then
-  for name in pairs(short) do redis.call('HDEL', KEYS[6], name) end
+  local long, names = TEXTS, {}
+  for i = f + 1, short_end, 2 do
+    if long[ARGV[i]] then names[#names + 1] = ARGV[i] end
+  end
+  if #names > 0 then redis.call('HDEL', KEYS[6], unpack(names)) end
   redis.call('EXPIRE', KEYS[6], ttl)
 end
-if ARGV[2] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', ttl) end
+if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ttl) end
 redis.call('EXPIRE', KEYS[1], ttl)
+local now = ARGV[6]
+if now == '' then now = state end
 if finals[now] then
-  redis.call('ZREM', KEYS[5], member)
+  redis.call('ZREM', KEYS[5], ARGV[4])
   -- Compact the events: a stream's first node is allocated at 4 KB however few entries it
   -- holds; DUMP/RESTORE rebuilds it at its size. Same key, ids and entries, so a replay from
   -- any Last-Event-ID is unchanged, and readers blocked on the stream are still served.
@@ -113,13 +106,10 @@ if finals[now] then
 else
   redis.call('EXPIRE', KEYS[2], ttl)
 end
-return 1
-"""
-    )
-    .replace("FINALS", FINALS_LUA)
-    .replace("TEXTS", TEXT_LUA)
-    .replace("SHORT", str(SHORT_VALUE_MAX))
-)
+until true
+""".replace("FINALS", FINALS_LUA).replace("TEXTS", TEXT_LUA)
+#: The transition on its own: returns ``applied``.
+TRANSITION_SCRIPT = TRANSITION_BLOCK + "return applied\n"
 
 
 class Transition(NamedTuple):
@@ -136,49 +126,41 @@ class Transition(NamedTuple):
     at: datetime | None = None
 
 
-def _append_fields(flat: list[Any], fields: Mapping[str, Any], at: datetime | None, at_text: str) -> int:
-    """Append ``name, value`` strings for ``fields`` to ``flat``; returns how many it added.
-
-    A datetime that is ``at`` is written as ``at_text`` (the event's time, formatted once).
-    """
-    count = len(flat)
-    for name, value in fields.items():
-        if value is None:
-            continue
-        if isinstance(value, str):  # a StrEnum is its value, for JSON too
-            pass
-        elif name in JSON_FIELDS:
-            value = dumps(value) if value else "{}"
-        elif type(value) is datetime:
-            value = at_text if value is at else value.isoformat()
-        else:
-            value = str(value)
-        flat.append(name)
-        flat.append(value)
-    return len(flat) - count
+def _text(name: str, value: Any, at: datetime | None, at_text: str) -> str:
+    """A field's value as the status hash stores it (a datetime that is ``at`` as ``at_text``)."""
+    if isinstance(value, str):  # a StrEnum is its value, for JSON too
+        return value
+    if name in JSON_FIELDS:
+        return dumps(value) if value else "{}"
+    if type(value) is datetime:
+        return at_text if value is at else value.isoformat()
+    return str(value)
 
 
 def encode_fields(fields: Mapping[str, Any]) -> list[str]:
     """``name, value, ...`` strings of a status record's fields (``None`` left out)."""
     flat: list[str] = []
-    _append_fields(flat, fields, None, "")
+    for name, value in fields.items():
+        if value is not None:
+            flat += (name, _text(name, value, None, ""))
     return flat
 
 
-def encode_steps(header: list[Any], steps: Sequence[Transition]) -> str:
-    """The script's payload: ``header`` (ttl, events maxlen, force, active member), then
-    each step as its field count, field strings, event name, time, data and dedupe token.
-
-    The steps are appended to ``header`` itself (the caller builds a fresh one per call).
-    """
-    flat = header
+def encode_transition(steps: Sequence[Transition]) -> tuple[str, list[str]]:
+    """The state ``steps`` end in ('' when they set none) and the script's arguments from
+    index F on (see :data:`TRANSITION_SCRIPT`): their fields merged, then their events."""
+    merged: dict[str, str] = {}
+    events: list[str] = []
     for fields, event, data, dedupe, at in steps:
         when_text = (at or datetime.now(UTC)).isoformat()
-        count_at = len(flat)
-        flat.append(0)
-        flat[count_at] = _append_fields(flat, fields, at, when_text)
-        if event is None:
-            flat += ("", "", "", dedupe or "")
-        else:
-            flat += (event, when_text, dumps(data) if data else "{}", dedupe or "")
-    return dumps(flat)
+        for name, value in fields.items():
+            if value is not None:
+                merged[name] = _text(name, value, at, when_text)
+        if event is not None:
+            events += (event, when_text, dumps(data) if data else "{}", dedupe or "")
+    short: list[str] = []
+    long: list[str] = []
+    for name, value in merged.items():
+        into = long if name in TEXT_FIELDS and len(value.encode()) > SHORT_VALUE_MAX else short
+        into += (name, value)
+    return merged.get("state", ""), [str(len(short)), *short, str(len(long)), *long, *events]

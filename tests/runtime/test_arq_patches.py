@@ -47,7 +47,9 @@ def sec(company: str = "NVDA") -> SecFilingsRequest:
 
 
 async def test_arq_bookkeeping_is_the_same_on_both_paths(settings: Settings, redis: aioredis.Redis) -> None:
-    # If an arq upgrade changes what finishing a job means, this comparison fails.
+    # If an arq upgrade changes what finishing a job means, this comparison fails. The one
+    # difference is arq's result record: a job whose final status applied has none (its
+    # status and result say all it would).
     client = await AcquireClient.connect(settings)
     job = await client.submit("acme", sec())
     raw = await client.redis.enqueue_job("plain", {"x": 1}, _queue_name=settings.acquire_queue)
@@ -60,20 +62,31 @@ async def test_arq_bookkeeping_is_the_same_on_both_paths(settings: Settings, red
     ttl, queue = settings.acquire_result_ttl, settings.acquire_queue
     ours = await footprint(redis, job.job_id, queue, ttl)
     theirs = await footprint(redis, raw.job_id, queue, ttl)
-    assert (
-        ours
-        == theirs
-        == {
-            "job": 0,
-            "in_progress": 0,
-            "retry": 0,
-            "queued": False,
-            "result_ttl_ok": True,
-            "success": True,
-        }
-    )
+    done = {"job": 0, "in_progress": 0, "retry": 0, "queued": False}
+    assert ours == {**done, "result_ttl_ok": False, "success": None}
+    assert theirs == {**done, "result_ttl_ok": True, "success": True}
     assert (await job.status()).state == JobState.COMPLETED
+    assert await job.result() == sec_result("NVDA")
     assert arq_patches.installed()
+    await client.close()
+
+
+async def test_a_final_status_refused_keeps_arqs_result(settings: Settings, redis: aioredis.Redis) -> None:
+    # A second run of a job that is final already (a redelivery): acquire's status does not
+    # change, so arq's record of this run stays, as arq's own finish would leave it.
+    client, job_id = await _queued_job(settings)
+    assert await client.store.update_status("acme", job_id, {"state": JobState.FAILED}) == 1
+    worker = make_worker(settings, redis_pool=client.redis)
+    answers: list[int] = []
+    arq_patches.defer(job_id, _final(client.store, job_id, answers))
+    result = serialization.serialize({"t": 2, "s": True, "r": {"state": "completed"}})
+    await worker.finish_job(job_id, True, result, ttl := 60, False, None, None)
+    assert answers == [0]
+    assert (await client.store.get_status("acme", job_id)).state == JobState.FAILED
+    assert await redis.get(result_key_prefix + job_id) == result
+    assert ttl - 5 < await redis.ttl(result_key_prefix + job_id) <= ttl
+    assert not await redis.exists(job_key_prefix + job_id)
+    await worker.close()
     await client.close()
 
 

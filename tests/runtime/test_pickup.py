@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from acquire import serialization
 from acquire.connection import connect
 from acquire.runtime import arq_patches
-from acquire.runtime.arq_patches import WAKE_CTX, WakeUp
+from acquire.runtime.arq_patches import WAKE_CTX, WakeUp, pickup
 from acquire.settings import Settings
 
 QUEUE = "test:pickup"
@@ -242,7 +242,7 @@ async def test_a_start_pipeline_other_than_arqs_known_one_runs_for_real(
     # with replies meant for others, and says so.
     pool = await connect(settings)
     await redis.set("pickup-real", b"v")
-    start = arq_patches._StartPipeline(pool, [("get", "pickup-expected")], ["not this"])
+    start = pickup._StartPipeline(pool, [("get", "pickup-expected")], ["not this"])
     try:
         with caplog.at_level(logging.ERROR, logger="acquire.jobs"):
             async with start as pipe:

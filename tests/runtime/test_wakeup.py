@@ -22,6 +22,7 @@ from acquire.client import AcquireClient
 from acquire.errors import TransientError
 from acquire.models import JobKind, JobState, SecFilingsRequest
 from acquire.runtime import arq_patches
+from acquire.runtime.arq_patches import finish, wakeup
 from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
 from acquire.store import keys
@@ -90,8 +91,8 @@ async def test_a_woken_worker_starts_the_job_with_the_read_sent_with_its_wait(
             reads.append(self)
             await original(self)
 
-        original = arq_patches._original_poll_iteration
-        monkeypatch.setattr(arq_patches, "_original_poll_iteration", arqs_read)
+        original = wakeup.original_poll_iteration
+        monkeypatch.setattr(wakeup, "original_poll_iteration", arqs_read)
         job = await client.submit("acme", sec())
         assert (await job.wait(GUARD)).state == JobState.COMPLETED
         assert worker.ctx[arq_patches.WAKE_CTX].woken >= 1
@@ -163,9 +164,9 @@ async def test_a_worker_that_is_full_wakes_another(settings: Settings) -> None:
 # these, re-check arq_patches and update the digests.
 ARQ_SOURCES: dict[str, Callable[..., Any]] = {
     "Worker.main": Worker.main,
-    "Worker._poll_iteration": arq_patches._original_poll_iteration,
-    "Worker.start_jobs": arq_patches._original_start_jobs,
-    "Worker.finish_job": arq_patches._original_finish_job,
+    "Worker._poll_iteration": wakeup.original_poll_iteration,
+    "Worker.start_jobs": wakeup.original_start_jobs,
+    "Worker.finish_job": finish.original_finish_job,
     "arq.utils.poll": arq.utils.poll,
 }
 ARQ_DIGESTS = {

@@ -57,8 +57,9 @@ async def until_in_flight(client: AcquireClient, jobs: int, *, timeout: float) -
     raise AssertionError(f"the fleet never ran {jobs} jobs at once within {timeout:g} s")
 
 
-async def _redelivered(client: AcquireClient) -> int:
-    """arq jobs (jobs and item jobs) that finished on a second or later delivery."""
+async def _arq_redeliveries(client: AcquireClient) -> int:
+    """arq jobs (item jobs, and jobs whose final status did not apply) that finished on a
+    second or later delivery: arq's result records say so."""
     count = 0
     async for key in client.redis.scan_iter(match=result_key_prefix + "*", count=500):
         raw = await client.redis.get(key)
@@ -67,6 +68,21 @@ async def _redelivered(client: AcquireClient) -> int:
         data = serialization.deserialize(raw)
         count += int(data.get("t", 1)) > 1 and _CRON not in key
     return count
+
+
+async def _job_redeliveries(client: AcquireClient, handles: Sequence[JobHandle[Any]]) -> int:
+    """Jobs whose final status applied on a second or later delivery: arq keeps no result
+    record for them (:mod:`acquire.runtime.arq_patches`), their status counts the attempts."""
+    count = 0
+    for handle in handles:
+        if not await client.redis.exists(result_key_prefix + handle.job_id):
+            count += (await handle.status()).attempts > 1
+    return count
+
+
+async def _redelivered(client: AcquireClient, handles: Sequence[JobHandle[Any]]) -> int:
+    """Jobs and item jobs that finished on a second or later delivery."""
+    return await _arq_redeliveries(client) + await _job_redeliveries(client, handles)
 
 
 def _reference_mismatches(statuses: Sequence[Any]) -> list[str]:
@@ -129,7 +145,7 @@ async def run_crash(
             total = now() - started
             exit_code = fleet.wait(0, timeout=10)
         audit = await audit_jobs(client, handles)
-        redelivered = await _redelivered(client)
+        redelivered = await _redelivered(client, handles)
         mismatches = _reference_mismatches(statuses)
     return {
         **audit.as_dict(),
@@ -168,6 +184,7 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
     """
     slow = {"SEC_CACHE": "none", "SEC_MAX_RPS": "5", "ACQUIRE_JOB_TIMEOUT": "120"}
     report: dict[str, Any] = {}
+    arq_total = 0  # arq's redeliveries counted so far (its records outlive a phase)
     async with await AcquireClient.connect(settings) as client:
         for name, grace in (("short_grace", "1"), ("long_grace", "60")):
             # One fleet per phase, stopped before the next starts: a worker left over from the
@@ -192,7 +209,8 @@ async def run_shutdown(settings: Settings, log_dir: Path, *, jobs: int = 12) -> 
                 await _drained(client, settings.acquire_queue, timeout=240)
             audit = await audit_jobs(client, handles)
             # Cancelled jobs and item jobs are re-queued by arq and run again (job_try 2).
-            redelivered = await _redelivered(client) - sum(r.get("redelivered", 0) for r in report.values())
+            arq_total, arq_before = await _arq_redeliveries(client), arq_total
+            redelivered = arq_total - arq_before + await _job_redeliveries(client, handles)
             report[name] = {
                 **audit.as_dict(),
                 "in_flight_at_signal": in_flight,
@@ -295,7 +313,7 @@ async def run_chaos(
         log = list(upstream.log)
         upstream.clear()
         audit = await audit_jobs(client, handles)
-        redelivered = await _redelivered(client)
+        redelivered = await _redelivered(client, handles)
         wrong = await _wrong_outcomes(handles, requests)
     return {
         **audit.as_dict(),
