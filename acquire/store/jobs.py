@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import redis.asyncio as aioredis
+from arq.constants import job_key_prefix, result_key_prefix
 from pydantic import BaseModel
 from redis.commands.core import AsyncScript
 
@@ -29,11 +30,10 @@ from acquire.store.transition import (
     FINALS_LUA,
     JSON_FIELDS,
     SHORT_VALUE_MAX,
-    TRANSITION_BLOCK,
-    TRANSITION_SCRIPT,
     Transition,
     encode_fields,
     encode_transition,
+    transition_script,
 )
 from acquire.store.wake import QueueEntry
 
@@ -44,55 +44,78 @@ StoredResult = BaseModel | Mapping[str, Any]
 
 _ACTIVE = keys.active()
 
-# KEYS: status, events, active, org index, idem, then for an arq job: arq job, arq result,
-# queue, wake list ('' each without one), then the text hash, the org's backlog ('' for no
-# room check) | ARGV: ttl, maxlen, index max, created (µs), job id, event fields (json), active member,
-# arq job record ('' for none), its score and expiry (ms), the request for the text hash (''
-# when short: it is among the fields), the job's items and the backlog's limit, then the
-# status's field/value pairs...
+# KEYS: status, events, org index, idem, arq's queue, the org's backlog ('' each for none) |
+# ARGV: created (µs), job id (also arq's job id), active member, the job_queued event's at and
+# data, arq's job record ('' for none), its score and expiry (ms), the request for the text
+# hash ('' when short: it is among the fields), the job's items and the backlog's limit, then
+# the status's field/value pairs... The ttl, the events' maxlen, the index size and the keys
+# built from the job id or the queue (arq's job and result keys, the wake list, the text hash)
+# are in the script's text (one script per store).
 # The arq part is what arq's enqueue_job does (refuse an id in use, PSETEX the record, ZADD the
-# queue) plus the wake token. An id in use with this job's status record present is this same
-# call run again by redis-py after a lost reply: done. Without it, arq has the id: refused ('!').
-# A backlog too full for the job's items refuses it too ('#' and how many items wait).
+# queue) plus the wake token (one is enough: none is added while one waits). An id in use with
+# this job's status record present is this same call run again by redis-py after a lost
+# reply: done. Without it, arq has the id: refused ('!'). A backlog too full for the job's
+# items refuses it too ('#' and how many items wait).
 # Scores are integers (the org index in µs, the active set in seconds: the µs text without its
 # last six digits): a small sorted set is a ziplist, whose insert reads every score before it,
 # and Redis parses a fractional one with strtod each time, an integer not at all. Numbers the
 # script passes on are text (Redis formats a Lua number with snprintf).
 _CREATE = """
-if KEYS[5] ~= '' then
-  local existing = redis.call('GET', KEYS[5])
+if KEYS[4] ~= '' then
+  local existing = redis.call('GET', KEYS[4])
   if existing then return existing end
 end
-if KEYS[11] ~= '' then
-  local waiting = redis.call('LLEN', KEYS[11])
-  if waiting + tonumber(ARGV[12]) > tonumber(ARGV[13]) then return '#' .. waiting end
+if KEYS[6] ~= '' then
+  local waiting = redis.call('LLEN', KEYS[6])
+  if waiting + tonumber(ARGV[10]) > tonumber(ARGV[11]) then return '#' .. waiting end
 end
-if ARGV[8] ~= '' then
-  if redis.call('EXISTS', KEYS[6], KEYS[7]) > 0 then
+if ARGV[6] ~= '' then
+  local job = '@ARQ_JOB@' .. ARGV[2]
+  if redis.call('EXISTS', job, '@ARQ_RESULT@' .. ARGV[2]) > 0 then
     if redis.call('EXISTS', KEYS[1]) == 1 then return '' end
     return '!'
   end
-  redis.call('PSETEX', KEYS[6], ARGV[10], ARGV[8])
-  redis.call('ZADD', KEYS[8], ARGV[9], ARGV[5])
-  redis.call('LPUSH', KEYS[9], '1')
-  redis.call('LTRIM', KEYS[9], '0', '0')
+  redis.call('PSETEX', job, ARGV[8], ARGV[6])
+  redis.call('ZADD', KEYS[5], ARGV[7], ARGV[2])
+  local wake = '@WAKE@' .. KEYS[5]
+  if redis.call('EXISTS', wake) == 0 then redis.call('LPUSH', wake, '1') end
 end
-if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[5], 'EX', ARGV[1]) end
-redis.call('HSET', KEYS[1], unpack(ARGV, 14))
-if ARGV[11] ~= '' then
-  redis.call('HSET', KEYS[10], 'request', ARGV[11])
-  redis.call('EXPIRE', KEYS[10], ARGV[1])
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', '@TTL@') end
+redis.call('HSET', KEYS[1], unpack(ARGV, 12))
+if ARGV[9] ~= '' then
+  local text = KEYS[1] .. '@TEXT@'
+  redis.call('HSET', text, 'request', ARGV[9])
+  redis.call('EXPIRE', text, '@TTL@')
 end
-redis.call('ZADD', KEYS[3], string.sub(ARGV[4], 1, -7), ARGV[7])
-local ev = cjson.decode(ARGV[6])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ev.event, 'at', ev.at, 'data', ev.data)
-redis.call('ZADD', KEYS[4], ARGV[4], ARGV[5])
-if redis.call('ZCARD', KEYS[4]) > tonumber(ARGV[3]) then
-  redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -tonumber(ARGV[3]) - 1)
-end
-for _, i in ipairs({1, 2, 4}) do redis.call('EXPIRE', KEYS[i], ARGV[1]) end
+redis.call('ZADD', '@ACTIVE@', string.sub(ARGV[1], 1, -7), ARGV[3])
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', '@MAXLEN@', '*',
+           'event', '@QUEUED@', 'at', ARGV[4], 'data', ARGV[5])
+redis.call('ZADD', KEYS[3], ARGV[1], ARGV[2])
+redis.call('ZREMRANGEBYRANK', KEYS[3], '0', '@INDEX_END@')  -- keeps the newest INDEX_MAX
+redis.call('EXPIRE', KEYS[1], '@TTL@')
+redis.call('EXPIRE', KEYS[2], '@TTL@')
+redis.call('EXPIRE', KEYS[3], '@TTL@')
 return ''
 """
+
+
+def _create_script(ttl: int, events_maxlen: int, index_max: int) -> str:
+    names = {
+        "@ARQ_JOB@": job_key_prefix,
+        "@ARQ_RESULT@": result_key_prefix,
+        "@WAKE@": keys.queue_wake(""),
+        "@TEXT@": keys.SCRIPT_SUFFIXES["text"],
+        "@ACTIVE@": keys.active(),
+        "@QUEUED@": EventType.JOB_QUEUED.value,
+        "@TTL@": str(int(ttl)),
+        "@MAXLEN@": str(int(events_maxlen)),
+        "@INDEX_END@": str(-int(index_max) - 1),
+    }
+    script = _CREATE
+    for name, value in names.items():
+        script = script.replace(name, value)
+    return script
+
 
 # KEYS: status, items, events | ARGV: ttl, maxlen, item key, item json, item state, event json or ''
 # Returns {done, failed, total, counted}: counted = 1 when this call moved the item to final.
@@ -160,9 +183,13 @@ class ItemCounts:
         return self.total > 0 and self.done + self.failed >= self.total
 
 
-def _decode_status(raw: Mapping[bytes, bytes], text: Mapping[bytes, bytes]) -> JobStatus:
-    # Records written before the text hash existed hold every field in the status hash.
-    values: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}
+def _decode_status(
+    org: str, job_id: str, raw: Mapping[bytes, bytes], text: Mapping[bytes, bytes]
+) -> JobStatus:
+    # Records written before the text hash existed hold every field in the status hash, and
+    # older records hold the org and the job id too (the same as the key's).
+    values: dict[str, Any] = {"org": org, "job_id": job_id}
+    values.update((k.decode(), v.decode()) for k, v in raw.items())
     values.update((k.decode(), v.decode()) for k, v in text.items())
     values.pop("text", None)
     for name in JSON_FIELDS:
@@ -184,9 +211,8 @@ class JobStore:
         self.ttl = ttl
         self.events_maxlen = events_maxlen
         self.index_max = index_max
-        self._ttl_text, self._maxlen_text = str(ttl), str(events_maxlen)
-        self._create = redis.register_script(_CREATE)
-        self._transition = redis.register_script(TRANSITION_SCRIPT)
+        self._create = redis.register_script(_create_script(ttl, events_maxlen, index_max))
+        self._transition = redis.register_script(transition_script(ttl, events_maxlen))
         self._item = redis.register_script(_ITEM)
         self._preluded: dict[str, AsyncScript] = {}
 
@@ -220,45 +246,44 @@ class JobStore:
         """
         org, job_id = status.org, status.job_id
         # Fields at their defaults (zero counters, no summary yet) are left out: a reader gets
-        # the same record, and the hash stays small. A long request goes to the text hash.
+        # the same record, and the hash stays small; so are the org and the id, which every
+        # reader knows from the key. A long request goes to the text hash.
         record = status.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        del record["org"], record["job_id"]
         request = dumps(record.pop("request", None) or {})
         if len(request) <= SHORT_VALUE_MAX:
             record["request"], request = request, ""
         else:
             record["text"] = "1"  # the job has a text hash (acquire.store.transition)
-        fields = encode_fields(record)
         event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
-        names = [
-            k.status,
-            k.events,
-            keys.active(),
-            keys.org_jobs(org),
-            keys.idempotency(org, idempotency_key) if idempotency_key else "",
-        ]
-        arq_args: list[Any] = ["", 0, 0]
+        arq: list[Any] = ["", "", ""]
+        queue = ""
         if enqueue is not None:
-            names += enqueue.keys()
-            arq_args = [enqueue.record, enqueue.score_ms, enqueue.expires_ms]
-        else:
-            names += ["", "", "", ""]
-        names += [k.text, room.backlog if room else ""]
+            if enqueue.arq_id != job_id:
+                raise ValueError("a submitted job's arq id is its job id")
+            queue = enqueue.queue
+            arq = [enqueue.record, str(enqueue.score_ms), str(enqueue.expires_ms)]
         existing = await self._create(
-            keys=names,
+            keys=[
+                k.status,
+                k.events,
+                keys.org_jobs(org),
+                keys.idempotency(org, idempotency_key) if idempotency_key else "",
+                queue,
+                room.backlog if room else "",
+            ],
             args=[
-                self.ttl,
-                self.events_maxlen,
-                self.index_max,
-                _micros(status.created_at),
+                str(_micros(status.created_at)),
                 job_id,
-                dumps(event),
                 k.active_member,
-                *arq_args,
+                event["at"],
+                event["data"],
+                *arq,
                 request,
-                room.items if room else 0,
-                room.limit if room else 0,
-                *fields,
+                str(room.items) if room else "0",
+                str(room.limit) if room else "0",
+                *encode_fields(record),
             ],
         )
         existing = existing.decode() if isinstance(existing, bytes) else existing
@@ -302,19 +327,17 @@ class JobStore:
         names, args = self._transition_call(org, job_id, steps, force=force, result=result)
         return int(await self._transition(keys=names, args=args))
 
-    def prelude_script(self, prelude: str, epilogue: str = "") -> AsyncScript:
-        """:meth:`apply_transitions`'s script between ``prelude`` and ``epilogue`` (Lua), as one.
+    def prelude_script(self, prelude: str, args: int) -> AsyncScript:
+        """:meth:`apply_transitions`'s script preceded by ``prelude`` (Lua), as one script.
 
-        Both use ``KEYS`` from 7 on and the arguments given to
-        :meth:`apply_transitions_with_prelude` as ``ARGV[8]`` onwards; ``prelude`` runs first,
-        whatever the transition then decides, and ``epilogue`` after it, reading its answer in
-        ``applied`` (1 applied, 0 already final, -1 missing), which the script returns. One
-        script per prelude and epilogue text.
+        ``prelude`` uses ``KEYS`` from 3 on and its ``args`` arguments as ``ARGV[5]`` onwards
+        (see :meth:`apply_transitions_with_prelude`), and runs first, whatever the transition
+        then decides. One script per prelude text.
         """
-        script = self._preluded.get(prelude + epilogue)
+        script = self._preluded.get(prelude)
         if script is None:
-            text = prelude + TRANSITION_BLOCK + epilogue + "return applied\n"
-            script = self._preluded[prelude + epilogue] = self.redis.register_script(text)
+            text = transition_script(self.ttl, self.events_maxlen, prelude, args)
+            script = self._preluded[prelude] = self.redis.register_script(text)
         return script
 
     async def apply_transitions_with_prelude(
@@ -349,11 +372,9 @@ class JobStore:
         extra: Sequence[Any] = (),
     ) -> tuple[list[str], list[Any]]:
         k = keys.job_keys(org, job_id)
-        names = [k.status, k.events, k.seen, k.result, _ACTIVE, k.text]
         state, encoded = encode_transition(steps)
-        first = str(8 + len(extra))  # where the steps begin, after the prelude's arguments
-        header = [self._ttl_text, self._maxlen_text, "1" if force else "0", k.active_member]
-        return names, [*header, _result_json(result), state, first, *extra, *encoded]
+        head = ["1" if force else "0", k.active_member, _result_json(result), state]
+        return [k.status, k.events], [*head, *extra, *encoded]
 
     async def set_item(self, org: str, job_id: str, item: ItemStatus) -> ItemCounts:
         """Record an item's status; a final item emits ``item_completed``/``item_failed`` once.
@@ -419,8 +440,8 @@ class JobStore:
                 pipe.hgetall(k.text)
             replies: list[dict[bytes, bytes]] = await pipe.execute()
         return [
-            _decode_status(raw, text) if raw else None
-            for raw, text in zip(replies[::2], replies[1::2], strict=True)
+            _decode_status(org, job_id, raw, text) if raw else None
+            for job_id, raw, text in zip(job_ids, replies[::2], replies[1::2], strict=True)
         ]
 
     async def get_items(self, org: str, job_id: str) -> list[ItemStatus]:

@@ -43,6 +43,7 @@ from acquire.ids import ID_PATTERN, ORG_PATTERN
 __all__ = [
     "ID_PATTERN",
     "ORG_PATTERN",
+    "SCRIPT_SUFFIXES",
     "JobKeys",
     "active",
     "active_member",
@@ -91,6 +92,9 @@ def job_status(org: str, job_id: str) -> str:
 # Suffixes of a job's other keys, after :func:`job_status` (one spelling for both builders below).
 _ITEMS, _RESULT, _EVENTS, _WEBHOOKS, _SEEN = ":items", ":result", ":events", ":webhooks", ":seen"
 _DOCUMENTS, _TEXT = ":documents", ":text"
+#: The suffixes a Lua script appends to a job's status key for its other keys (a script builds
+#: the keys it touches only on some calls, rather than receiving every name as an argument).
+SCRIPT_SUFFIXES = {"result": _RESULT, "seen": _SEEN, "text": _TEXT}
 
 
 class JobKeys(NamedTuple):

@@ -1,6 +1,6 @@
 """A job's status change (:class:`Transition`), and how a list of them reaches Redis.
 
-The store applies transitions with one Lua script (:data:`TRANSITION_SCRIPT`): the status
+The store applies transitions with one Lua script (:func:`transition_script`): the status
 fields, the events that report them and the result are written together, and a job that is
 already final is never changed again. The arguments are encoded here, as the script's own
 argument list: the steps' fields merged (a later step's value wins, as if applied in turn),
@@ -16,15 +16,16 @@ from typing import Any, NamedTuple
 
 from acquire.models import EventType, JobState
 from acquire.serialization import dumps
+from acquire.store import keys
 
 __all__ = [
     "FINALS_LUA",
     "JSON_FIELDS",
     "TEXT_FIELDS",
-    "TRANSITION_SCRIPT",
     "Transition",
     "encode_fields",
     "encode_transition",
+    "transition_script",
 ]
 
 #: Status fields stored as JSON text.
@@ -40,76 +41,93 @@ SHORT_VALUE_MAX = 64
 #: A job's final states as a Lua table literal, e.g. ``{completed = true, failed = true, ...}``.
 FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) + "}"
 
-# KEYS: status, events, seen, result, active, text (a prelude's keys follow).
-# ARGV: ttl, events maxlen, force ('0'/'1'), active member, result json ('' for none), the
-# state the steps end in ('' when they set none), index F of the steps' first argument, then
-# a prelude's arguments, then from F: n, n/2 field/value pairs for the status hash, m, m/2
-# pairs for the text hash (TEXT_FIELDS longer than SHORT: a reader finds a field in one
-# place only, so each leaves the other hash), then event name, at, data json and dedupe token
-# ('' for none) for each event, in order. Numbers are text: Redis formats a Lua number
-# argument with snprintf, several times the cost of the command.
+# KEYS: status, events (a prelude's keys follow). The job's other keys are the status key and
+# a suffix (keys.SCRIPT_SUFFIXES), built here when a call touches them; the ttl, the events'
+# maxlen and the active set are in the script's text (one script per store).
+# ARGV: force ('0'/'1'), active member, result json ('' for none), the state the steps end in
+# ('' when they set none), a prelude's arguments (ARGV[5] on), then from FIRST: n, n/2
+# field/value pairs for the status hash, m, m/2 pairs for the text hash (TEXT_FIELDS longer
+# than SHORT: a reader finds a field in one place only, so each leaves the other hash), then
+# event name, at, data json and dedupe token ('' for none) for each event, in order.
 # The status field 'text' says that the job has a text hash (most have none: nothing to touch).
 # A job that becomes final leaves the active set and its event stream is compacted.
-# Sets ``applied``: 1 applied, 0 refused (already final), -1 missing; a script built with a
-# prelude or an epilogue around it (JobStore.prelude_script) reads it after the block.
-TRANSITION_BLOCK = """
+# Returns 1 applied, 0 refused (already final), -1 missing; a prelude runs before it all.
+_TRANSITION = """
 local applied = 1
 repeat
-local finals = FINALS
-local ttl = ARGV[1]
-local record = redis.call('HMGET', KEYS[1], 'state', 'text')
+local finals, base = FINALS, KEYS[1]
+local record = redis.call('HMGET', base, 'state', 'text')
 local state, has_text = record[1], record[2]
 if not state then applied = -1; break end
-if ARGV[3] == '0' and finals[state] then applied = 0; break end
-local f = tonumber(ARGV[7])
+if ARGV[1] == '0' and finals[state] then applied = 0; break end
+local f = @FIRST@
 local short_end = f + tonumber(ARGV[f])
 local long_end = short_end + 1 + tonumber(ARGV[short_end + 1])
 for i = long_end + 1, #ARGV, 4 do
   local fresh = 1
   if ARGV[i + 3] ~= '' then
-    fresh = redis.call('SADD', KEYS[3], ARGV[i + 3])
-    redis.call('EXPIRE', KEYS[3], ttl)
+    local seen = base .. '@SEEN@'
+    fresh = redis.call('SADD', seen, ARGV[i + 3])
+    redis.call('EXPIRE', seen, '@TTL@')
   end
   if fresh == 1 then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', '@MAXLEN@', '*',
                'event', ARGV[i], 'at', ARGV[i + 1], 'data', ARGV[i + 2])
   end
 end
+local text = base .. '@TEXT@'
 if long_end > short_end + 1 then
-  redis.call('HSET', KEYS[6], unpack(ARGV, short_end + 2, long_end))
+  redis.call('HSET', text, unpack(ARGV, short_end + 2, long_end))
   local names = {}
   for i = short_end + 2, long_end, 2 do names[#names + 1] = ARGV[i] end
-  redis.call('HSET', KEYS[1], 'text', '1')  -- the record has a text hash: the reader and this script look
-  redis.call('HDEL', KEYS[1], unpack(names))
+  redis.call('HSET', base, 'text', '1')  -- the record has a text hash: the reader and this script look
+  redis.call('HDEL', base, unpack(names))
   has_text = true
 end
-if short_end > f then redis.call('HSET', KEYS[1], unpack(ARGV, f + 1, short_end)) end
+if short_end > f then redis.call('HSET', base, unpack(ARGV, f + 1, short_end)) end
 if has_text then
   local long, names = TEXTS, {}
   for i = f + 1, short_end, 2 do
     if long[ARGV[i]] then names[#names + 1] = ARGV[i] end
   end
-  if #names > 0 then redis.call('HDEL', KEYS[6], unpack(names)) end
-  redis.call('EXPIRE', KEYS[6], ttl)
+  if #names > 0 then redis.call('HDEL', text, unpack(names)) end
+  redis.call('EXPIRE', text, '@TTL@')
 end
-if ARGV[5] ~= '' then redis.call('SET', KEYS[4], ARGV[5], 'EX', ttl) end
-redis.call('EXPIRE', KEYS[1], ttl)
-local now = ARGV[6]
+if ARGV[3] ~= '' then redis.call('SET', base .. '@RESULT@', ARGV[3], 'EX', '@TTL@') end
+redis.call('EXPIRE', base, '@TTL@')
+local now = ARGV[4]
 if now == '' then now = state end
 if finals[now] then
-  redis.call('ZREM', KEYS[5], ARGV[4])
+  redis.call('ZREM', '@ACTIVE@', ARGV[2])
   -- Compact the events: a stream's first node is allocated at 4 KB however few entries it
   -- holds; DUMP/RESTORE rebuilds it at its size. Same key, ids and entries, so a replay from
   -- any Last-Event-ID is unchanged, and readers blocked on the stream are still served.
   local events = redis.call('DUMP', KEYS[2])
-  if events then redis.call('RESTORE', KEYS[2], ttl .. '000', events, 'REPLACE') end
+  if events then redis.call('RESTORE', KEYS[2], '@TTL@000', events, 'REPLACE') end
 else
-  redis.call('EXPIRE', KEYS[2], ttl)
+  redis.call('EXPIRE', KEYS[2], '@TTL@')
 end
 until true
-""".replace("FINALS", FINALS_LUA).replace("TEXTS", TEXT_LUA)
-#: The transition on its own: returns ``applied``.
-TRANSITION_SCRIPT = TRANSITION_BLOCK + "return applied\n"
+return applied
+"""
+#: Where the steps' arguments begin without a prelude (see :func:`transition_script`).
+FIRST = 5
+
+
+def transition_script(ttl: int, maxlen: int, prelude: str = "", prelude_args: int = 0) -> str:
+    """The transition script of a store with ``ttl`` and events ``maxlen``, after ``prelude``
+    (Lua using ``KEYS`` from 3 and its ``prelude_args`` arguments from ``ARGV[5]`` on)."""
+    body = (
+        _TRANSITION.replace("FINALS", FINALS_LUA)
+        .replace("TEXTS", TEXT_LUA)
+        .replace("@FIRST@", str(FIRST + prelude_args))
+        .replace("@TTL@", str(int(ttl)))
+        .replace("@MAXLEN@", str(int(maxlen)))
+        .replace("@ACTIVE@", keys.active())
+    )
+    for name, suffix in keys.SCRIPT_SUFFIXES.items():
+        body = body.replace(f"@{name.upper()}@", suffix)
+    return prelude + body
 
 
 class Transition(NamedTuple):
@@ -148,7 +166,7 @@ def encode_fields(fields: Mapping[str, Any]) -> list[str]:
 
 def encode_transition(steps: Sequence[Transition]) -> tuple[str, list[str]]:
     """The state ``steps`` end in ('' when they set none) and the script's arguments from
-    index F on (see :data:`TRANSITION_SCRIPT`): their fields merged, then their events."""
+    index FIRST on (see :func:`transition_script`): their fields merged, then their events."""
     merged: dict[str, str] = {}
     events: list[str] = []
     for fields, event, data, dedupe, at in steps:

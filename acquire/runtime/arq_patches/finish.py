@@ -3,12 +3,12 @@
 When a job's code returns, arq stores its result and takes the job off the queue in one
 MULTI/EXEC. For a job that registered its final write (final status, the last events, the
 result, see :func:`defer`), one Lua script does both: arq's commands, then the store's
-transition (:meth:`acquire.store.jobs.JobStore.apply_transitions_with_prelude`), then arq's
-result record only if the transition did not apply (the job was final already, or its status
-is gone): once it did, acquire's status and result say all that record would, and nothing
-reads it (the reconciler looks only at jobs whose status is not final). One command per
-finished job, and no window between the two writes, so a worker that dies leaves the job
-either finished for both or for neither (and then it simply runs again).
+transition (:meth:`acquire.store.jobs.JobStore.apply_transitions_with_prelude`). One command
+per finished job, and no window between the two writes, so a worker that dies leaves the job
+either finished for both or for neither (and then it simply runs again). arq's result record
+is written (by a second command) only when the transition did not apply, the job being final
+already or its status gone: once it did, acquire's status and result say all that record
+would, and nothing reads it (the reconciler looks only at jobs whose status is not final).
 ``tests/runtime/test_arq_patches.py`` compares the keys both paths leave in Redis, so an arq
 upgrade that changes its bookkeeping fails a test.
 
@@ -84,22 +84,29 @@ def defer(arq_job_id: str, completion: Completion) -> None:
 
 
 # arq's ``Worker.finish_job`` (the same in 0.26 to 0.28) for a job that finished (``finish``,
-# no ``keep_in_progress``), command for command, around the job's final transition: arq's
-# result record is written only when the transition did not apply (the job was final already,
-# or its status is gone), since acquire's status and result say all it would once it did.
-# KEYS[7..12]: result, abort set, queue, in-progress, retry, job | ARGV[8]: arq job id,
-# ARGV[9]: serialised result ('' for none), ARGV[10]: result lifetime in ms ('' for forever).
-_ARQ_FINISH = """
-redis.call('ZREM', KEYS[8], ARGV[8])
-redis.call('ZREM', KEYS[9], ARGV[8])
-redis.call('DEL', KEYS[10], KEYS[11], KEYS[12])
+# no ``keep_in_progress``), command for command, before the job's final transition; arq's
+# result record follows in a command of its own, only when the transition did not apply (see
+# _arq_result). KEYS[3]: the queue | ARGV[5]: the arq job id.
+_ARQ_FINISH = f"""
+local arq_id = ARGV[5]
+redis.call('ZREM', '{abort_jobs_ss}', arq_id)
+redis.call('ZREM', KEYS[3], arq_id)
+redis.call('DEL', '{in_progress_key_prefix}' .. arq_id, '{retry_key_prefix}' .. arq_id,
+           '{job_key_prefix}' .. arq_id)
 """
-_ARQ_RESULT = """
-if applied ~= 1 and ARGV[9] ~= '' then
-  if ARGV[10] == '' then redis.call('SET', KEYS[7], ARGV[9])
-  else redis.call('SET', KEYS[7], ARGV[9], 'PX', ARGV[10]) end
-end
-"""
+
+
+async def _arq_result(self: Worker, job_id: str, result_data: bytes, expire_s: float | None) -> None:
+    """arq's result record of a run whose final status did not apply, as arq writes it.
+
+    Once the status applied, acquire's status and result say all that record would, and
+    nothing reads it: the reconciler reads arq's result only for a job whose status is not
+    final. A run refused as already final (a redelivery) or whose status is gone keeps it.
+    """
+    try:
+        await self.pool.set(result_key_prefix + job_id, result_data, px=to_ms(expire_s))
+    except ResponseError as exc:
+        log.error("arq's result of job %s not written: %s", job_id, exc)
 
 
 async def finish_job(self: Worker, job_id: str, *args: Any) -> None:
@@ -162,23 +169,15 @@ async def _finish_once(
                 await wake_workers(self.pool, self.queue_name)
         return
     store = completion.store
-    expire_ms = None if keep_result_forever else to_ms(result_timeout_s)
     try:
         applied = await store.apply_transitions_with_prelude(
-            store.prelude_script(_ARQ_FINISH, _ARQ_RESULT),
+            store.prelude_script(_ARQ_FINISH, 1),
             completion.org,
             completion.job_id,
             completion.steps,
             result=completion.result,
-            prelude_keys=(
-                result_key_prefix + job_id,
-                abort_jobs_ss,
-                self.queue_name,
-                in_progress_key_prefix + job_id,
-                retry_key_prefix + job_id,
-                job_key_prefix + job_id,
-            ),
-            prelude_args=(job_id, result_data or b"", "" if expire_ms is None else str(expire_ms)),
+            prelude_keys=(self.queue_name,),
+            prelude_args=(job_id,),
         )
     except ResponseError as exc:
         # A Lua error stops the script where it happened. A corrupt record (a key of the
@@ -187,6 +186,8 @@ async def _finish_once(
         # in-progress marker expires. Either way arq's loop must go on.
         log.error("final status of job %s not written: %s", completion.job_id, exc)
         return
+    if applied != 1 and result_data:
+        await _arq_result(self, job_id, result_data, None if keep_result_forever else result_timeout_s)
     try:
         await completion.after(applied)
     except Exception:

@@ -37,35 +37,52 @@ original_pool: property = Worker.pool  # type: ignore[assignment]
 # in-progress key, EXISTS it, ZSCORE the queue, MULTI PSETEX EXEC), then run_job reads it and
 # counts the try in a fifth (GET the job, INCR and EXPIRE its try count, ZREM it from the abort
 # set when the worker allows aborts). This script does all of it atomically, in one.
-# KEYS: in-progress, queue, job, try count, abort set | ARGV: arq job id, now (ms, the worker's
-# clock, as arq compares), marker lifetime (ms), marker value (unique per call), '1' to ZREM.
+# KEYS: the queue | ARGV: arq job id, now (ms, the worker's clock, as arq compares), marker
+# value (unique per call). arq's keys of the job are built from its id; the marker's lifetime
+# and the abort set's ZREM (for a worker that allows aborts) are in the script's text, one
+# script per worker setting (see _script).
 # Returns nil when arq would not start the job (it runs elsewhere, has left the queue or is not
 # yet due; arq's ``not score`` also skips a score of 0), else {score, job, try, 1, removed}:
 # the score, then run_job's pipeline replies. A marker holding this call's own value means
 # redis-py sent the call again after losing its reply: the job is this call's, counted once.
-_PICK_UP = b"""
-local mark = redis.call('GET', KEYS[1])
-if mark and mark ~= ARGV[4] then return false end
-local score = redis.call('ZSCORE', KEYS[2], ARGV[1])
+_PICK_UP = f"""
+local id = ARGV[1]
+local progress, try_key = '{in_progress_key_prefix}' .. id, '{retry_key_prefix}' .. id
+local mark = redis.call('GET', progress)
+if mark and mark ~= ARGV[3] then return false end
+local score = redis.call('ZSCORE', KEYS[1], id)
 if not score then return false end
 local try
 if mark then
-  try = tonumber(redis.call('GET', KEYS[4]) or '1')
+  try = tonumber(redis.call('GET', try_key) or '1')
 else
   local due = tonumber(score)
   if due == 0 or due > tonumber(ARGV[2]) then return false end
-  redis.call('PSETEX', KEYS[1], ARGV[3], ARGV[4])
+  redis.call('PSETEX', progress, '@TTL_MS@', ARGV[3])
 end
-local job = redis.call('GET', KEYS[3])
+local job = redis.call('GET', '{job_key_prefix}' .. id)
 if not mark then
-  try = redis.call('INCRBY', KEYS[4], '1')
-  redis.call('EXPIRE', KEYS[4], '88400')
+  try = redis.call('INCRBY', try_key, '1')
+  redis.call('EXPIRE', try_key, '88400')
 end
 local removed = 0
-if ARGV[5] == '1' then removed = redis.call('ZREM', KEYS[5], ARGV[1]) end
-return {score, job, try, 1, removed}
+@ABORT@
+return {{score, job, try, 1, removed}}
 """
-_PICK_UP_SHA = hashlib.sha1(_PICK_UP).hexdigest()  # noqa: S324 - the script's name in Redis
+_ZREM_ABORT = f"removed = redis.call('ZREM', '{abort_jobs_ss}', id)"
+#: The pickup script's text and name in Redis, by marker lifetime (ms) and abort permission.
+_SCRIPTS: dict[tuple[int, bool], tuple[bytes, str]] = {}
+
+
+def _script(ttl_ms: int, abort: bool) -> tuple[bytes, str]:
+    known = _SCRIPTS.get((ttl_ms, abort))
+    if known is None:
+        text = _PICK_UP.replace("@TTL_MS@", str(ttl_ms)).replace("@ABORT@", _ZREM_ABORT if abort else "")
+        body = text.encode()
+        known = _SCRIPTS[ttl_ms, abort] = body, hashlib.sha1(body).hexdigest()  # noqa: S324 - its name
+    return known
+
+
 # Marker values: unique per process and call (arq only ever asks whether the marker exists).
 _MARKS = itertools.count()
 _MARK_PREFIX = secrets.token_hex(6)
@@ -141,16 +158,15 @@ def worker_pool(self: Worker) -> Any:
 async def _pick_up(self: Worker, job_id: str) -> tuple[int, _Started] | None:
     """Pick up ``job_id`` as arq's ``start_jobs`` and ``run_job``'s start pipeline would:
     its score and the replies for ``run_job``, or None when arq would not start it."""
-    ttl_ms, mark = int(self.in_progress_timeout_s * 1000), f"{_MARK_PREFIX}.{next(_MARKS)}"
+    mark, abort = f"{_MARK_PREFIX}.{next(_MARKS)}", self.allow_abort_jobs
+    text, sha = _script(int(self.in_progress_timeout_s * 1000), abort)
     job_key, try_key = job_key_prefix + job_id, retry_key_prefix + job_id
-    abort = self.allow_abort_jobs
-    keys_and_args = (5, in_progress_key_prefix + job_id, self.queue_name, job_key, try_key, abort_jobs_ss)
-    args = (*keys_and_args, job_id, timestamp_ms(), ttl_ms, mark, "1" if abort else "0")
+    args = (1, self.queue_name, job_id, str(timestamp_ms()), mark)
     pool: Any = original_pool.fget(self)  # type: ignore[misc]
     try:
-        reply = await pool.execute_command("EVALSHA", _PICK_UP_SHA, *args)
+        reply = await pool.execute_command("EVALSHA", sha, *args)
     except NoScriptError:  # a Redis that restarted, or one that never saw it
-        reply = await pool.execute_command("EVAL", _PICK_UP, *args)
+        reply = await pool.execute_command("EVAL", text, *args)
     if reply is None:
         return None
     score, job, tries, expired, removed = reply
