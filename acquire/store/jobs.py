@@ -45,12 +45,12 @@ StoredResult = BaseModel | Mapping[str, Any]
 _ACTIVE = keys.active()
 
 # KEYS: status, events, org index, idem, arq's queue, the org's backlog ('' each for none) |
-# ARGV: created (µs), job id (also arq's job id), active member, the job_queued event's at and
-# data, arq's job record ('' for none), its score and expiry (ms), the request for the text
-# hash ('' when short: it is among the fields), the job's items and the backlog's limit, then
-# the status's field/value pairs... The ttl, the events' maxlen, the index size and the keys
-# built from the job id or the queue (arq's job and result keys, the wake list, the text hash)
-# are in the script's text (one script per store).
+# ARGV: created (µs), job id (also arq's job id), active member, created_at (the job_queued
+# event's at too) and the event's data, arq's job record ('' for none), its score and expiry
+# (ms), the request for the text hash ('' when short: it is among the fields), the job's items
+# and the backlog's limit, then the status's other field/value pairs (its state is queued).
+# The ttl, the index size and the keys built from the job id or the queue (arq's job and
+# result keys, the wake list, the text hash) are in the script's text (one script per store).
 # The arq part is what arq's enqueue_job does (refuse an id in use, PSETEX the record, ZADD the
 # queue) plus the wake token (one is enough: none is added while one waits). An id in use with
 # this job's status record present is this same call run again by redis-py after a lost
@@ -81,15 +81,14 @@ if ARGV[6] ~= '' then
   if redis.call('EXISTS', wake) == 0 then redis.call('LPUSH', wake, '1') end
 end
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], ARGV[2], 'EX', '@TTL@') end
-redis.call('HSET', KEYS[1], unpack(ARGV, 12))
+redis.call('HSET', KEYS[1], 'state', '@STATE@', 'created_at', ARGV[4], unpack(ARGV, 12))
 if ARGV[9] ~= '' then
   local text = KEYS[1] .. '@TEXT@'
   redis.call('HSET', text, 'request', ARGV[9])
   redis.call('EXPIRE', text, '@TTL@')
 end
 redis.call('ZADD', '@ACTIVE@', string.sub(ARGV[1], 1, -7), ARGV[3])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', '@MAXLEN@', '*',
-           'event', '@QUEUED@', 'at', ARGV[4], 'data', ARGV[5])
+redis.call('XADD', KEYS[2], '*', 'event', '@QUEUED@', 'at', ARGV[4], 'data', ARGV[5])
 redis.call('ZADD', KEYS[3], ARGV[1], ARGV[2])
 redis.call('ZREMRANGEBYRANK', KEYS[3], '0', '@INDEX_END@')  -- keeps the newest INDEX_MAX
 redis.call('EXPIRE', KEYS[1], '@TTL@')
@@ -99,7 +98,7 @@ return ''
 """
 
 
-def _create_script(ttl: int, events_maxlen: int, index_max: int) -> str:
+def _create_script(ttl: int, index_max: int) -> str:
     names = {
         "@ARQ_JOB@": job_key_prefix,
         "@ARQ_RESULT@": result_key_prefix,
@@ -107,8 +106,8 @@ def _create_script(ttl: int, events_maxlen: int, index_max: int) -> str:
         "@TEXT@": keys.SCRIPT_SUFFIXES["text"],
         "@ACTIVE@": keys.active(),
         "@QUEUED@": EventType.JOB_QUEUED.value,
+        "@STATE@": JobState.QUEUED.value,
         "@TTL@": str(int(ttl)),
-        "@MAXLEN@": str(int(events_maxlen)),
         "@INDEX_END@": str(-int(index_max) - 1),
     }
     script = _CREATE
@@ -211,7 +210,7 @@ class JobStore:
         self.ttl = ttl
         self.events_maxlen = events_maxlen
         self.index_max = index_max
-        self._create = redis.register_script(_create_script(ttl, events_maxlen, index_max))
+        self._create = redis.register_script(_create_script(ttl, index_max))
         self._transition = redis.register_script(transition_script(ttl, events_maxlen))
         self._item = redis.register_script(_ITEM)
         self._preluded: dict[str, AsyncScript] = {}
@@ -249,13 +248,15 @@ class JobStore:
         # the same record, and the hash stays small; so are the org and the id, which every
         # reader knows from the key. A long request goes to the text hash.
         record = status.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        if record.pop("state") != JobState.QUEUED.value:
+            raise ValueError("a job is created queued")
+        created_at = record.pop("created_at")
         del record["org"], record["job_id"]
         request = dumps(record.pop("request", None) or {})
         if len(request) <= SHORT_VALUE_MAX:
             record["request"], request = request, ""
         else:
             record["text"] = "1"  # the job has a text hash (acquire.store.transition)
-        event = encode_event(EventType.JOB_QUEUED, {"kind": status.kind.value})
         k = keys.job_keys(org, job_id)
         arq: list[Any] = ["", "", ""]
         queue = ""
@@ -277,8 +278,8 @@ class JobStore:
                 str(_micros(status.created_at)),
                 job_id,
                 k.active_member,
-                event["at"],
-                event["data"],
+                created_at,
+                dumps({"kind": status.kind.value}),
                 *arq,
                 request,
                 str(room.items) if room else "0",

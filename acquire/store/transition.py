@@ -60,6 +60,9 @@ local record = redis.call('HMGET', base, 'state', 'text')
 local state, has_text = record[1], record[2]
 if not state then applied = -1; break end
 if ARGV[1] == '0' and finals[state] then applied = 0; break end
+local now = ARGV[4]
+if now == '' then now = state end
+local final = finals[now]
 local f = @FIRST@
 local short_end = f + tonumber(ARGV[f])
 local long_end = short_end + 1 + tonumber(ARGV[short_end + 1])
@@ -70,7 +73,10 @@ for i = long_end + 1, #ARGV, 4 do
     fresh = redis.call('SADD', seen, ARGV[i + 3])
     redis.call('EXPIRE', seen, '@TTL@')
   end
-  if fresh == 1 then
+  if fresh ~= 1 then
+  elseif final then  -- the stream's last entries: the trim can wait for no later one
+    redis.call('XADD', KEYS[2], '*', 'event', ARGV[i], 'at', ARGV[i + 1], 'data', ARGV[i + 2])
+  else
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', '@MAXLEN@', '*',
                'event', ARGV[i], 'at', ARGV[i + 1], 'data', ARGV[i + 2])
   end
@@ -95,9 +101,7 @@ if has_text then
 end
 if ARGV[3] ~= '' then redis.call('SET', base .. '@RESULT@', ARGV[3], 'EX', '@TTL@') end
 redis.call('EXPIRE', base, '@TTL@')
-local now = ARGV[4]
-if now == '' then now = state end
-if finals[now] then
+if final then
   redis.call('ZREM', '@ACTIVE@', ARGV[2])
   -- Compact the events: a stream's first node is allocated at 4 KB however few entries it
   -- holds; DUMP/RESTORE rebuilds it at its size. Same key, ids and entries, so a replay from
