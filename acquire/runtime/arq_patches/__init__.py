@@ -10,7 +10,7 @@ One module per patched area, each saying what it changes, why, and the upstream 
   up in one round trip, arq's ``run_job`` start pipeline included;
 - :mod:`.wakeup` (``Worker._poll_iteration``, ``start_jobs``): an idle worker waits to be woken
   instead of polling; a connection lost while picking up a job does not stop the worker;
-- :mod:`.run_job` (``Worker.run_job``): one bad queue entry, or a stop signal, does not end
+- :mod:`.guard` (``Worker.run_job``): one bad queue entry, or a stop signal, does not end
   the worker badly;
 - :mod:`.outage`: a Redis outage of any length is waited out, by each patch above.
 """
@@ -20,9 +20,9 @@ from __future__ import annotations
 from arq.worker import Worker
 
 from acquire.runtime.arq_patches.finish import Completion, defer, finish_failed_job, finish_job
+from acquire.runtime.arq_patches.guard import run_job
 from acquire.runtime.arq_patches.outage import REDIS_UNAVAILABLE, wait_for_redis
 from acquire.runtime.arq_patches.pickup import worker_pool
-from acquire.runtime.arq_patches.run_job import run_job
 from acquire.runtime.arq_patches.wakeup import WAKE_CTX, WakeUp, poll_iteration, start_jobs
 
 __all__ = [

@@ -13,7 +13,7 @@ would, and nothing reads it (the reconciler looks only at jobs whose status is n
 upgrade that changes its bookkeeping fails a test.
 
 ``Worker.finish_failed_job`` and ``finish_job`` also wait out a Redis outage (:mod:`.outage`)
-and note the task that writes a job's finish, for a stop signal (:mod:`.run_job`).
+and note the task that writes a job's finish, for a stop signal (:mod:`.guard`).
 """
 
 from __future__ import annotations

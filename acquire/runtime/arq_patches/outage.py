@@ -4,7 +4,7 @@ Every command retries on a fresh connection for a while (:mod:`acquire.connectio
 longer than that makes arq's own commands raise ``ConnectionError``, and arq lets it out of the
 poll loop (directly, or through ``t.result()`` of a job task whose start pipeline or final MULTI
 failed), which ends the worker process. The patches of ``Worker._poll_iteration``, ``run_job``,
-``finish_job`` and ``finish_failed_job`` (:mod:`.wakeup`, :mod:`.run_job`, :mod:`.finish`) wait
+``finish_job`` and ``finish_failed_job`` (:mod:`.wakeup`, :mod:`.guard`, :mod:`.finish`) wait
 for Redis instead (log, ping with backoff, log again) and then carry on where they were: the poll
 loop polls again; a job whose start pipeline failed starts again (its code had not run); a job's
 finish is written again (each of arq's finishing commands, and the store's final transition, is

@@ -13,6 +13,7 @@ compares what each decided, sent (MONITOR) and left in Redis.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import itertools
@@ -201,3 +202,8 @@ async def start_each(self: Worker, job_ids: Sequence[str]) -> None:
         task = self.loop.create_task(self.run_job(job_id, score), context=context)
         task.add_done_callback(lambda _: self._release_sem_dec_counter_on_complete())
         self.tasks[job_id] = task
+        # Let the job's code start now: the loop would otherwise go on to its next Redis round
+        # trip (the next pickup, or the wait's own reads) first. arq's run_job starts the code
+        # in a task of its own, so that is two loop turns.
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
