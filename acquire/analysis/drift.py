@@ -88,8 +88,8 @@ def analyze_sections(
     old_factors, new_factors = _harmonise_categories(old_factors, new_factors, old_texts, new_texts, matching)
     old_side = _Side.of(old_factors, old_texts, _tones(old_split, old_texts, lexicon), vocabulary)
     new_side = _Side.of(new_factors, new_texts, _tones(new_split, new_texts, lexicon), vocabulary)
-    categories = _category_drift(old_side, new_side)
     changes = _changes(old_side, new_side, matching)
+    categories = _category_drift(old_side, new_side, changes)
     counts = {status.value: 0 for status in ChangeStatus}
     for change in changes:
         counts[change.status.value] += 1
@@ -241,6 +241,21 @@ def _edit_hint(changes: Sequence[FactorChange], old: _Side, new: _Side) -> int:
     return total + total // 2
 
 
+def _indel_hints(changes: Sequence[FactorChange], old: _Side, new: _Side) -> dict[RiskCategory, int]:
+    """Per category, an estimate of the Indel distance of its factors' texts across the years.
+
+    Matched factors share their category, so a category's distance is mostly its changes'
+    distances added up (one-sided factors count whole); reordered factors cost more, hence
+    the margin. Like :func:`_edit_hint`, it only sets where the banded search starts.
+    """
+    hints: dict[RiskCategory, int] = {}
+    for change in changes:
+        size = old.size(change.previous) + new.size(change.current)
+        simple = change.similarity.simple if change.similarity is not None else 0.0
+        hints[change.category] = hints.get(change.category, 0) + round((1.0 - simple) * size)
+    return {category: total + total // 2 for category, total in hints.items()}
+
+
 def _full(factor: RiskFactor) -> str:
     return f"{factor.heading}\n{factor.body}"
 
@@ -319,10 +334,11 @@ def _compare(
         old_sentences = sentences("\n".join(_full(f) for f in before))
         new_sentences = sentences("\n".join(_full(f) for f in after))
         # Sentences are already space-normalised; case aside, any edit (even a number) counts.
-        old_keys = {s.lower() for s in old_sentences}
-        new_keys = {s.lower() for s in new_sentences}
-        added = [s for s in new_sentences if s.lower() not in old_keys]
-        removed = [s for s in old_sentences if s.lower() not in new_keys]
+        old_lower = [s.lower() for s in old_sentences]
+        new_lower = [s.lower() for s in new_sentences]
+        old_keys, new_keys = set(old_lower), set(new_lower)
+        added = [s for s, key in zip(new_sentences, new_lower, strict=True) if key not in old_keys]
+        removed = [s for s, key in zip(old_sentences, old_lower, strict=True) if key not in new_keys]
     old_tone = _net_tone(before)
     new_tone = _net_tone(after)
     return FactorChange(
@@ -356,7 +372,8 @@ def _one_sided(status: ChangeStatus, factor: RiskFactor) -> FactorChange:
     )
 
 
-def _category_drift(old: _Side, new: _Side) -> list[CategoryDrift]:
+def _category_drift(old: _Side, new: _Side, changes: Sequence[FactorChange]) -> list[CategoryDrift]:
+    hints = _indel_hints(changes, old, new)
     rows: list[CategoryDrift] = []
     for category in RiskCategory:
         before = [f.position for f in old.factors if f.category is category]
@@ -381,7 +398,10 @@ def _category_drift(old: _Side, new: _Side) -> list[CategoryDrift]:
                 current_negative=new_tone.negative,
                 negative_change=round6(new_tone.negative - old_tone.negative),
                 drift=(
-                    round6(1.0 - simple_similarity_ints(old.integers(before), new.integers(after)))
+                    round6(
+                        1.0
+                        - simple_similarity_ints(old.integers(before), new.integers(after), hints.get(category, 0))
+                    )
                     if before and after
                     else 1.0
                 ),

@@ -137,11 +137,15 @@ def counted_similarity(
     )
 
 
-def simple_similarity_ints(a: list[int], b: list[int]) -> float:
-    """:func:`simple_similarity` of two texts as :class:`Vocabulary` integers."""
+def simple_similarity_ints(a: list[int], b: list[int], indel_hint: int = 0) -> float:
+    """:func:`simple_similarity` of two texts as :class:`Vocabulary` integers.
+
+    ``indel_hint`` optionally estimates the Indel distance (where the banded search starts);
+    the score does not depend on it.
+    """
     if not a and not b:
         return 1.0
-    return 1.0 - _indel(a, b) / (len(a) + len(b))
+    return 1.0 - _indel(a, b, max(indel_hint, _EDIT_HINT)) / (len(a) + len(b))
 
 
 def _cosine(ca: Counter[str], cb: Counter[str]) -> float:

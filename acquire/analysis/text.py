@@ -42,6 +42,8 @@ _SENTENCE_END = re.compile(r"([.!?])[\"')\]]?\s+(?=[A-Z\"'(\u2022])")
 
 def fold(text: str) -> str:
     """Fold typographic quotes and dashes to ASCII (one character for one; zero-width spaces go)."""
+    if text.isascii():  # O(1) in CPython; most blocks and factors hold no typographic character
+        return text
     for old, new in _FOLDS:
         if old in text:
             text = text.replace(old, new)
@@ -62,7 +64,9 @@ def words(text: str) -> list[str]:
     at C speed (the regex costs a match per word): every character but a-z and the apostrophe
     becomes a space, an apostrophe not between two letters too, and the rest is split.
     """
-    lowered = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    lowered = text.lower()
+    if not lowered.isascii():
+        lowered = lowered.replace("\u2019", "'").replace("\u2018", "'")
     letters = lowered.encode("ascii", "replace").translate(_LETTERS_ONLY).decode("ascii")
     if "'" in letters:
         letters = f" {letters} ".replace("''", "  ").replace(" '", "  ").replace("' ", "  ")
