@@ -382,6 +382,7 @@ def _category_drift(old: _Side, new: _Side, changes: Sequence[FactorChange]) -> 
             continue
         old_words, new_words = old.size(before), new.size(after)
         old_tone, new_tone = old.tone(before), new.tone(after)
+        hint = hints.get(category, 0)
         rows.append(
             CategoryDrift(
                 category=category,
@@ -398,10 +399,7 @@ def _category_drift(old: _Side, new: _Side, changes: Sequence[FactorChange]) -> 
                 current_negative=new_tone.negative,
                 negative_change=round6(new_tone.negative - old_tone.negative),
                 drift=(
-                    round6(
-                        1.0
-                        - simple_similarity_ints(old.integers(before), new.integers(after), hints.get(category, 0))
-                    )
+                    round6(1.0 - simple_similarity_ints(old.integers(before), new.integers(after), hint))
                     if before and after
                     else 1.0
                 ),

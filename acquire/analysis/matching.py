@@ -39,6 +39,16 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import mul, truediv
 
+from acquire.analysis.splits import (
+    MAX_TRIGRAM_FACTORS,
+    MIN_CONTAINMENT,
+    MIN_COVERAGE,
+    MIN_DERIVED,
+    by_containment,
+    splits_and_merges,
+    trigrams,
+)
+
 __all__ = [
     "MAX_TRIGRAM_FACTORS",
     "MIN_BODY",
@@ -56,13 +66,6 @@ MIN_BODY = 0.30
 MIN_SCORE = 0.40
 HEADING_WEIGHT = 0.35
 SPECIFIC_HEADING_WORDS = 4
-MIN_DERIVED = 0.5
-MIN_COVERAGE = 0.6
-MIN_CONTAINMENT = 0.3
-MAX_TRIGRAM_FACTORS = 2
-# A body shorter than this many distinctive trigrams is too small to judge by containment.
-_MIN_TRIGRAMS = 20
-_Trigram = tuple[str, str, str]
 # Far above the rounding error of float sums of a few hundred products of unit-vector weights.
 _SUM_SLACK = 1e-9
 # Fixed-point weights for the candidate search (:func:`_body_candidates`): a lane sums to
@@ -186,10 +189,12 @@ def match_factors(previous: Sequence[FactorText], current: Sequence[FactorText])
     taken = set(old_of.values())
     free_old = [i for i in range(len(previous)) if i not in taken]
     free_new = [j for j in range(len(current)) if j not in old_of]
-    # Body trigrams of both years (old factors first): containment and splits share them.
-    grams = [_trigrams(f.body) for f in (*previous, *current)] if free_old or free_new else []
+    # Body trigrams of both years (old factors first): containment needs them all, and splits
+    # share them; without containment, splits compute only those they compare.
+    grams: list[set[tuple[str, str, str]]] | None = None
     if free_old and free_new:
-        for i, j, score in _by_containment(grams, len(previous), free_old, free_new):
+        grams = [trigrams(f.body) for f in (*previous, *current)]
+        for i, j, score in by_containment(grams, len(previous), free_old, free_new):
             old_of[j] = i
             result.scores[(i, j)] = score
 
@@ -197,7 +202,7 @@ def match_factors(previous: Sequence[FactorText], current: Sequence[FactorText])
     matched_old = {i for i, _ in result.pairs}
     result.removed = [i for i in range(len(previous)) if i not in matched_old]
     result.new = [j for j in range(len(current)) if j not in old_of]
-    _splits_and_merges(previous, current, grams, result)
+    splits_and_merges(previous, current, grams, result)
     return result
 
 
@@ -292,35 +297,6 @@ def _fixed(vector: dict[str, float], words: Iterable[str] | None = None) -> Iter
     return map(int, map(mul, weights, repeat(_SCALE)))
 
 
-def _by_containment(
-    grams: list[set[_Trigram]], old_count: int, free_old: list[int], free_new: list[int]
-) -> list[tuple[int, int, float]]:
-    spread: Counter[_Trigram] = Counter()
-    for found in grams:
-        spread.update(found)
-    old = {i: {g for g in grams[i] if spread[g] <= MAX_TRIGRAM_FACTORS} for i in free_old}
-    new = {j: {g for g in grams[old_count + j] if spread[g] <= MAX_TRIGRAM_FACTORS} for j in free_new}
-    eligible: list[tuple[float, int, int]] = []
-    for i in free_old:
-        for j in free_new:
-            smaller = min(len(old[i]), len(new[j]))
-            if smaller < _MIN_TRIGRAMS:
-                continue
-            value = round(len(old[i] & new[j]) / smaller, 9)
-            if value >= MIN_CONTAINMENT:
-                eligible.append((-value, i, j))
-    eligible.sort()
-    taken_old: set[int] = set()
-    taken_new: set[int] = set()
-    chosen: list[tuple[int, int, float]] = []
-    for negative, i, j in eligible:
-        if i not in taken_old and j not in taken_new:
-            taken_old.add(i)
-            taken_new.add(j)
-            chosen.append((i, j, -negative))
-    return chosen
-
-
 def _specific(tokens: list[str]) -> bool:
     return len({t for t in tokens if t not in _STOP}) >= SPECIFIC_HEADING_WORDS
 
@@ -337,69 +313,3 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     # fsum is exact, so the result does not depend on the (hash-seeded) order of the set;
     # map() keeps the per-word products in C (this runs for every old x new pair).
     return math.fsum(map(mul, map(a.__getitem__, shared), map(b.__getitem__, shared)))
-
-
-def _trigrams(tokens: list[str]) -> set[_Trigram]:
-    return set(zip(tokens, tokens[1:], tokens[2:], strict=False))
-
-
-def _full_trigrams(factor: FactorText, body: set[_Trigram]) -> set[_Trigram]:
-    """Trigrams of ``factor.full`` from its body's: only those starting in the heading are new."""
-    return body | _trigrams(factor.heading + factor.body[:2])
-
-
-def _splits_and_merges(
-    previous: Sequence[FactorText],
-    current: Sequence[FactorText],
-    body_grams: list[set[_Trigram]],
-    result: Matching,
-) -> None:
-    if not result.new and not result.removed:
-        return
-    old_grams = [_full_trigrams(f, g) for f, g in zip(previous, body_grams, strict=False)]
-    new_grams = [_full_trigrams(f, g) for f, g in zip(current, body_grams[len(previous) :], strict=True)]
-    new_of = {i: j for i, j in result.pairs}
-    old_of = {j: i for i, j in result.pairs}
-
-    def share(part: set[_Trigram], whole: set[_Trigram]) -> float:
-        return len(part & whole) / len(part) if part else 0.0
-
-    def source(grams: set[_Trigram], pool: list[set[_Trigram]]) -> int:
-        best, best_share = -1, MIN_DERIVED
-        for index, other in enumerate(pool):
-            value = share(grams, other)
-            if value >= best_share and (best < 0 or value > best_share):
-                best, best_share = index, value
-        return best
-
-    pieces_of: dict[int, list[int]] = {}
-    for j in result.new:
-        origin = source(new_grams[j], old_grams)
-        if origin >= 0:
-            pieces_of.setdefault(origin, []).append(j)
-    for i in sorted(pieces_of):
-        pieces = list(pieces_of[i])
-        partner = new_of.get(i)
-        if partner is not None and (i, partner) in result.unchanged:
-            continue  # the old factor survives verbatim; a new one merely borrows from it
-        if partner is not None and share(new_grams[partner], old_grams[i]) >= MIN_DERIVED:
-            pieces.append(partner)
-        union = set().union(*(new_grams[j] for j in pieces))
-        if len(pieces) >= 2 and share(old_grams[i], union) >= MIN_COVERAGE:
-            result.splits.append((i, sorted(pieces)))
-
-    parts_of: dict[int, list[int]] = {}
-    for i in result.removed:
-        target = source(old_grams[i], new_grams)
-        if target >= 0:
-            parts_of.setdefault(target, []).append(i)
-    for j in sorted(parts_of):
-        parts = list(parts_of[j])
-        partner = old_of.get(j)
-        if partner is not None and (partner, j) in result.unchanged:
-            continue
-        if partner is not None and share(old_grams[partner], new_grams[j]) >= MIN_DERIVED:
-            parts.append(partner)
-        union = set().union(*(old_grams[i] for i in parts))
-        if len(parts) >= 2 and share(new_grams[j], union) >= MIN_COVERAGE:
-            result.merges.append((sorted(parts), j))

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import acquire.analysis.matching as matching_module
 from acquire.analysis import ChangeStatus, RiskDriftReport, analyze_risk_drift, match_factors
-from acquire.analysis.matching import FactorText
+from acquire.analysis.matching import FactorText, Matching
+from acquire.analysis.splits import splits_and_merges, trigrams
 from acquire.analysis.text import words
 from tests.analysis.helpers import FACTORS, build_10k, load
 
@@ -91,6 +92,19 @@ def test_split_and_merge_are_detected() -> None:
     merged = _drift(after, before)
     assert _non_unchanged(merged) == [("merged", [1, 2], [1])]
     assert merged.counts["merged"] == 1 and merged.counts["new"] == 0 and merged.counts["removed"] == 0
+
+
+def test_splits_from_trigrams_on_demand_equal_those_from_every_body() -> None:
+    # Without containment the split search computes only the trigrams it compares.
+    combined = ("Suppliers and breaches.", f"{F[1][1]} {F[2][1]}")
+    for old, new in [([F[0], combined, *F[3:8]], F[:8]), (F[:8], [F[0], combined, *F[3:8]])]:
+        before = [FactorText(words(h), words(b)) for h, b in old]
+        after = [FactorText(words(h), words(b)) for h, b in new]
+        lazy = match_factors(before, after)
+        eager = Matching(pairs=lazy.pairs, unchanged=lazy.unchanged, removed=lazy.removed, new=lazy.new)
+        splits_and_merges(before, after, [trigrams(f.body) for f in (*before, *after)], eager)
+        assert (lazy.splits, lazy.merges) == (eager.splits, eager.merges)
+        assert lazy.splits or lazy.merges
 
 
 def test_new_factor_quoting_an_unchanged_one_is_not_a_split() -> None:

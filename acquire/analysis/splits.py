@@ -1,0 +1,162 @@
+"""Shared-content matching of risk factors: containment, splits and merges, by word trigrams.
+
+Steps 3 and 5 of the procedure in :mod:`acquire.analysis.matching`, which owns the thresholds'
+meaning; this module holds their values and the trigram sets they are measured on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from acquire.analysis.matching import FactorText, Matching
+
+__all__ = [
+    "MAX_TRIGRAM_FACTORS",
+    "MIN_CONTAINMENT",
+    "MIN_COVERAGE",
+    "MIN_DERIVED",
+    "by_containment",
+    "splits_and_merges",
+    "trigrams",
+]
+
+MIN_DERIVED = 0.5
+MIN_COVERAGE = 0.6
+MIN_CONTAINMENT = 0.3
+MAX_TRIGRAM_FACTORS = 2
+# A body shorter than this many distinctive trigrams is too small to judge by containment.
+_MIN_TRIGRAMS = 20
+_Trigram = tuple[str, str, str]
+
+
+def by_containment(
+    grams: list[set[_Trigram]], old_count: int, free_old: list[int], free_new: list[int]
+) -> list[tuple[int, int, float]]:
+    """Pairs of unpaired factors by containment (step 3 of :mod:`acquire.analysis.matching`),
+    greedily by descending containment; ``grams`` holds every body's :func:`trigrams`."""
+    spread: Counter[_Trigram] = Counter()
+    for found in grams:
+        spread.update(found)
+    old = {i: {g for g in grams[i] if spread[g] <= MAX_TRIGRAM_FACTORS} for i in free_old}
+    new = {j: {g for g in grams[old_count + j] if spread[g] <= MAX_TRIGRAM_FACTORS} for j in free_new}
+    eligible: list[tuple[float, int, int]] = []
+    for i in free_old:
+        for j in free_new:
+            smaller = min(len(old[i]), len(new[j]))
+            if smaller < _MIN_TRIGRAMS:
+                continue
+            value = round(len(old[i] & new[j]) / smaller, 9)
+            if value >= MIN_CONTAINMENT:
+                eligible.append((-value, i, j))
+    eligible.sort()
+    taken_old: set[int] = set()
+    taken_new: set[int] = set()
+    chosen: list[tuple[int, int, float]] = []
+    for negative, i, j in eligible:
+        if i not in taken_old and j not in taken_new:
+            taken_old.add(i)
+            taken_new.add(j)
+            chosen.append((i, j, -negative))
+    return chosen
+
+
+def trigrams(tokens: list[str]) -> set[_Trigram]:
+    """The word trigrams of ``tokens``."""
+    return set(zip(tokens, tokens[1:], tokens[2:], strict=False))
+
+
+def _full_trigrams(factor: FactorText, body: set[_Trigram]) -> set[_Trigram]:
+    """Trigrams of ``factor.full`` from its body's: only those starting in the heading are new."""
+    return body | trigrams(factor.heading + factor.body[:2])
+
+
+def splits_and_merges(
+    previous: Sequence[FactorText],
+    current: Sequence[FactorText],
+    body_grams: list[set[_Trigram]] | None,
+    result: Matching,
+) -> None:
+    """Add ``result``'s splits and merges (step 5 of :mod:`acquire.analysis.matching`).
+
+    ``body_grams`` holds the :func:`trigrams` of every body, old factors first, if they were
+    computed for :func:`by_containment`; else the factors compared get theirs on demand.
+    """
+    if not result.new and not result.removed:
+        return
+    old_grams = _FullGrams(previous, body_grams, 0)
+    new_grams = _FullGrams(current, body_grams, len(previous))
+    new_of = {i: j for i, j in result.pairs}
+    old_of = {j: i for i, j in result.pairs}
+
+    def share(part: set[_Trigram], whole: set[_Trigram]) -> float:
+        return len(part & whole) / len(part) if part else 0.0
+
+    def source(grams: set[_Trigram], pool: _FullGrams) -> int:
+        best, best_share = -1, MIN_DERIVED
+        for index in range(len(pool)):
+            value = share(grams, pool[index])
+            if value >= best_share and (best < 0 or value > best_share):
+                best, best_share = index, value
+        return best
+
+    pieces_of: dict[int, list[int]] = {}
+    for j in result.new:
+        origin = source(new_grams[j], old_grams)
+        if origin >= 0:
+            pieces_of.setdefault(origin, []).append(j)
+    for i in sorted(pieces_of):
+        pieces = list(pieces_of[i])
+        partner = new_of.get(i)
+        if partner is not None and (i, partner) in result.unchanged:
+            continue  # the old factor survives verbatim; a new one merely borrows from it
+        if partner is not None and share(new_grams[partner], old_grams[i]) >= MIN_DERIVED:
+            pieces.append(partner)
+        union = set().union(*(new_grams[j] for j in pieces))
+        if len(pieces) >= 2 and share(old_grams[i], union) >= MIN_COVERAGE:
+            result.splits.append((i, sorted(pieces)))
+
+    parts_of: dict[int, list[int]] = {}
+    for i in result.removed:
+        target = source(old_grams[i], new_grams)
+        if target >= 0:
+            parts_of.setdefault(target, []).append(i)
+    for j in sorted(parts_of):
+        parts = list(parts_of[j])
+        partner = old_of.get(j)
+        if partner is not None and (partner, j) in result.unchanged:
+            continue
+        if partner is not None and share(old_grams[partner], new_grams[j]) >= MIN_DERIVED:
+            parts.append(partner)
+        union = set().union(*(old_grams[i] for i in parts))
+        if len(parts) >= 2 and share(new_grams[j], union) >= MIN_COVERAGE:
+            result.merges.append((sorted(parts), j))
+
+
+class _FullGrams:
+    """One year's :func:`_full_trigrams` by factor, each computed when first asked for.
+
+    A year with only removed factors (or only new ones) is compared against the other
+    year's factors one by one, but its own factors are needed only for those removed.
+    """
+
+    __slots__ = ("_body", "_factors", "_found", "_offset")
+
+    def __init__(self, factors: Sequence[FactorText], body: list[set[_Trigram]] | None, offset: int) -> None:
+        self._factors = factors
+        self._body = body
+        self._offset = offset
+        self._found: dict[int, set[_Trigram]] = {}
+
+    def __len__(self) -> int:
+        return len(self._factors)
+
+    def __getitem__(self, index: int) -> set[_Trigram]:
+        found = self._found.get(index)
+        if found is None:
+            factor = self._factors[index]
+            body = self._body[self._offset + index] if self._body is not None else trigrams(factor.body)
+            found = self._found[index] = _full_trigrams(factor, body)
+        return found
