@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from acquire.analysis.factors import SegmentedSection, segment_risk_factors
+from acquire.analysis.factors import SegmentedSection, segment_years
 from acquire.analysis.item1a import Item1ASection, extract_item1a
 from acquire.analysis.lexicon import TONE_CLASSES, Lexicon, tone_counts, tone_scores
 from acquire.analysis.matching import FactorText, Matching, match_factors
@@ -69,8 +69,7 @@ def analyze_sections(
     ``"score"``, ``"match"``, ``"summarise"`` (the job runtime turns them into events).
     """
     done = progress or (lambda stage: None)
-    old_split = segment_risk_factors(previous, lexicon)
-    new_split = segment_risk_factors(current, lexicon)
+    old_split, new_split = segment_years(previous, current, lexicon)
     old_factors, new_factors = old_split.factors, new_split.factors
     done("segment")
     old_section = old_split.tokens or words(previous.text)

@@ -24,7 +24,7 @@ from acquire.analysis.items import item_of
 from acquire.analysis.layout import layout_headings
 from acquire.analysis.lexicon import Lexicon, tone_counts, tone_scores
 from acquire.analysis.matching import FactorText
-from acquire.analysis.models import RiskFactor, Segmentation, SegmentationMethod
+from acquire.analysis.models import RiskCategory, RiskFactor, Segmentation, SegmentationMethod, ToneScores
 from acquire.analysis.taxonomy import classify
 from acquire.analysis.text import round6, words
 
@@ -33,6 +33,7 @@ __all__ = [
     "MIN_SECTION_WORDS",
     "SegmentedSection",
     "segment_risk_factors",
+    "segment_years",
     "split_risk_factors",
 ]
 
@@ -72,10 +73,49 @@ def split_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None) -
 def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None) -> SegmentedSection:
     """:func:`split_risk_factors` with the :class:`~acquire.analysis.models.Segmentation`
     record of the split (method, heading style, coverage, warnings)."""
+    return _segment(section, lexicon, _Shared())
+
+
+def segment_years(
+    previous: Item1ASection, current: Item1ASection, lexicon: Lexicon | None = None
+) -> tuple[SegmentedSection, SegmentedSection]:
+    """:func:`segment_risk_factors` of two years of one filer's Item 1A.
+
+    The same as two separate calls, but most paragraphs (and some whole factors) recur from
+    one year to the next: a recurring paragraph is tokenised once, a recurring factor
+    counted, classified and toned once.
+    """
+    shared = _Shared()
+    return _segment(previous, lexicon, shared), _segment(current, lexicon, shared)
+
+
+@dataclass(slots=True)
+class _Shared:
+    """Results that depend only on a text, kept across the segmentations of one analysis.
+
+    ``tokens`` maps a block's text to its words; ``factors`` a factor's heading and body to
+    its tokens, tone counts, category and tone. A factor's tokens are its heading's words and
+    its body's (the words of texts joined by newlines are the texts' words in turn), so equal
+    texts give equal results.
+    """
+
+    tokens: dict[str, list[str]] = field(default_factory=dict)
+    factors: dict[tuple[str, str], tuple[FactorText, list[int], RiskCategory, ToneScores]] = field(
+        default_factory=dict
+    )
+
+    def words(self, text: str) -> list[str]:
+        found = self.tokens.get(text)
+        if found is None:
+            found = self.tokens[text] = words(text)
+        return found
+
+
+def _segment(section: Item1ASection, lexicon: Lexicon | None, shared: _Shared) -> SegmentedSection:
     blocks = _without_item_heading(section.blocks)
     # Each block is tokenised once: the words of texts joined by newlines are the texts'
     # words in turn, so factors and the whole section are made of these.
-    block_tokens = [words(b.text) for b in blocks]
+    block_tokens = [shared.words(b.text) for b in blocks]
     method: SegmentationMethod
     styled = any(style != PLAIN for b in blocks for _, style in b.runs)
     found = styled_headings(blocks) if styled else None
@@ -84,7 +124,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
     else:
         method = "layout" if styled else "plain-text"
         starts, style = layout_headings(blocks), "layout"
-    factors, texts, tones = _assemble(blocks, block_tokens, starts, lexicon)
+    factors, texts, tones = _assemble(blocks, block_tokens, starts, lexicon, shared)
     first = next((s for s in starts if not s.caption), None)
     end = first.index if first else len(blocks)
     preamble = sum(map(len, block_tokens[:end]))
@@ -102,7 +142,7 @@ def segment_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None)
         coverage=coverage,
         warnings=_warnings(factors, total, preamble, coverage, style),
     )
-    dropped = [words(b.text) for b in section.blocks[: len(section.blocks) - len(blocks)]]
+    dropped = [shared.words(b.text) for b in section.blocks[: len(section.blocks) - len(blocks)]]
     tokens = list(chain.from_iterable(dropped + block_tokens))
     return SegmentedSection(factors, record, texts, tones, tokens)
 
@@ -143,7 +183,11 @@ def _warnings(
 
 
 def _assemble(
-    blocks: Sequence[Block], block_tokens: Sequence[list[str]], starts: list[Start], lexicon: Lexicon | None
+    blocks: Sequence[Block],
+    block_tokens: Sequence[list[str]],
+    starts: list[Start],
+    lexicon: Lexicon | None,
+    shared: _Shared,
 ) -> tuple[list[RiskFactor], list[FactorText], list[list[int]]]:
     group: str | None = None
     # Per factor: its start, group, body texts and their tokens.
@@ -167,9 +211,15 @@ def _assemble(
     tones: list[list[int]] = []
     for start, in_group, body_parts, body_tokens in pending:
         body = "\n".join(body_parts)
-        text = FactorText(heading=words(start.heading), body=list(chain.from_iterable(body_tokens)))
-        size = len(text.heading) + len(text.body)
-        tone = tone_counts((text.heading_counts, text.body_counts), lexicon)
+        key = (start.heading, body)
+        known = shared.factors.get(key)
+        if known is None:
+            text = FactorText(heading=words(start.heading), body=list(chain.from_iterable(body_tokens)))
+            counts = (text.heading_counts, text.body_counts)
+            tone = tone_counts(counts, lexicon)
+            category = classify(text.heading, text.body, counts)
+            known = shared.factors[key] = (text, tone, category, tone_scores(tone, text.size))
+        text, tone, category, tone_figures = known
         texts.append(text)
         tones.append(tone)
         factors.append(
@@ -178,9 +228,9 @@ def _assemble(
                 heading=start.heading,
                 body=body,
                 group=in_group,
-                words=size,
-                category=classify(text.heading, text.body, (text.heading_counts, text.body_counts)),
-                tone=tone_scores(tone, size),
+                words=text.size,
+                category=category,
+                tone=tone_figures,
             )
         )
     return factors, texts, tones

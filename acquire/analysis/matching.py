@@ -145,6 +145,11 @@ class FactorText:
         object.__setattr__(self, "body_counts", Counter(self.body))
 
     @property
+    def size(self) -> int:
+        """The number of tokens, heading and body."""
+        return len(self.heading) + len(self.body)
+
+    @property
     def full(self) -> list[str]:
         """Heading and body tokens."""
         return self.heading + self.body
