@@ -325,6 +325,10 @@ class _BlockBuilder:
         # str.split collapses the same white space as the regex (Unicode spaces), at C speed.
         # Unlike the regex it drops a leading and a trailing space, which no block keeps.
         joined = " ".join("\x00".join(content for content, _ in runs).split())
+        if len(runs) == 1 and joined and "\x00" not in joined and "\u200b" not in joined:
+            # One run (most paragraphs): its text is the block's, without edge spaces already.
+            self.blocks.append(Block(text=fold(joined), runs=((len(joined), runs[0][1]),)))
+            return
         if "\u200b" in joined:
             joined = joined.replace("\u200b", "")
         pieces = joined.split("\x00")

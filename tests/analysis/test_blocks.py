@@ -6,9 +6,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from acquire.analysis.blocks import PLAIN, Block, Style, html_blocks, region_blocks
+from acquire.analysis.blocks import PLAIN, Block, Style, _BlockBuilder, html_blocks, region_blocks
 from acquire.analysis.furniture import compact_key, drop_furniture, split_furniture
 
 
@@ -156,3 +158,23 @@ def test_a_partial_walk_of_a_10k_is_a_part_of_its_full_walk() -> None:
     # The heading, not the contents row (its page number is a block of its own).
     heading = next(i for i, text in enumerate(texts) if text == "Properties" and texts[i + 1] != "66")
     assert texts[heading + 1] == "As of December 30, 2023, our major facilities consisted of:"
+
+
+def _flushed(runs: list[tuple[str, Style]]) -> list[Block]:
+    builder = _BlockBuilder({})
+    builder.runs = runs
+    builder.flush()
+    return builder.blocks
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab \n\t\u00a0\u2003\u2019"))),
+    st.integers(min_value=0, max_value=12),
+)
+def test_a_block_of_one_run_is_that_run_cut_in_two(text: str, cut: int) -> None:
+    # A paragraph of one run takes a short cut; cut in two runs of one style, it takes the
+    # general path, which must give the same block. (With a zero-width space, which the cut
+    # does not take, the general path's edge spaces depend on where runs meet.)
+    bold = Style(bold=True)
+    assert _flushed([(text, bold)]) == _flushed([(text[:cut], bold), (text[cut:], bold)])
