@@ -24,7 +24,7 @@ from acquire.analysis.models import (
 )
 from acquire.analysis.report import SummaryRewriter, build_heatmap, executive_summary, recommendations
 from acquire.analysis.similarity import Vocabulary, counted_similarity, simple_similarity_ints
-from acquire.analysis.taxonomy import classify
+from acquire.analysis.taxonomy import harmonise_categories
 from acquire.analysis.text import round6, sentences, words
 
 __all__ = ["analyze_risk_drift", "analyze_sections"]
@@ -84,9 +84,14 @@ def analyze_sections(
     new_stats = _stats(current, new_split, new_counted, len(new_section), lexicon)
     done("score")
     matching = match_factors(old_texts, new_texts)
-    old_factors, new_factors = _harmonise_categories(old_factors, new_factors, old_texts, new_texts, matching)
-    old_side = _Side.of(old_factors, old_texts, _tones(old_split, old_texts, lexicon), vocabulary)
-    new_side = _Side.of(new_factors, new_texts, _tones(new_split, new_texts, lexicon), vocabulary)
+    old_factors, new_factors = harmonise_categories(old_factors, new_factors, old_texts, new_texts, matching)
+    old_ints, new_ints = vocabulary.ints(old_section), vocabulary.ints(new_section)
+    old_side = _Side.of(
+        old_factors, old_split, old_texts, _tones(old_split, old_texts, lexicon), vocabulary, old_ints
+    )
+    new_side = _Side.of(
+        new_factors, new_split, new_texts, _tones(new_split, new_texts, lexicon), vocabulary, new_ints
+    )
     changes = _changes(old_side, new_side, matching)
     categories = _category_drift(old_side, new_side, changes)
     counts = {status.value: 0 for status in ChangeStatus}
@@ -95,8 +100,8 @@ def analyze_sections(
     section_similarity = counted_similarity(
         old_counted,
         new_counted,
-        vocabulary.ints(old_section),
-        vocabulary.ints(new_section),
+        old_ints,
+        new_ints,
         _edit_hint(changes, old_side, new_side),
     )
     done("match")
@@ -119,56 +124,6 @@ def analyze_sections(
         report = report.model_copy(update={"rewritten_summary": rewriter.rewrite(report)})
     done("summarise")
     return report
-
-
-def _harmonise_categories(
-    old: list[RiskFactor],
-    new: list[RiskFactor],
-    old_texts: Sequence[FactorText],
-    new_texts: Sequence[FactorText],
-    matching: Matching,
-) -> tuple[list[RiskFactor], list[RiskFactor]]:
-    """Give factors matched across the years one category, classified on all their text.
-
-    Categories come from keyword rules, so rewording can move a factor that stays the same
-    risk (NVIDIA's export-control factor reads as "regulation" one year and "geopolitical &
-    trade" the next); the heatmap would show that as thousands of words leaving one category
-    for another. Matched factors (pairs, splits, merges, linked transitively) are classified
-    once on their headings and bodies from both years together.
-    """
-    parent = list(range(len(old) + len(new)))  # old factors first, then new ones
-
-    def root(node: int) -> int:
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    def link(i: int, j: int) -> None:
-        parent[root(len(old) + j)] = root(i)
-
-    for i, j in matching.pairs:
-        link(i, j)
-    for i, pieces in matching.splits:
-        for j in pieces:
-            link(i, j)
-    for parts, j in matching.merges:
-        for i in parts:
-            link(i, j)
-    groups: dict[int, list[int]] = {}
-    for node in range(len(parent)):
-        groups.setdefault(root(node), []).append(node)
-    factors = [*old, *new]
-    texts = [*old_texts, *new_texts]
-    for members in groups.values():
-        if len({factors[m].category for m in members}) < 2:
-            continue
-        heading = [token for m in members for token in texts[m].heading]
-        body = [token for m in members for token in texts[m].body]
-        category = classify(heading, body)
-        for m in members:
-            factors[m] = factors[m].model_copy(update={"category": category})
-    return factors[: len(old)], factors[len(old) :]
 
 
 def _texts(split: SegmentedSection) -> list[FactorText]:
@@ -196,11 +151,19 @@ class _Side:
     def of(
         cls,
         factors: Sequence[RiskFactor],
+        split: SegmentedSection,
         texts: Sequence[FactorText],
         tones: Sequence[list[int]],
         vocabulary: Vocabulary,
+        section: list[int],
     ) -> _Side:
-        return cls(factors, texts, tones, [vocabulary.ints(t.heading + t.body) for t in texts])
+        """The factors' integers: a slice of the ``section``'s where their tokens are that slice."""
+        spans = [split.span_of(p) if texts is split.texts else None for p in range(len(texts))]
+        ints = [
+            section[s[0] : s[1]] if s else vocabulary.ints(t.heading + t.body)
+            for s, t in zip(spans, texts, strict=True)
+        ]
+        return cls(factors, texts, tones, ints)
 
     def size(self, positions: Iterable[int]) -> int:
         """The number of tokens of the factors at ``positions``."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import accumulate, chain
 
 from acquire.analysis.blocks import PLAIN, Block
 from acquire.analysis.headings import Start, describe, styled_headings
@@ -55,7 +55,9 @@ class SegmentedSection:
     ``texts`` holds each factor's word tokens (parallel to ``factors``), so that matching and
     the drift figures need not tokenise the factors again; ``tones`` its tone class counts
     (:func:`~acquire.analysis.lexicon.tone_counts`), which add up over a group of factors;
-    ``tokens`` the whole section's, ``words(section.text)``.
+    ``tokens`` the whole section's, ``words(section.text)``; ``spans`` for each factor the
+    slice of ``tokens`` from its heading to the next heading or caption (its tokens when no
+    caption's introduction joined it and its heading's words are its heading blocks').
     """
 
     factors: list[RiskFactor]
@@ -63,6 +65,15 @@ class SegmentedSection:
     texts: list[FactorText] = field(default_factory=list)
     tones: list[list[int]] = field(default_factory=list)
     tokens: list[str] = field(default_factory=list)
+    spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def span_of(self, position: int) -> tuple[int, int] | None:
+        """The slice of ``tokens`` that holds exactly factor ``position``'s tokens, if one does."""
+        if len(self.spans) != len(self.texts):
+            return None
+        start, end = self.spans[position]
+        text = self.texts[position]
+        return (start, end) if self.tokens[start:end] == text.heading + text.body else None
 
 
 def split_risk_factors(section: Item1ASection, lexicon: Lexicon | None = None) -> list[RiskFactor]:
@@ -144,7 +155,12 @@ def _segment(section: Item1ASection, lexicon: Lexicon | None, shared: _Shared) -
     )
     dropped = [shared.words(b.text) for b in section.blocks[: len(section.blocks) - len(blocks)]]
     tokens = list(chain.from_iterable(dropped + block_tokens))
-    return SegmentedSection(factors, record, texts, tones, tokens)
+    offsets = list(accumulate(map(len, block_tokens), initial=sum(map(len, dropped))))
+    # Each factor's blocks, up to the next start: where a factor's tokens are those blocks'
+    # (nearly always), the drift figures take them from the section's.
+    ends = [s.index for s in starts[1:]] + [len(blocks)] * bool(starts)
+    spans = [(offsets[s.index], offsets[e]) for s, e in zip(starts, ends, strict=True) if not s.caption]
+    return SegmentedSection(factors, record, texts, tones, tokens, spans)
 
 
 def _without_item_heading(blocks: Sequence[Block]) -> list[Block]:

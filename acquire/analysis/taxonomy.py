@@ -12,6 +12,8 @@ Rules, in full:
   body's vocabulary on a topic is evidence, a word repeated twenty times is not.
 * The highest score wins; ties go to the category listed first in :class:`RiskCategory`.
   A best score below :data:`MIN_SCORE` means ``other``.
+* Factors matched across the years get one category, classified on all their text
+  (:func:`harmonise_categories`).
 
 The taxonomy (see :class:`acquire.analysis.models.RiskCategory`): macroeconomic,
 geopolitical/trade, competition, products/technology, supply chain, customers,
@@ -23,10 +25,15 @@ pandemic/health, stock/governance, other.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from acquire.analysis.models import RiskCategory
+from acquire.analysis.models import RiskCategory, RiskFactor
 
-__all__ = ["BODY_CAP", "HEADING_WEIGHT", "MIN_SCORE", "RULES", "classify"]
+if TYPE_CHECKING:
+    from acquire.analysis.matching import FactorText, Matching
+
+__all__ = ["BODY_CAP", "HEADING_WEIGHT", "MIN_SCORE", "RULES", "classify", "harmonise_categories"]
 
 HEADING_WEIGHT = 5.0
 BODY_CAP = 1
@@ -287,3 +294,53 @@ def classify(
         scores[index] += weight * min(n, BODY_CAP)
     best = scores.index(max(scores))  # ties go to the category listed first
     return _CATEGORIES[best] if scores[best] >= MIN_SCORE else RiskCategory.OTHER
+
+
+def harmonise_categories(
+    old: list[RiskFactor],
+    new: list[RiskFactor],
+    old_texts: Sequence[FactorText],
+    new_texts: Sequence[FactorText],
+    matching: Matching,
+) -> tuple[list[RiskFactor], list[RiskFactor]]:
+    """Give factors matched across the years one category, classified on all their text.
+
+    Categories come from keyword rules, so rewording can move a factor that stays the same
+    risk (NVIDIA's export-control factor reads as "regulation" one year and "geopolitical &
+    trade" the next); the heatmap would show that as thousands of words leaving one category
+    for another. Matched factors (pairs, splits, merges, linked transitively) are classified
+    once on their headings and bodies from both years together.
+    """
+    parent = list(range(len(old) + len(new)))  # old factors first, then new ones
+
+    def root(node: int) -> int:
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    def link(i: int, j: int) -> None:
+        parent[root(len(old) + j)] = root(i)
+
+    for i, j in matching.pairs:
+        link(i, j)
+    for i, pieces in matching.splits:
+        for j in pieces:
+            link(i, j)
+    for parts, j in matching.merges:
+        for i in parts:
+            link(i, j)
+    groups: dict[int, list[int]] = {}
+    for node in range(len(parent)):
+        groups.setdefault(root(node), []).append(node)
+    factors = [*old, *new]
+    texts = [*old_texts, *new_texts]
+    for members in groups.values():
+        if len({factors[m].category for m in members}) < 2:
+            continue
+        heading = [token for m in members for token in texts[m].heading]
+        body = [token for m in members for token in texts[m].body]
+        category = classify(heading, body)
+        for m in members:
+            factors[m] = factors[m].model_copy(update={"category": category})
+    return factors[: len(old)], factors[len(old) :]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -193,3 +194,24 @@ def test_section_tokens_are_the_words_of_the_section_text(name: str) -> None:
     split = segment_risk_factors(section)
     assert split.tokens == words(section.text)
     assert [t.body for t in split.texts] == [words(f.body) for f in split.factors]
+
+
+@pytest.mark.parametrize("name", ["meta_fy2023", "nvda_fy2025", "corpus/html/BA-FY2024.html.gz"])
+def test_factor_tokens_are_slices_of_the_section_tokens(name: str) -> None:
+    # The drift figures take a factor's integers from the section's where span_of finds it.
+    split = segment_risk_factors(extract_item1a(load(name)))
+    spans = [split.span_of(p) for p in range(len(split.factors))]
+    assert all(span is not None for span in spans)
+    for span, text in zip(spans, split.texts, strict=True):
+        assert span is not None and split.tokens[span[0] : span[1]] == text.full
+
+
+def test_a_span_that_does_not_hold_the_factors_tokens_is_not_used() -> None:
+    # A caption's introduction joining the factor before it, or a heading whose words are not
+    # its blocks', leaves a factor's span holding other tokens: span_of then declines.
+    split = segment_risk_factors(extract_item1a(build_10k(FACTORS[:3])))
+    start, end = split.spans[1]
+    assert split.span_of(1) == (start, end)
+    shifted = dataclasses.replace(split, spans=[split.spans[0], (start + 1, end), split.spans[2]])
+    assert shifted.span_of(1) is None and shifted.span_of(0) == split.spans[0]
+    assert dataclasses.replace(split, spans=[]).span_of(0) is None
