@@ -8,10 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from acquire.analysis.matching import FactorText, Matching
+from typing import Protocol
 
 __all__ = [
     "MAX_TRIGRAM_FACTORS",
@@ -30,6 +27,27 @@ MAX_TRIGRAM_FACTORS = 2
 # A body shorter than this many distinctive trigrams is too small to judge by containment.
 _MIN_TRIGRAMS = 20
 _Trigram = tuple[str, str, str]
+
+
+class FactorText(Protocol):
+    """What this module reads of :class:`acquire.analysis.matching.FactorText`."""
+
+    @property
+    def heading(self) -> list[str]: ...
+
+    @property
+    def body(self) -> list[str]: ...
+
+
+class Matching(Protocol):
+    """What this module reads and adds to of :class:`acquire.analysis.matching.Matching`."""
+
+    pairs: list[tuple[int, int]]
+    unchanged: set[tuple[int, int]]
+    removed: list[int]
+    new: list[int]
+    splits: list[tuple[int, list[int]]]
+    merges: list[tuple[list[int], int]]
 
 
 def by_containment(
