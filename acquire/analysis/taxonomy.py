@@ -254,27 +254,7 @@ def _term_counts(tokens: list[str], counted: Counter[str] | None = None) -> dict
     for phrase, n in _phrase_counts(tokens, counted):
         for index, weight in _EXACT[phrase]:
             counts[(index, weight, " ".join(phrase))] = n
-    _count_tail(tokens, counts)
     return counts
-
-
-def _count_tail(tokens: list[str], counts: dict[tuple[int, float, str], int]) -> None:
-    """Add the extra counts the rules have always given the last words of a text.
-
-    Phrases are looked up, from each phrase's first word, as slices of every length up to
-    the longest phrase's; near the end of a text those slices come out shorter and repeat
-    the last words. So a text ending in a phrase rule counts it once more per missing word,
-    and one ending in a first word that is also a one-word rule counts that word twice more.
-    Kept so that reports stay the same; it only matters in headings (body terms are capped).
-    """
-    for left in range(1, min(_MAX_PHRASE, len(tokens) + 1)):
-        at = len(tokens) - left
-        if tokens[at] not in _PHRASE_STARTS:
-            continue
-        tail = tuple(tokens[at:])
-        for index, weight in _EXACT.get(tail, ()):
-            key = (index, weight, " ".join(tail))
-            counts[key] = counts.get(key, 0) + _MAX_PHRASE - left
 
 
 def classify(

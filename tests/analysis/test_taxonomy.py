@@ -86,7 +86,8 @@ def test_cached_word_hits_count_every_rule_once() -> None:
 
 def _slice_counts(tokens: list[str]) -> dict[tuple[int, float, str], int]:
     """The rule counts by their definition: every word's hits, and from every phrase's first
-    word on, the slices of two up to the longest phrase's length looked up as phrases."""
+    word on, the slices of two up to the longest phrase's length looked up as phrases (only
+    slices of that full length: near a text's end, a shorter slice is the same phrase again)."""
     counts: dict[tuple[int, float, str], int] = {}
     for word in tokens:
         for index, weight in taxonomy._word_hits(word):
@@ -94,7 +95,7 @@ def _slice_counts(tokens: list[str]) -> dict[tuple[int, float, str], int]:
     for at, word in enumerate(tokens):
         if word not in taxonomy._PHRASE_STARTS:
             continue
-        for size in range(2, taxonomy._MAX_PHRASE + 1):
+        for size in range(2, min(taxonomy._MAX_PHRASE, len(tokens) - at) + 1):
             phrase = tuple(tokens[at : at + size])
             for index, weight in taxonomy._EXACT.get(phrase, ()):
                 key = (index, weight, " ".join(phrase))
@@ -148,3 +149,14 @@ _RULE_WORDS = st.sampled_from(
 def test_rule_counts_equal_their_slice_definition(tokens: list[str]) -> None:
     assert taxonomy._term_counts(tokens) == _slice_counts(tokens)
     assert taxonomy._term_counts(tokens, Counter(tokens)) == _slice_counts(tokens)
+
+
+@pytest.mark.parametrize("rule", [["market", "share"], ["research", "and", "development"], ["data"]])
+def test_a_rule_at_the_end_of_a_text_counts_once(rule: list[str]) -> None:
+    # Headings often end in a rule ("... Could Impact the Company's Operating Results"); it
+    # used to count once more per word it was short of the longest phrase, so a heading's
+    # last words could outvote the rest of it.
+    at_end = taxonomy._term_counts(["about", *rule])
+    inside = taxonomy._term_counts(["about", *rule, "today"])
+    assert at_end == inside
+    assert [n for (_, _, term), n in at_end.items() if term == " ".join(rule)] == [1]
