@@ -44,6 +44,7 @@ from acquire.analysis.splits import (
     MIN_CONTAINMENT,
     MIN_COVERAGE,
     MIN_DERIVED,
+    best_first,
     by_containment,
     splits_and_merges,
     trigrams,
@@ -244,17 +245,7 @@ def _greedy(
         score = round((1.0 - weight) * body + weight * _cosine(oh[i], nh[j]), 9)
         if score >= MIN_SCORE:
             eligible.append((-score, i, j))
-    eligible.sort()
-    taken_old: set[int] = set()
-    taken_new: set[int] = set()
-    chosen: list[tuple[int, int, float]] = []
-    for negative, i, j in eligible:
-        if i in taken_old or j in taken_new:
-            continue
-        taken_old.add(i)
-        taken_new.add(j)
-        chosen.append((i, j, -negative))
-    return chosen
+    return best_first(eligible)
 
 
 def _body_candidates(

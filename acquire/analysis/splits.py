@@ -7,7 +7,7 @@ meaning; this module holds their values and the trigram sets they are measured o
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "MIN_CONTAINMENT",
     "MIN_COVERAGE",
     "MIN_DERIVED",
+    "best_first",
     "by_containment",
     "splits_and_merges",
     "trigrams",
@@ -69,6 +70,12 @@ def by_containment(
             value = round(len(old[i] & new[j]) / smaller, 9)
             if value >= MIN_CONTAINMENT:
                 eligible.append((-value, i, j))
+    return best_first(eligible)
+
+
+def best_first(eligible: list[tuple[float, int, int]]) -> list[tuple[int, int, float]]:
+    """One-to-one pairs from ``(-score, old, new)`` candidates, the best score first (ties by
+    index); a factor already paired is skipped. Returns ``(old, new, score)``."""
     eligible.sort()
     taken_old: set[int] = set()
     taken_new: set[int] = set()
@@ -108,49 +115,61 @@ def splits_and_merges(
     new_grams = _FullGrams(current, body_grams, len(previous))
     new_of = {i: j for i, j in result.pairs}
     old_of = {j: i for i, j in result.pairs}
+    for i, pieces in _wholes(
+        result.new, new_grams, old_grams, new_of, lambda i, j: (i, j) in result.unchanged
+    ):
+        result.splits.append((i, pieces))
+    for j, parts in _wholes(
+        result.removed, old_grams, new_grams, old_of, lambda j, i: (i, j) in result.unchanged
+    ):
+        result.merges.append((parts, j))
 
-    def share(part: set[_Trigram], whole: set[_Trigram]) -> float:
-        return len(part & whole) / len(part) if part else 0.0
 
-    def source(grams: set[_Trigram], pool: _FullGrams) -> int:
-        best, best_share = -1, MIN_DERIVED
-        for index in range(len(pool)):
-            value = share(grams, pool[index])
-            if value >= best_share and (best < 0 or value > best_share):
-                best, best_share = index, value
-        return best
+def _share(part: set[_Trigram], whole: set[_Trigram]) -> float:
+    return len(part & whole) / len(part) if part else 0.0
 
+
+def _wholes(
+    candidates: list[int],
+    piece_grams: _FullGrams,
+    whole_grams: _FullGrams,
+    partner_of: dict[int, int],
+    verbatim: Callable[[int, int], bool],
+) -> list[tuple[int, list[int]]]:
+    """The factors of one year that came apart into pieces in the other: a split read forwards
+    (old wholes, new pieces), a merge read backwards (new wholes, old pieces).
+
+    Each candidate piece (a new or a removed factor) goes to the whole most of its trigrams
+    come from; a whole's matched partner counts as a piece too when it is mostly derived from it,
+    unless the two are verbatim the same. Two or more pieces covering the whole make it one.
+    """
     pieces_of: dict[int, list[int]] = {}
-    for j in result.new:
-        origin = source(new_grams[j], old_grams)
-        if origin >= 0:
-            pieces_of.setdefault(origin, []).append(j)
-    for i in sorted(pieces_of):
-        pieces = list(pieces_of[i])
-        partner = new_of.get(i)
-        if partner is not None and (i, partner) in result.unchanged:
-            continue  # the old factor survives verbatim; a new one merely borrows from it
-        if partner is not None and share(new_grams[partner], old_grams[i]) >= MIN_DERIVED:
+    for piece in candidates:
+        whole = _source(piece_grams[piece], whole_grams)
+        if whole >= 0:
+            pieces_of.setdefault(whole, []).append(piece)
+    found: list[tuple[int, list[int]]] = []
+    for whole in sorted(pieces_of):
+        pieces = list(pieces_of[whole])
+        partner = partner_of.get(whole)
+        if partner is not None and verbatim(whole, partner):
+            continue  # the whole survives verbatim; a piece merely borrows from it
+        if partner is not None and _share(piece_grams[partner], whole_grams[whole]) >= MIN_DERIVED:
             pieces.append(partner)
-        union = set().union(*(new_grams[j] for j in pieces))
-        if len(pieces) >= 2 and share(old_grams[i], union) >= MIN_COVERAGE:
-            result.splits.append((i, sorted(pieces)))
+        union = set().union(*(piece_grams[p] for p in pieces))
+        if len(pieces) >= 2 and _share(whole_grams[whole], union) >= MIN_COVERAGE:
+            found.append((whole, sorted(pieces)))
+    return found
 
-    parts_of: dict[int, list[int]] = {}
-    for i in result.removed:
-        target = source(old_grams[i], new_grams)
-        if target >= 0:
-            parts_of.setdefault(target, []).append(i)
-    for j in sorted(parts_of):
-        parts = list(parts_of[j])
-        partner = old_of.get(j)
-        if partner is not None and (partner, j) in result.unchanged:
-            continue
-        if partner is not None and share(old_grams[partner], new_grams[j]) >= MIN_DERIVED:
-            parts.append(partner)
-        union = set().union(*(old_grams[i] for i in parts))
-        if len(parts) >= 2 and share(new_grams[j], union) >= MIN_COVERAGE:
-            result.merges.append((sorted(parts), j))
+
+def _source(grams: set[_Trigram], pool: _FullGrams) -> int:
+    """The factor of ``pool`` holding the largest share (at least MIN_DERIVED) of ``grams``."""
+    best, best_share = -1, MIN_DERIVED
+    for index in range(len(pool)):
+        value = _share(grams, pool[index])
+        if value >= best_share and (best < 0 or value > best_share):
+            best, best_share = index, value
+    return best
 
 
 class _FullGrams:
