@@ -21,7 +21,7 @@ from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
 from acquire.store.jobs import JobStore
 from acquire.store.transition import Transition
-from tests.support.jobs import TEST_SPEC, drain, make_worker, sec_result
+from tests.support.jobs import TEST_SPEC, commands_until_marker, drain, echo_marker, make_worker, sec_result
 
 
 async def plain(ctx: dict[str, Any], payload: Any) -> dict[str, Any]:
@@ -194,11 +194,6 @@ async def test_corrupt_status_record_is_logged_and_arq_still_finishes(
     await client.close()
 
 
-async def _echo_marker(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
-    await job.services.redis.echo("job-code-starts")
-    return Outcome(result={"ok": True})
-
-
 async def test_arq_start_pipeline_is_all_it_sends_before_the_job_code(
     settings: Settings, redis: aioredis.Redis
 ) -> None:
@@ -208,11 +203,9 @@ async def test_arq_start_pipeline_is_all_it_sends_before_the_job_code(
     # write there fails this test (and tests/runtime/test_pickup.py).
     client, job_id = await _queued_job(settings)
     watcher = aioredis.Redis.from_url(settings.redis_url)
-    seen: list[str] = []
     async with watcher.monitor() as monitor:
-        task = asyncio.create_task(drain(settings, [JobSpec(kind=JobKind.SEC_FILINGS, run=_echo_marker)]))
-        while "job-code-starts" not in (command := (await monitor.next_command())["command"]):
-            seen.append(command)
+        task = asyncio.create_task(drain(settings, [JobSpec(kind=JobKind.SEC_FILINGS, run=echo_marker)]))
+        seen = await commands_until_marker(monitor)
         await task
     await watcher.aclose()
     pickup = max(i for i, c in enumerate(seen) if c.startswith("PSETEX") and in_progress_key_prefix in c)

@@ -28,7 +28,7 @@ from acquire.settings import Settings
 from acquire.store import keys
 from acquire.store.wake import wake_workers
 from acquire.worker import create_worker
-from tests.support.jobs import TEST_SPEC
+from tests.support.jobs import TEST_SPEC, commands_until_marker, echo_marker
 
 #: Far beyond any test's length: only a wake-up can start a job in time.
 NEVER = 300.0
@@ -221,24 +221,17 @@ async def test_a_submit_is_one_script_that_queues_the_job_and_wakes_a_worker(
     assert await cast(Awaitable[list[bytes]], redis.lrange(wake, 0, -1)) == [b"1"]
 
 
-async def _echo_first(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
-    await job.services.redis.echo("job-code-starts")
-    return Outcome(result={"ok": True})
-
-
 async def test_a_picked_up_jobs_code_starts_before_the_workers_next_read(
     settings: Settings, redis: aioredis.Redis
 ) -> None:
     # Once a job is picked up its code runs at once: the worker's loop sends its next round
     # trip (the wait's reads of the queue) only after the job's first command.
-    spec = JobSpec(kind=JobKind.SEC_FILINGS, run=_echo_first)
+    spec = JobSpec(kind=JobKind.SEC_FILINGS, run=echo_marker)
     watcher = aioredis.Redis.from_url(settings.redis_url)
     async with running(settings, spec) as worker, AcquireClient(await _client(settings), settings) as client:
-        seen: list[str] = []
         async with watcher.monitor() as monitor:
             job = await client.submit("acme", sec())
-            while "job-code-starts" not in (command := (await monitor.next_command())["command"]):
-                seen.append(command)
+            seen = await commands_until_marker(monitor)
         assert (await job.wait(GUARD)).state == JobState.COMPLETED
         assert worker.ctx[arq_patches.WAKE_CTX].woken >= 1
     await watcher.aclose()

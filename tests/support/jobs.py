@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from arq.worker import Worker
+from redis.asyncio.client import Monitor
 
 from acquire.errors import NotFoundError, PermanentError, TransientError
 from acquire.models import ItemState, ItemStatus, JobKind
@@ -14,6 +15,24 @@ from acquire.results import SecCompanyResult, SecFilingsResult
 from acquire.runtime.run import JobContext, JobSpec, Outcome, Spread
 from acquire.settings import Settings
 from acquire.worker import create_worker
+
+#: The command :func:`echo_marker` sends first: where a job's own code starts in MONITOR.
+MARKER = "job-code-starts"
+
+
+async def echo_marker(job: JobContext, request: Any) -> Outcome[dict[str, Any]]:
+    """A job whose first Redis command is ``ECHO`` :data:`MARKER`."""
+    await job.services.redis.echo(MARKER)
+    return Outcome(result={"ok": True})
+
+
+async def commands_until_marker(monitor: Monitor) -> list[str]:
+    """The commands ``monitor`` sees before :func:`echo_marker`'s (the marker not included)."""
+    seen: list[str] = []
+    while MARKER not in (command := (await monitor.next_command())["command"]):
+        seen.append(command)
+    return seen
+
 
 #: What the test jobs do is steered by the first company of the request.
 FLAKY_ATTEMPTS: dict[str, int] = {}
