@@ -26,6 +26,7 @@ from acquire.settings import Settings
 from acquire.store import keys
 from acquire.store.events import encode_event
 from acquire.store.fairness import Room
+from acquire.store.lua import fill
 from acquire.store.transition import (
     FINALS_LUA,
     JSON_FIELDS,
@@ -99,21 +100,20 @@ return ''
 
 
 def _create_script(ttl: int, index_max: int) -> str:
-    names = {
-        "@ARQ_JOB@": job_key_prefix,
-        "@ARQ_RESULT@": result_key_prefix,
-        "@WAKE@": keys.queue_wake(""),
-        "@TEXT@": keys.SCRIPT_SUFFIXES["text"],
-        "@ACTIVE@": keys.active(),
-        "@QUEUED@": EventType.JOB_QUEUED.value,
-        "@STATE@": JobState.QUEUED.value,
-        "@TTL@": str(int(ttl)),
-        "@INDEX_END@": str(-int(index_max) - 1),
-    }
-    script = _CREATE
-    for name, value in names.items():
-        script = script.replace(name, value)
-    return script
+    return fill(
+        _CREATE,
+        {
+            "ARQ_JOB": job_key_prefix,
+            "ARQ_RESULT": result_key_prefix,
+            "WAKE": keys.queue_wake(""),
+            "TEXT": keys.SCRIPT_SUFFIXES["text"],
+            "ACTIVE": keys.active(),
+            "QUEUED": EventType.JOB_QUEUED.value,
+            "STATE": JobState.QUEUED.value,
+            "TTL": int(ttl),
+            "INDEX_END": -int(index_max) - 1,
+        },
+    )
 
 
 # KEYS: status, items, events | ARGV: ttl, maxlen, item key, item json, item state, event json or ''

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 from acquire.models import EventType, JobState
 from acquire.serialization import dumps
 from acquire.store import keys
+from acquire.store.lua import fill
 
 __all__ = [
     "FINALS_LUA",
@@ -55,7 +56,7 @@ FINALS_LUA = "{" + ", ".join(f"{s.value} = true" for s in JobState if s.final) +
 _TRANSITION = """
 local applied = 1
 repeat
-local finals, base = FINALS, KEYS[1]
+local finals, base = @FINALS@, KEYS[1]
 local record = redis.call('HMGET', base, 'state', 'text')
 local state, has_text = record[1], record[2]
 if not state then applied = -1; break end
@@ -92,7 +93,7 @@ if long_end > short_end + 1 then
 end
 if short_end > f then redis.call('HSET', base, unpack(ARGV, f + 1, short_end)) end
 if has_text then
-  local long, names = TEXTS, {}
+  local long, names = @TEXTS@, {}
   for i = f + 1, short_end, 2 do
     if long[ARGV[i]] then names[#names + 1] = ARGV[i] end
   end
@@ -121,16 +122,18 @@ FIRST = 5
 def transition_script(ttl: int, maxlen: int, prelude: str = "", prelude_args: int = 0) -> str:
     """The transition script of a store with ``ttl`` and events ``maxlen``, after ``prelude``
     (Lua using ``KEYS`` from 3 and its ``prelude_args`` arguments from ``ARGV[5]`` on)."""
-    body = (
-        _TRANSITION.replace("FINALS", FINALS_LUA)
-        .replace("TEXTS", TEXT_LUA)
-        .replace("@FIRST@", str(FIRST + prelude_args))
-        .replace("@TTL@", str(int(ttl)))
-        .replace("@MAXLEN@", str(int(maxlen)))
-        .replace("@ACTIVE@", keys.active())
+    body = fill(
+        _TRANSITION,
+        {
+            **{name.upper(): suffix for name, suffix in keys.SCRIPT_SUFFIXES.items()},
+            "FINALS": FINALS_LUA,
+            "TEXTS": TEXT_LUA,
+            "FIRST": FIRST + prelude_args,
+            "TTL": int(ttl),
+            "MAXLEN": int(maxlen),
+            "ACTIVE": keys.active(),
+        },
     )
-    for name, suffix in keys.SCRIPT_SUFFIXES.items():
-        body = body.replace(f"@{name.upper()}@", suffix)
     return prelude + body
 
 

@@ -27,6 +27,8 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.exceptions import NoScriptError, ResponseError
 
+from acquire.store.lua import fill
+
 __all__ = ["start_each", "worker_pool"]
 
 log = logging.getLogger("acquire.jobs")
@@ -78,7 +80,7 @@ _SCRIPTS: dict[tuple[int, bool], tuple[bytes, str]] = {}
 def _script(ttl_ms: int, abort: bool) -> tuple[bytes, str]:
     known = _SCRIPTS.get((ttl_ms, abort))
     if known is None:
-        text = _PICK_UP.replace("@TTL_MS@", str(ttl_ms)).replace("@ABORT@", _ZREM_ABORT if abort else "")
+        text = fill(_PICK_UP, {"TTL_MS": ttl_ms, "ABORT": _ZREM_ABORT if abort else ""})
         body = text.encode()
         known = _SCRIPTS[ttl_ms, abort] = body, hashlib.sha1(body).hexdigest()  # noqa: S324 - its name
     return known
