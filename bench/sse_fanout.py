@@ -79,12 +79,14 @@ def serve(redis_url: str, port: int) -> None:
 
     async def stats(request: Request) -> JSONResponse:
         fanout = router.fanout.stats()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         return JSONResponse(
             {
                 "subscribers": fanout.subscribers,
                 "reads": fanout.reads,
                 "dropped": fanout.dropped,
-                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "peak_rss_mb": usage.ru_maxrss / 1024,
+                "cpu_s": usage.ru_utime + usage.ru_stime,
             }
         )
 
@@ -208,6 +210,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                     listed = await monitor.client_list()
                     return sum(1 for c in listed if c["name"] in (WEB_NAME, FANOUT_NAME))
 
+                cpu_before = (await http.get(f"http://127.0.0.1:{port}/stats")).json()["cpu_s"]
                 started = time.perf_counter()
                 for seq in range(args.rounds):
                     for job_id in jobs:
@@ -255,6 +258,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "dropped_clients": stats["dropped"],
         "fanout_reads": stats["reads"],
         "web_peak_rss_mb": round(stats["peak_rss_mb"], 1),
+        # the web process's CPU per event delivered to one client, while producing
+        "web_cpu_us_per_delivery": round(1e6 * (stats["cpu_s"] - cpu_before) / max(delivered, 1), 1),
         "produce_seconds": round(elapsed, 2),
     }
 

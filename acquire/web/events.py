@@ -148,16 +148,26 @@ class EventEndpoints:
             page = await self._range(org, job_id, last)
         if status.state.final:
             return
-        loop_time = asyncio.get_running_loop().time
-        deadline = loop_time() + self.max_stream_seconds
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.max_stream_seconds
         async with await self.fanout.subscribe(org, job_id, last) as sub:
-            while (remaining := deadline - loop_time()) > 0:
-                live = await sub.get(timeout=min(remaining, _EXPIRY_CHECK))
-                if live is not None:
-                    yield live.sse
-                    if live.terminal:
+            # One timer per connection, re-armed every _EXPIRY_CHECK s, instead of a timeout on
+            # each wait: the latter is a timer per event per client (see Subscription).
+            timer = loop.call_at(min(loop.time() + _EXPIRY_CHECK, deadline), sub.interrupt)
+            try:
+                while True:
+                    live = await sub.get()
+                    if live is not None:
+                        yield live.sse
+                        if live.terminal:
+                            return
+                        continue
+                    if sub.closed:  # dropped as too slow, or shutting down: resume by id
                         return
-                elif sub.closed:  # dropped as too slow, or shutting down: the client resumes by id
-                    return
-                elif not await self.store.redis.exists(keys.job_status(org, job_id)):
-                    return  # expired while idle
+                    if loop.time() >= deadline:
+                        return
+                    if not await self.store.redis.exists(keys.job_status(org, job_id)):
+                        return  # expired while idle
+                    timer = loop.call_at(min(loop.time() + _EXPIRY_CHECK, deadline), sub.interrupt)
+            finally:
+                timer.cancel()

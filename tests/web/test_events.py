@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from acquire.client import AcquireClient
 from acquire.settings import Settings
+from acquire.store import keys
 from acquire.web import COOKIE_NAME
+from acquire.web import events as events_module
 from tests.support.jobs import drain
 from tests.support.web import ACME, GATED_SPEC, GATES, GLOBEX, SECRET, WRITTEN, Sse, sec_body, sse
 
@@ -140,6 +144,21 @@ async def test_stream_lifetime_is_bounded_and_resumes_without_gaps(
     await drain(settings)
     rest = await sse(web.http, url, headers={**ACME, "Last-Event-ID": queued_id})
     assert [queued_id, *rest.ids] == await stored_ids(web.client, job_id)
+
+
+async def test_an_idle_stream_ends_when_its_job_expires(web: Web, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "_EXPIRY_CHECK", 0.05)
+    job_id = await submit(web, "NVDA")
+    url = f"{web.url}/jobs/{job_id}/events"
+    async with web.http.stream("GET", url, headers=ACME) as response:
+        lines = response.aiter_lines()
+        while await anext(lines) != "event: job_queued":
+            pass
+        # Whether or not the stream has subscribed yet, its first check finds the job gone.
+        await web.client.redis.delete(keys.job_status("acme", job_id))
+        rest = [line async for line in lines]  # ends: the next check finds the job gone
+    assert not any(line.startswith("event: ") for line in rest)
+    assert web.router.fanout.stats().subscribers == 0
 
 
 async def test_a_token_lets_eventsource_in_for_one_job_only(web: Web, settings: Settings) -> None:

@@ -150,3 +150,26 @@ async def test_fifty_clients_share_one_reader_connection(settings: Settings, red
     assert stats.reader_connections == 1
     # Each event was read from Redis once by the reader, not once per client.
     assert 0 < stats.events_read <= len(stored)
+
+
+async def test_interrupt_ends_one_wait_and_the_subscription_goes_on(client: AcquireClient) -> None:
+    job = await client.submit("acme", sec_body("NVDA"))
+    (queued,) = await client.events.read("acme", job.job_id)
+    fanout = EventFanout(client.redis)
+    try:
+        sub = await fanout.subscribe("acme", job.job_id, queued.id)
+        waiting = asyncio.create_task(sub.get())
+        await asyncio.sleep(0)  # let it park on its waiter
+        sub.interrupt()
+        assert await waiting is None and not sub.closed
+        sub.interrupt()  # with no get pending, the next one returns at once
+        assert await sub.get() is None and not sub.closed
+        await client.store.apply_transitions("acme", job.job_id, steps("a"))
+        sub.interrupt()  # a queued event wins over an interrupt; the interrupt then ends one wait
+        item = await sub.get()
+        while item is None:  # the event may still be on its way from the reader
+            item = await sub.get()
+        assert isinstance(item.event, StepComplete) and item.event.data.step == "a"
+        assert item.order > (0, 0) and not item.terminal
+    finally:
+        await fanout.aclose()
