@@ -55,8 +55,9 @@ from acquire.settings import Settings
 from acquire.testing.embedded import EmbeddedRedis
 from acquire.testing.reliability.fleet import await_all, fleet_env
 from acquire.testing.reliability.hardening import run_poison, run_post_final
-from acquire.testing.reliability.restart import run_redis_restart, run_soak
+from acquire.testing.reliability.restart import run_redis_restart
 from acquire.testing.reliability.scenarios import run_chaos, run_crash, run_shutdown
+from acquire.testing.reliability.soak import run_soak
 from acquire.testing.reliability.tenancy import count_leaks
 from acquire.testing.replay import ReplayServer
 

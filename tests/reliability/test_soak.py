@@ -13,7 +13,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from acquire.settings import Settings
-from acquire.testing.reliability.restart import run_soak
+from acquire.testing.reliability.soak import run_soak
 from acquire.testing.replay import ReplayServer
 
 _LEAK_BOUND_MB = 50
