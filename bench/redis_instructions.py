@@ -65,7 +65,7 @@ async def _counters(redis: aioredis.Redis) -> tuple[int, int]:
     return int(stats["total_reads_processed"]), int(stats["total_commands_processed"])
 
 
-async def measure(system: str, jobs: int) -> dict[str, Any]:
+async def measure(system: str, jobs: int, keep: str = "") -> dict[str, Any]:
     from acquire.testing.embedded import find_redis_server
 
     work = tempfile.mkdtemp(prefix="redis-ir-")
@@ -114,6 +114,9 @@ async def measure(system: str, jobs: int) -> dict[str, Any]:
         server.terminate()
         server.wait()
     ir = _total_ir(glob.glob(profile)[0])
+    if keep:  # for callgrind_annotate --inclusive=yes: where the instructions go, per command
+        os.makedirs(keep, exist_ok=True)
+        shutil.copy(glob.glob(profile)[0], os.path.join(keep, f"callgrind.{system}.out"))
     shutil.rmtree(work, ignore_errors=True)
     reads = (reads1 - reads0) / jobs
     return {
@@ -128,7 +131,7 @@ async def measure(system: str, jobs: int) -> dict[str, Any]:
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     systems = [s for s in args.systems.split(",") if s]
     started = time.perf_counter()
-    figures = {system: await measure(system, args.jobs) for system in systems}
+    figures = {system: await measure(system, args.jobs, args.keep) for system in systems}
     out: dict[str, Any] = {"bench": "redis_instructions", "jobs": args.jobs, "figures": figures}
     if "acquire" in figures:
         out["ratios"] = {
@@ -148,6 +151,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--systems", default="acquire,arq", help="any of acquire, arq, saq")
+    parser.add_argument("--keep", default="", help="a directory to keep each system's callgrind profile in")
     cli = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed: this bench counts Redis's instructions with callgrind")

@@ -11,6 +11,7 @@ import hashlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import arq.utils
@@ -18,15 +19,16 @@ import pytest
 import redis.asyncio as aioredis
 from arq.worker import Worker
 
-from acquire.client import AcquireClient
+from acquire.client import AcquireClient, JobHandle
 from acquire.errors import TransientError
-from acquire.models import JobKind, JobState, SecFilingsRequest
+from acquire.ids import new_job_id
+from acquire.models import JobKind, JobState, JobStatus, SecFilingsRequest, compact_request
 from acquire.runtime import arq_patches
 from acquire.runtime.arq_patches import finish, wakeup
 from acquire.runtime.run import JobContext, JobSpec, Outcome
 from acquire.settings import Settings
 from acquire.store import keys
-from acquire.store.wake import wake_workers
+from acquire.store.wake import QueueEntry, wake_workers
 from acquire.worker import create_worker
 from tests.support.jobs import TEST_SPEC, commands_until_marker, echo_marker
 
@@ -238,3 +240,51 @@ async def test_a_picked_up_jobs_code_starts_before_the_workers_next_read(
     pickup = max(i for i, c in enumerate(seen) if c.startswith("PSETEX"))
     # Between the pickup and the job's code: only the pickup script's own commands.
     assert not [c for c in seen[pickup + 1 :] if c.startswith(("ZRANGEBYSCORE", "BLPOP", "PTTL"))], seen
+
+
+async def test_a_woken_turn_reads_the_queue_once_and_deletes_nothing(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    # The wait's read held the whole queue (it is short): the next wait takes its deadline
+    # from it, with no read of its own, and BLPOP took the only token: no DEL of the list.
+    watcher = aioredis.Redis.from_url(settings.redis_url)
+    async with running(settings) as worker, AcquireClient(await _client(settings), settings) as client:
+        wake = worker.ctx[arq_patches.WAKE_CTX]
+        async with watcher.monitor() as monitor:
+            job = await client.submit("acme", sec())
+            seen: list[str] = []
+            # Up to the worker's next wait (the one it blocks in once the job is done).
+            while not (command := (await monitor.next_command())["command"]).startswith("BLPOP"):
+                seen.append(command)
+        assert (await job.wait(GUARD)).state == JobState.COMPLETED
+        assert wake.woken >= 1
+    await watcher.aclose()
+    wake_key = keys.queue_wake(settings.acquire_queue)
+    assert len([c for c in seen if c.startswith("ZRANGEBYSCORE")]) == 1, seen
+    assert not [c for c in seen if c.startswith("DEL") and wake_key in c], seen
+
+
+async def test_a_deferred_job_read_with_the_wake_starts_when_due(settings: Settings) -> None:
+    # The worker wakes for a job not yet due: the deadline of its next wait comes from the
+    # read sent with the one that woke it (no read of its own); a wrong one waits NEVER.
+    async with running(settings) as worker, AcquireClient(await _client(settings), settings) as client:
+        wake = worker.ctx[arq_patches.WAKE_CTX]
+        status = JobStatus(
+            job_id=new_job_id(),
+            org="acme",
+            kind=JobKind.SEC_FILINGS,
+            state=JobState.QUEUED,
+            created_at=datetime.now(UTC),
+            request=compact_request(sec()),
+        )
+        envelope = {"job_id": status.job_id, "org": "acme", "kind": "sec_filings", "request": status.request}
+        entry = QueueEntry.now(
+            settings.acquire_queue, status.job_id, "sec_filings", envelope,
+            expires_extra_ms=client.redis.expires_extra_ms,
+        )  # fmt: skip
+        due = entry.score_ms + 400
+        assert await client.store.create(status, enqueue=entry._replace(score_ms=due)) == status.job_id
+        final = await JobHandle(client, "acme", status.job_id, JobKind.SEC_FILINGS).wait(GUARD)
+        assert final.state == JobState.COMPLETED
+        assert final.started_at is not None and final.started_at.timestamp() * 1000 >= due - 5
+        assert wake.woken >= 1

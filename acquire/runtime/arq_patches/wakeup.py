@@ -7,9 +7,11 @@ batch, and otherwise blocks on the queue's wake list (:mod:`acquire.store.wake`)
 arrives, the earliest deferred job is due, a job running elsewhere could be given up (its
 in-progress marker's expiry), arq's health record or a cron job needs it, or at the latest after
 :attr:`WakeUp.fallback`. A worker with every slot busy waits for one of its jobs instead, with no
-Redis command at all. The queue read arq's next poll would send goes with the wait (BLPOP, DEL,
+Redis command at all. The queue read arq's next poll would send goes with the wait (BLPOP and
 ZRANGEBYSCORE in one round trip), so a woken worker starts its jobs from that read
-(``_poll_read``, arq's ``_poll_iteration`` without its read). Burst workers keep arq's loop.
+(``_poll_read``, arq's ``_poll_iteration`` without its read), and when that read held the whole
+queue the next wait takes its deadline from it too, with no read of its own: an idle worker
+sends two commands per fallback poll. Burst workers keep arq's loop.
 
 ``Worker.start_jobs`` skips ids of jobs this worker is running (arq checked each of them again
 on every read, three round trips apiece), picks each job up in one script (:mod:`.pickup`) and,
@@ -71,8 +73,10 @@ async def poll_iteration(self: Worker) -> None:
     while True:
         wake.read, wake.started, wake.elsewhere = 0, 0, []
         ready, wake.ready = wake.ready, None
+        # What that same read said of the jobs not yet due; nothing without it (arq's read).
+        later, wake.later = (wake.later if ready is not None else None), None
         await _poll_once(self, ready)
-        await _wait_for_work(self, wake)
+        await _wait_for_work(self, wake, later)
 
 
 async def _poll_once(self: Worker, ready: list[bytes] | None = None) -> None:
@@ -132,6 +136,9 @@ class WakeUp:
     idle: asyncio.Event = field(default_factory=asyncio.Event)
     #: The due ids read with the wake, for the next loop turn (None: it reads the queue).
     ready: list[bytes] | None = None
+    #: With ``ready``, when that read held the whole queue: when its first job not yet due is
+    #: due (ms since 1970, ``inf`` for none), so the next wait need not read it again.
+    later: float | None = None
 
     @classmethod
     def for_queue(cls, queue: str, fallback: float) -> WakeUp:
@@ -159,7 +166,7 @@ async def _start_jobs_woken(self: Worker, wake: WakeUp, job_ids: list[bytes]) ->
     wake.elsewhere = [j for j in fresh if j not in mine]
 
 
-async def _wait_for_work(self: Worker, wake: WakeUp) -> None:
+async def _wait_for_work(self: Worker, wake: WakeUp, later: float | None = None) -> None:
     timeout = _due_in(self, wake.fallback)
     if wake.read >= self.queue_read_limit:
         if wake.started:
@@ -178,7 +185,7 @@ async def _wait_for_work(self: Worker, wake: WakeUp) -> None:
         await asyncio.wait(running, timeout=max(timeout, 0.005), return_when=asyncio.FIRST_COMPLETED)
         return
     try:
-        timeout = min(timeout, await _queue_due_in(self, wake))
+        timeout = min(timeout, await _queue_due_in(self, wake, later))
         if timeout < 0.001:  # BLPOP's 0 would block for ever
             return
         wake.waits += 1
@@ -186,11 +193,11 @@ async def _wait_for_work(self: Worker, wake: WakeUp) -> None:
         pipe: Any
         try:
             async with self.pool.pipeline(transaction=False) as pipe:
-                # The DEL runs once BLPOP returns, and then the queue read arq's poll would
-                # send next (its first ids, the due ones kept below): it sees every job whose
-                # token the DEL drops (a job is on the queue before its token is pushed).
+                # The queue read arq's poll would send next runs once BLPOP returns (its first
+                # ids, the due ones kept below): it sees every job whose token BLPOP took (a
+                # job is on the queue before its token is pushed). The list holds one token
+                # at most (acquire.store.wake), so BLPOP leaves it empty: nothing to delete.
                 pipe.blpop([wake.key], timeout=timeout)
-                pipe.delete(wake.key)
                 pipe.zrangebyscore(
                     self.queue_name,
                     "-inf",
@@ -199,12 +206,17 @@ async def _wait_for_work(self: Worker, wake: WakeUp) -> None:
                     num=self.queue_read_limit,
                     withscores=True,
                 )
-                popped, _, first = await pipe.execute()
+                popped, first = await pipe.execute()
         finally:
             wake.idle.clear()
         wake.woken += popped is not None
         now = timestamp_ms()  # arq reads up to now; ids sort by score, so the due ones lead
         wake.ready = [job_id for job_id, score in first if score <= now]
+        if self._queue_read_offset == 0 and len(first) < self.queue_read_limit:
+            # The whole queue: its first job not yet due is the next wait's deadline. A job
+            # put on the queue later pushes a token, a retry arq schedules too (.finish).
+            rest = first[len(wake.ready) :]
+            wake.later = float(rest[0][1]) if rest else float("inf")
     except AWAY as exc:
         await wait_for_redis(self.pool, "waiting for jobs", exc)
 
@@ -222,19 +234,27 @@ def _due_in(self: Worker, fallback: float) -> float:
     return due
 
 
-async def _queue_due_in(self: Worker, wake: WakeUp) -> float:
-    """Seconds until the earliest deferred job is due, or a job running elsewhere could be
-    given up by its worker (its in-progress marker expires and arq would run it here)."""
+async def _queue_due_in(self: Worker, wake: WakeUp, later: float | None) -> float:
+    """Seconds until the earliest deferred job is due (``later``, in ms, when the last read
+    told), or a job running elsewhere could be given up by its worker (its in-progress
+    marker expires and arq would run it here). No command when the read told all."""
     now_ms = time.time() * 1000
+    elsewhere = wake.elsewhere[:20]
+    if later is not None and not elsewhere:
+        return (later - now_ms) / 1000
     pipe: Any
     async with self.pool.pipeline(transaction=False) as pipe:
-        pipe.zrangebyscore(self.queue_name, f"({now_ms:.0f}", "+inf", start=0, num=1, withscores=True)
-        for job_id in wake.elsewhere[:20]:
+        if later is None:
+            pipe.zrangebyscore(self.queue_name, f"({now_ms:.0f}", "+inf", start=0, num=1, withscores=True)
+        for job_id in elsewhere:
             pipe.pttl(in_progress_key_prefix + job_id)
-        first, *ttls = await pipe.execute()
-    due = float("inf")
-    if first:
-        due = first[0][1] / 1000 - now_ms / 1000
+        replies = await pipe.execute()
+    if later is None:
+        first, *ttls = replies
+        later = float(first[0][1]) if first else float("inf")
+    else:
+        ttls = replies
+    due = (later - now_ms) / 1000
     for ttl in ttls:
         # -2: no marker (it finished, or it can run now); -1 cannot happen (arq sets a TTL).
         due = min(due, max(0.0, ttl / 1000) if ttl != -1 else due)
