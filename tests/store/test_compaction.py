@@ -10,7 +10,7 @@ from acquire.client import AcquireClient
 from acquire.models import EventType, JobState, SecFilingsRequest
 from acquire.settings import Settings
 from acquire.store import keys
-from acquire.store.transition import Transition
+from acquire.store.transition import Transition, transition_script
 from tests.support.jobs import drain
 
 
@@ -59,3 +59,27 @@ async def test_a_reader_blocked_on_the_stream_gets_the_final_event(
             EventType.JOB_QUEUED,
             EventType.JOB_COMPLETED,
         ]
+
+
+async def test_a_redis_without_copy_compacts_the_stream_with_dump_restore(
+    settings: Settings, redis: aioredis.Redis
+) -> None:
+    # COPY is Redis 6.2's: an older server answers the script's pcall with an error, and the
+    # script falls back on DUMP/RESTORE. The same script text with COPY misspelt stands in.
+    async with await AcquireClient.connect(settings) as client:
+        store = client.store
+        text = transition_script(store.ttl, store.events_maxlen)
+        assert text.count("'COPY'") == 1
+        without_copy = redis.register_script(text.replace("'COPY'", "'NO_SUCH_COPY'"))
+        job = await client.submit("acme", sec())
+        stream = keys.job_events("acme", job.job_id)
+        assert await redis.memory_usage(stream, samples=0) > 4096
+        done = Transition({"state": JobState.COMPLETED}, EventType.JOB_COMPLETED, {"state": "completed"})
+        names, args = store._transition_call("acme", job.job_id, [done], force=False, result=None)
+        assert await without_copy(keys=names, args=args) == 1
+        assert 2 * await redis.memory_usage(stream, samples=0) < 4096
+        events = await client.events.read("acme", job.job_id)
+        assert [e.event for e in events] == [EventType.JOB_QUEUED, EventType.JOB_COMPLETED]
+        assert await client.events.read("acme", job.job_id, events[0].id) == events[1:]
+        assert settings.acquire_result_ttl - 60 < await redis.ttl(stream) <= settings.acquire_result_ttl
+        assert not await redis.exists(stream + ":copy")
