@@ -113,6 +113,12 @@ class Settings(BaseModel):
     acquire_reconcile_after: int = Field(
         120, ge=1, description="Seconds before the reconciler checks an unfinished job against arq."
     )
+    acquire_reconcile_interval: PositiveFloat = Field(
+        30.0, le=3600, description="Seconds between reconciler passes (one worker of the fleet runs each)."
+    )
+    acquire_queue_depth_interval: PositiveFloat = Field(
+        15.0, le=3600, description="Seconds between refreshes of the worker_queue_depth gauge."
+    )
     acquire_org_max_inflight_items: int = Field(
         10, ge=0, le=10_000, description="Item jobs of one org on the queue at once (0: no gate)."
     )

@@ -9,14 +9,13 @@ with the default settings both queues are the same and one worker runs everythin
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, NamedTuple, cast
 
-from arq import cron, func
+from arq import func
 from arq.connections import ArqRedis, RedisSettings
 from arq.cron import CronJob
 from arq.typing import StartupShutdown, WorkerCoroutine
@@ -26,9 +25,11 @@ from acquire import metrics, serialization
 from acquire.connection import worker_redis_settings
 from acquire.logs import configure_logging
 from acquire.runtime import arq_patches
+from acquire.runtime.periodic import Periodic, fleet_lease, worker_token
 from acquire.runtime.run import JobSpec, Services, make_tasks
 from acquire.runtime.services import ResourceFactory
 from acquire.settings import Settings, get_settings
+from acquire.store import keys
 from acquire.store.jobs import JobStore
 
 __all__ = [
@@ -45,7 +46,9 @@ __all__ = [
 
 log = logging.getLogger("acquire.worker")
 
-_QUEUE_DEPTH_INTERVAL = 5.0
+#: ``ctx`` key of the worker's background tasks by name (``"reconciler"``, ``"queue_depth"``),
+#: each a :class:`~acquire.runtime.periodic.Periodic`.
+PERIODIC_CTX = "acquire_periodic"
 
 
 def default_specs() -> list[JobSpec[Any, Any]]:
@@ -67,12 +70,15 @@ def default_extra_functions(settings: Settings) -> list[Any]:
     return registry.extra_functions(settings)
 
 
-async def _report_queue_depth(redis: ArqRedis, queue: str) -> None:
+def _queue_depth(redis: ArqRedis, queue: str) -> Callable[[int], Awaitable[None]]:
     gauge = metrics.QUEUE_DEPTH.labels(queue)
-    while True:
+
+    async def refresh(_: int) -> None:
+        # One ZCARD per ACQUIRE_QUEUE_DEPTH_INTERVAL (15 s: Prometheus's usual scrape interval).
         with contextlib.suppress(Exception):  # metrics must never take the worker down
             gauge.set(await redis.zcard(queue))
-        await asyncio.sleep(_QUEUE_DEPTH_INTERVAL)
+
+    return refresh
 
 
 def build_worker_settings(
@@ -116,19 +122,42 @@ def build_worker_settings(
     tasks += functions
     by_kind = {spec.kind: spec for spec in specs}
 
-    async def reconcile_jobs(ctx: dict[str, Any]) -> dict[str, int]:
+    # One pass per period for the whole fleet; its timeout stays at or below the jobs': arq
+    # keeps every job's in-progress marker for the longest function timeout + 10 s, which is
+    # how long a killed worker's jobs wait, and a pass must not outlast that.
+    reconcile_timeout = float(min(60, settings.acquire_job_timeout))
+    interval = settings.acquire_reconcile_interval
+
+    def reconciler(services: Services) -> Periodic:
+        token = worker_token()
+
+        async def reconcile_once(period: int) -> dict[str, int] | None:
+            # The lease is per period (the tick's number, the same on every worker): exactly
+            # one winner however late a worker's tick is; it lapses after two periods. It is
+            # fleet-wide, not per queue (as arq's unique cron id was): the pass covers every
+            # queue's jobs and two at once could fail one job twice.
+            lease = keys.reconcile_lease(period)
+            if not await fleet_lease(services.redis, lease, token, ttl=2 * interval):
+                return None  # another worker runs this period's pass
+            return await reconcile_jobs(services, period)
+
+        return Periodic("reconciler", interval, reconcile_once, timeout=reconcile_timeout, aligned=True)
+
+    async def reconcile_jobs(services: Services, period: int) -> dict[str, int]:
         from acquire.runtime.reconcile import reconcile
 
-        services: Services = ctx["acquire"]
         report = await reconcile(services, by_kind, older_than=settings.acquire_reconcile_after)
         # Backlogs whose next item was never let in (a release lost to a Redis outage).
         fed = await services.fair.feed_all(queue) if services.fair.enabled else 0
-        return {
+        summary = {
             "checked": report.checked,
             "failed": len(report.failed),
             "finished": len(report.finished),
             "fed": fed,
         }
+        level = logging.INFO if report.failed or report.finished or fed else logging.DEBUG
+        log.log(level, "reconcile pass %d on queue %s: %s", period, queue, summary)
+        return summary
 
     async def startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings.logging_level, json_lines=settings.acquire_log_json)
@@ -142,7 +171,15 @@ def build_worker_settings(
         # setdefault: whoever builds the Worker may pass its own (ctx=...), e.g. to watch it.
         ctx.setdefault(arq_patches.WAKE_CTX, arq_patches.WakeUp.for_queue(queue, settings.acquire_idle_poll))
         ctx["acquire_stack"] = stack
-        ctx["acquire_depth_task"] = asyncio.create_task(_report_queue_depth(redis, queue))
+        background = {
+            "queue_depth": Periodic(
+                "queue depth", settings.acquire_queue_depth_interval, _queue_depth(redis, queue)
+            ),
+            "reconciler": reconciler(services),
+        }
+        for task in background.values():
+            task.start()
+        ctx[PERIODIC_CTX] = background
         if serve_metrics:
             _serve_metrics_once(settings.metrics_port, settings.metrics_host)
         log.info("acquire worker ready on queue %s (%d functions)", queue, len(tasks))
@@ -151,26 +188,18 @@ def build_worker_settings(
         services: Services | None = ctx.get("acquire")
         if services is not None:
             services.watchdog.close()
-        task = ctx.pop("acquire_depth_task", None)
-        if task is not None:
-            task.cancel()
+        background: dict[str, Periodic] = ctx.pop(PERIODIC_CTX, {})
+        for task in background.values():
+            await task.stop()
         stack: AsyncExitStack | None = ctx.pop("acquire_stack", None)
         if stack is not None:
             await stack.aclose()
 
     attributes: dict[str, Any] = {
         "functions": tasks,
-        # Every 30 s one worker of the fleet (arq's unique cron) finishes jobs arq ended alone.
-        # Its timeout stays at or below the jobs': arq keeps every job's in-progress marker for
-        # the longest function timeout + 10 s, which is how long a killed worker's jobs wait.
-        "cron_jobs": [
-            cron(
-                reconcile_jobs,
-                name="acquire_reconcile",
-                second={0, 30},
-                timeout=min(60, settings.acquire_job_timeout),
-            )
-        ],
+        # Empty: the reconciler is a task of on_startup (above), not an arq cron job; the field
+        # stays for hosts that spread ``hooks.cron_jobs`` into their own (see WorkerHooks).
+        "cron_jobs": [],
         "queue_name": queue,
         "redis_settings": worker_redis_settings(settings),
         "on_startup": compose_hooks(startup, on_startup),
@@ -201,7 +230,7 @@ def task_functions(
 
         class WorkerSettings:
             functions = [*my_functions, *acquire.task_functions(settings)]
-            cron_jobs = [*my_cron_jobs, *hooks.cron_jobs]
+            cron_jobs = my_cron_jobs       # acquire has none (hooks.cron_jobs is empty)
             on_startup = acquire.compose_hooks(my_startup, hooks.on_startup)
             on_shutdown = acquire.compose_hooks(hooks.on_shutdown, my_shutdown)
             queue_name = settings.acquire_queue
@@ -215,7 +244,12 @@ def task_functions(
 
 class WorkerHooks(NamedTuple):
     """What a host's arq worker runs besides :func:`task_functions`: acquire's startup (opens
-    its clients), its shutdown, and its cron job (the reconciler that finishes abandoned jobs)."""
+    its clients and starts its background tasks: the reconciler that finishes abandoned jobs,
+    the queue-depth gauge) and its shutdown (stops them, closes the clients).
+
+    ``cron_jobs`` is always empty since the reconciler left arq's cron (it cost ~30 Redis
+    commands a pass); it stays so that hosts spreading it into their own list keep working.
+    """
 
     on_startup: StartupShutdown
     on_shutdown: StartupShutdown
@@ -225,7 +259,8 @@ class WorkerHooks(NamedTuple):
 def worker_hooks(
     settings: Settings | None = None, *, analysis: bool = False, serve_metrics: bool = True
 ) -> WorkerHooks:
-    """acquire's ``on_startup``, ``on_shutdown`` and cron jobs, for a host's own arq worker."""
+    """acquire's ``on_startup`` and ``on_shutdown`` (and an empty ``cron_jobs``), for a host's
+    own arq worker."""
     built = vars(build_worker_settings(settings, analysis=analysis, serve_metrics=serve_metrics))
     return WorkerHooks(built["on_startup"], built["on_shutdown"], list(built["cron_jobs"]))
 

@@ -1,6 +1,6 @@
 """acquire beside its peers: the same trivial jobs through acquire, raw arq and SAQ, one Redis.
 
-    python bench/queue_peers.py [--jobs 2000] [--rounds 5] [--latency-jobs 60] [--idle-seconds 10]
+    python bench/queue_peers.py [--jobs 2000] [--rounds 5] [--latency-jobs 60] [--idle-seconds 40]
 
 Systems: ``acquire`` (the full runtime: status record, events, result, metrics), ``arq`` (raw
 arq with acquire's worker settings: JSON, acquire's poll delay, concurrency and result TTL) and
@@ -359,7 +359,7 @@ if __name__ == "__main__":
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--latency-jobs", type=int, default=60)
-    parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument("--idle-seconds", type=float, default=40.0)  # > one reconcile period (30 s)
     parser.add_argument("--systems", default=",".join(SYSTEMS))
     parser.add_argument("--worker", choices=SYSTEMS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)

@@ -3,8 +3,10 @@
 The runtime gives every job it runs a final status. A few things end a job without the
 runtime seeing it: arq itself failing it (a function no worker registers, a payload that is
 not JSON, its own retry limit), Redis losing the queue entry, or an item job of a spread job
-vanishing. Every unfinished job is in the ``acquire:active`` set; this cron job looks at the
-ones older than ``ACQUIRE_RECONCILE_AFTER`` seconds and compares them with arq's own keys:
+vanishing. Every unfinished job is in the ``acquire:active`` set; every
+``ACQUIRE_RECONCILE_INTERVAL`` seconds one worker of the fleet (a background task of the
+worker, see :mod:`acquire.worker`) looks at the ones older than ``ACQUIRE_RECONCILE_AFTER``
+seconds and compares them with arq's own keys:
 
 - still queued or in progress in arq: alive, look again later;
 - arq has a result but the status is not final: arq ended it without acquire, so the job

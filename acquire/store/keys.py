@@ -27,6 +27,7 @@ Key scheme (``{org}`` is a validated organisation id, ``{id}`` a server-generate
     acquire:yahoo:session             hash    shared Yahoo cookie and crumb
     acquire:web:wake:{token}          stream  wakes one web process's SSE reader (short TTL)
     acquire:wake:{queue}              list    wakes an idle worker of an arq queue (one entry)
+    acquire:reconcile:{n}             string  the worker running reconciler pass n (short TTL)
 
 Everything under ``acquire:{org}:`` expires with the job's result TTL. Stored documents are
 shared by every job and org that fetched them and removed by the sweeper of
@@ -67,6 +68,7 @@ __all__ = [
     "queue_wake",
     "ratelimit",
     "ratelimit_waiters",
+    "reconcile_lease",
     "sse_wake",
     "yahoo_session",
 ]
@@ -253,6 +255,11 @@ def sse_wake(token: str) -> str:
 def queue_wake(queue: str) -> str:
     """The list an idle worker of arq queue ``queue`` blocks on (see :mod:`acquire.store.wake`)."""
     return f"{PREFIX}:wake:{queue}"
+
+
+def reconcile_lease(period: int) -> str:
+    """Held by the one worker of the fleet running reconciler pass ``period``."""
+    return f"{PREFIX}:reconcile:{period}"
 
 
 def yahoo_session() -> str:

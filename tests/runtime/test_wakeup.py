@@ -39,14 +39,20 @@ GUARD = 30.0
 
 
 def _settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"acquire_idle_poll": NEVER})
+    # The background tasks' commands (reconciler, queue depth) stay out of the tests' counts too.
+    update = {
+        "acquire_idle_poll": NEVER,
+        "acquire_reconcile_interval": NEVER,
+        "acquire_queue_depth_interval": NEVER,
+    }
+    return settings.model_copy(update=update)
 
 
 @asynccontextmanager
 async def running(
     settings: Settings, spec: JobSpec[Any, Any] = TEST_SPEC, **overrides: Any
 ) -> AsyncIterator[Worker]:
-    """A worker on its own task; ``cron_jobs=[]`` so acquire's reconciler does not wake it."""
+    """A worker on its own task; ``cron_jobs=[]`` so no arq cron job wakes it."""
     wake = arq_patches.WakeUp.for_queue(settings.acquire_queue, NEVER)
     worker = create_worker(
         _settings(settings),
