@@ -5,9 +5,9 @@ An idle acquire worker does not poll its queue; it blocks on ``BLPOP`` of the qu
 key (:func:`acquire.store.keys.queue_wake`) and reads the queue when something arrives there
 (:mod:`acquire.runtime.arq_patches`). Whatever puts a job on a queue therefore also pushes a
 token: the client's submit (in its enqueue script), item jobs, webhooks, and a retry that arq
-schedules for later. One token is enough to wake a worker, and a worker that wakes drops them
-all before it reads the queue, so the list is trimmed to one entry: it never grows while no
-worker runs.
+schedules for later. One token is enough to wake a worker, so the list is kept to one entry (it
+never grows while no worker runs), and the worker's BLPOP takes it: a race of two pushers can
+leave a second one, which at worst wakes a worker once more for nothing.
 """
 
 from __future__ import annotations
