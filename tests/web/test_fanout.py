@@ -171,5 +171,12 @@ async def test_interrupt_ends_one_wait_and_the_subscription_goes_on(client: Acqu
             item = await sub.get()
         assert isinstance(item.event, StepComplete) and item.event.data.step == "a"
         assert item.order > (0, 0) and not item.terminal
+        # A timeout ends one wait the same way, with nothing queued; the subscription goes on.
+        assert await sub.get(timeout=0.05) is None and not sub.closed
+        await client.store.update_status(
+            "acme", job.job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
+        )
+        last = await sub.get(timeout=30)
+        assert last is not None and last.terminal and sub.closed
     finally:
         await fanout.aclose()
