@@ -153,7 +153,10 @@ class EventEndpoints:
         async with await self.fanout.subscribe(org, job_id, last) as sub:
             # One timer per connection, re-armed every _EXPIRY_CHECK s, instead of a timeout on
             # each wait: the latter is a timer per event per client (see Subscription).
-            timer = loop.call_at(min(loop.time() + _EXPIRY_CHECK, deadline), sub.interrupt)
+            def check_soon() -> asyncio.TimerHandle:
+                return loop.call_at(min(loop.time() + _EXPIRY_CHECK, deadline), sub.interrupt)
+
+            timer = check_soon()
             try:
                 while True:
                     live = await sub.get()
@@ -168,6 +171,6 @@ class EventEndpoints:
                         return
                     if not await self.store.redis.exists(keys.job_status(org, job_id)):
                         return  # expired while idle
-                    timer = loop.call_at(min(loop.time() + _EXPIRY_CHECK, deadline), sub.interrupt)
+                    timer = check_soon()
             finally:
                 timer.cancel()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -27,19 +30,28 @@ def steps(*names: str) -> list[Transition]:
     return [Transition({"step": n}, EventType.STEP_COMPLETE, {"step": n}) for n in names]
 
 
+@asynccontextmanager
+async def followed(client: AcquireClient, **options: Any) -> AsyncIterator[tuple[str, str, EventFanout]]:
+    """A queued job (its id and its ``job_queued`` event's id) and a fan-out closed afterwards."""
+    job = await client.submit("acme", sec_body("NVDA"))
+    (queued,) = await client.events.read("acme", job.job_id)
+    fanout = EventFanout(client.redis, **options)
+    try:
+        yield job.job_id, queued.id, fanout
+    finally:
+        await fanout.aclose()
+
+
 async def names_of(sub_events: list[object]) -> list[str]:
     return [e.event.data.step for e in sub_events]  # type: ignore[attr-defined]
 
 
 async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireClient) -> None:
-    job = await client.submit("acme", sec_body("NVDA"))
-    (queued,) = await client.events.read("acme", job.job_id)
-    fanout = EventFanout(client.redis, queue_size=3)
-    try:
-        slow = await fanout.subscribe("acme", job.job_id, queued.id)
-        steady = await fanout.subscribe("acme", job.job_id, queued.id)
+    async with followed(client, queue_size=3) as (job_id, queued_id, fanout):
+        slow = await fanout.subscribe("acme", job_id, queued_id)
+        steady = await fanout.subscribe("acme", job_id, queued_id)
         # One atomic write: the reader receives all five in one XREAD and dispatches them at once.
-        await client.store.apply_transitions("acme", job.job_id, steps("s1", "s2", "s3", "s4", "s5"))
+        await client.store.apply_transitions("acme", job_id, steps("s1", "s2", "s3", "s4", "s5"))
         got = [await steady.get() for _ in range(3)]
         received = []
         while (item := await slow.get()) is not None:
@@ -55,37 +67,30 @@ async def test_a_slow_subscriber_is_dropped_and_resumes_by_id(client: AcquireCli
         assert [e is not None for e in got] == [True] * 3
 
         # Resuming from the last delivered id: the missed entries, then the live tail.
-        resumed = await fanout.subscribe("acme", job.job_id, received[-1].id)
+        resumed = await fanout.subscribe("acme", job_id, received[-1].id)
         await client.store.update_status(
-            "acme", job.job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
+            "acme", job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
         )
         rest = [item async for item in resumed]
         assert [e.event.event.value for e in rest] == ["step_complete", "step_complete", "job_completed"]
         assert [e.id for e in received + rest] == [
-            e.id for e in (await client.events.read("acme", job.job_id))[1:]
+            e.id for e in (await client.events.read("acme", job_id))[1:]
         ]
         assert resumed.closed and fanout.stats().subscribers == 0
-    finally:
-        await fanout.aclose()
 
 
 async def test_a_late_joiner_gets_what_the_reader_already_passed(client: AcquireClient) -> None:
-    job = await client.submit("acme", sec_body("NVDA"))
-    (queued,) = await client.events.read("acme", job.job_id)
-    fanout = EventFanout(client.redis)
-    try:
-        early = await fanout.subscribe("acme", job.job_id, queued.id)
-        await client.store.apply_transitions("acme", job.job_id, steps("a", "b", "c"))
+    async with followed(client) as (job_id, queued_id, fanout):
+        early = await fanout.subscribe("acme", job_id, queued_id)
+        await client.store.apply_transitions("acme", job_id, steps("a", "b", "c"))
         seen = [await early.get() for _ in range(3)]  # the reader's cursor is now past "c"
-        late = await fanout.subscribe("acme", job.job_id, queued.id)
-        await client.store.update_status("acme", job.job_id, {"state": "failed"}, event=EventType.JOB_FAILED)
+        late = await fanout.subscribe("acme", job_id, queued_id)
+        await client.store.update_status("acme", job_id, {"state": "failed"}, event=EventType.JOB_FAILED)
         late_ids = [e.id async for e in late]
         early_rest = [e.id async for e in early]
-        stored = [e.id for e in await client.events.read("acme", job.job_id)][1:]
+        stored = [e.id for e in await client.events.read("acme", job_id)][1:]
         assert late_ids == stored
         assert [e.id for e in seen if e is not None] + early_rest == stored
-    finally:
-        await fanout.aclose()
 
 
 async def test_fifty_clients_share_one_reader_connection(settings: Settings, redis: aioredis.Redis) -> None:
@@ -153,18 +158,15 @@ async def test_fifty_clients_share_one_reader_connection(settings: Settings, red
 
 
 async def test_interrupt_ends_one_wait_and_the_subscription_goes_on(client: AcquireClient) -> None:
-    job = await client.submit("acme", sec_body("NVDA"))
-    (queued,) = await client.events.read("acme", job.job_id)
-    fanout = EventFanout(client.redis)
-    try:
-        sub = await fanout.subscribe("acme", job.job_id, queued.id)
+    async with followed(client) as (job_id, queued_id, fanout):
+        sub = await fanout.subscribe("acme", job_id, queued_id)
         waiting = asyncio.create_task(sub.get())
         await asyncio.sleep(0)  # let it park on its waiter
         sub.interrupt()
         assert await waiting is None and not sub.closed
         sub.interrupt()  # with no get pending, the next one returns at once
         assert await sub.get() is None and not sub.closed
-        await client.store.apply_transitions("acme", job.job_id, steps("a"))
+        await client.store.apply_transitions("acme", job_id, steps("a"))
         sub.interrupt()  # a queued event wins over an interrupt; the interrupt then ends one wait
         item = await sub.get()
         while item is None:  # the event may still be on its way from the reader
@@ -174,9 +176,7 @@ async def test_interrupt_ends_one_wait_and_the_subscription_goes_on(client: Acqu
         # A timeout ends one wait the same way, with nothing queued; the subscription goes on.
         assert await sub.get(timeout=0.05) is None and not sub.closed
         await client.store.update_status(
-            "acme", job.job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
+            "acme", job_id, {"state": "completed"}, event=EventType.JOB_COMPLETED
         )
         last = await sub.get(timeout=30)
         assert last is not None and last.terminal and sub.closed
-    finally:
-        await fanout.aclose()
