@@ -73,7 +73,13 @@ async def _left_the_queue(pool: ArqRedis, job_id: str) -> None:
     await pool.zrem(QUEUE, job_id)
 
 
-async def _decide(settings: Settings, setup: Setup, *, ours: bool) -> dict[str, Any]:
+#: Something to run between a test's setup and ``start_jobs`` (with the pool and the worker).
+BeforeStart = Callable[[ArqRedis, Worker], Awaitable[None]]
+
+
+async def _decide(
+    settings: Settings, setup: Setup, *, ours: bool, before_start: BeforeStart | None = None
+) -> dict[str, Any]:
     pool = await connect(settings)
     worker = _worker(pool, ours=ours)
     job_id = f"pickup-{setup.__name__}-{'ours' if ours else 'arq'}"
@@ -81,6 +87,8 @@ async def _decide(settings: Settings, setup: Setup, *, ours: bool) -> dict[str, 
         await pool.delete(QUEUE)
         await setup(pool, job_id)
         marker_before = await pool.pttl(in_progress_key_prefix + job_id)
+        if before_start is not None:
+            await before_start(pool, worker)
         await worker.start_jobs([job_id.encode()])
         started = job_id in worker.tasks
         if started:

@@ -8,10 +8,11 @@ arrives, the earliest deferred job is due, a job running elsewhere could be give
 in-progress marker's expiry), arq's health record or a cron job needs it, or at the latest after
 :attr:`WakeUp.fallback`. A worker with every slot busy waits for one of its jobs instead, with no
 Redis command at all. The queue read arq's next poll would send goes with the wait (BLPOP and
-ZRANGEBYSCORE in one round trip), so a woken worker starts its jobs from that read
-(``_poll_read``, arq's ``_poll_iteration`` without its read), and when that read held the whole
-queue the next wait takes its deadline from it too, with no read of its own: an idle worker
-sends two commands per fallback poll. Burst workers keep arq's loop.
+a script in one round trip), and the script also picks up the first job arq would start
+(:mod:`.pickup`), so a woken worker starts its jobs from that reply (``_poll_read``, arq's
+``_poll_iteration`` without its read), the first with no command of its own; when that read
+held the whole queue the next wait takes its deadline from it too, with no read of its own: an
+idle worker sends two commands per fallback poll. Burst workers keep arq's loop.
 
 ``Worker.start_jobs`` skips ids of jobs this worker is running (arq checked each of them again
 on every read, three round trips apiece), picks each job up in one script (:mod:`.pickup`) and,
@@ -43,11 +44,18 @@ from arq.constants import in_progress_key_prefix
 from arq.utils import timestamp_ms
 from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError, WatchError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.exceptions import WatchError
 
 from acquire.runtime.arq_patches.outage import AWAY, wait_for_redis
-from acquire.runtime.arq_patches.pickup import start_each
+from acquire.runtime.arq_patches.pickup import (
+    hand_back,
+    holds_jobs,
+    new_mark,
+    queue_wait_pick_up,
+    start_each,
+    wait_pick_up_reply,
+)
 from acquire.store import keys
 from acquire.store.wake import wake_workers
 
@@ -57,6 +65,9 @@ __all__ = ["WAKE_CTX", "WakeUp", "poll_iteration", "start_jobs"]
 WAKE_CTX = "acquire_wake"
 
 log = logging.getLogger("acquire.jobs")
+
+#: How long a stopping worker tries to hand back what its cancelled wait picked up (s).
+_HAND_BACK_TIMEOUT = 2.0
 
 original_start_jobs = Worker.start_jobs
 original_poll_iteration = Worker._poll_iteration
@@ -75,7 +86,11 @@ async def poll_iteration(self: Worker) -> None:
         ready, wake.ready = wake.ready, None
         # What that same read said of the jobs not yet due; nothing without it (arq's read).
         later, wake.later = (wake.later if ready is not None else None), None
-        await _poll_once(self, ready)
+        try:
+            await _poll_once(self, ready)
+        finally:
+            if holds_jobs(self):  # picked up with the wait, not started (a stop, a full worker)
+                await _hand_back_quietly(self, None)
         await _wait_for_work(self, wake, later)
 
 
@@ -184,6 +199,7 @@ async def _wait_for_work(self: Worker, wake: WakeUp, later: float | None = None)
         # No slot for a new job: wait for one of ours, with no Redis command at all.
         await asyncio.wait(running, timeout=max(timeout, 0.005), return_when=asyncio.FIRST_COMPLETED)
         return
+    mark = new_mark()
     try:
         timeout = min(timeout, await _queue_due_in(self, wake, later))
         if timeout < 0.001:  # BLPOP's 0 would block for ever
@@ -193,32 +209,49 @@ async def _wait_for_work(self: Worker, wake: WakeUp, later: float | None = None)
         pipe: Any
         try:
             async with self.pool.pipeline(transaction=False) as pipe:
-                # The queue read arq's poll would send next runs once BLPOP returns (its first
-                # ids, the due ones kept below): it sees every job whose token BLPOP took (a
-                # job is on the queue before its token is pushed). The list holds one token
-                # at most (acquire.store.wake), so BLPOP leaves it empty: nothing to delete.
+                # Once BLPOP returns, the script reads the queue as arq's poll would next and
+                # picks up the first job arq would start (pickup.queue_wait_pick_up): a job
+                # whose token BLPOP took is on the queue already (it is put there first). The
+                # list holds one token at most (acquire.store.wake), so BLPOP leaves it empty.
                 pipe.blpop([wake.key], timeout=timeout)
-                pipe.zrangebyscore(
-                    self.queue_name,
-                    "-inf",
-                    "+inf",
-                    start=self._queue_read_offset,
-                    num=self.queue_read_limit,
-                    withscores=True,
-                )
-                popped, first = await pipe.execute()
+                queue_wait_pick_up(self, pipe, mark)
+                popped, reply = await pipe.execute(raise_on_error=False)
+        except asyncio.CancelledError:
+            # A stop: Redis may have run the script as the wait was cancelled.
+            await _hand_back_quietly(self, mark)
+            raise
         finally:
             wake.idle.clear()
+        if isinstance(popped, Exception):
+            raise popped
         wake.woken += popped is not None
+        try:
+            first, picked = await wait_pick_up_reply(self, reply, mark)
+        except ResponseError as exc:  # e.g. a Redis refusing writes: the script stopped there
+            log.warning("jobs not picked up with the wait: %s", exc)
+            return  # the next turn reads the queue itself
         now = timestamp_ms()  # arq reads up to now; ids sort by score, so the due ones lead
-        wake.ready = [job_id for job_id, score in first if score <= now]
+        due = [job_id for job_id, score in first if score <= now]
         if self._queue_read_offset == 0 and len(first) < self.queue_read_limit:
             # The whole queue: its first job not yet due is the next wait's deadline. A job
             # put on the queue later pushes a token, a retry arq schedules too (.finish).
-            rest = first[len(wake.ready) :]
+            rest = [(job_id, score) for job_id, score in first[len(due) :] if job_id.decode() != picked]
             wake.later = float(rest[0][1]) if rest else float("inf")
+        if picked is not None:  # due by Redis's clock: it starts first, whatever the worker's says
+            due = [picked.encode(), *(job_id for job_id in due if job_id.decode() != picked)]
+        wake.ready = due
     except AWAY as exc:
         await wait_for_redis(self.pool, "waiting for jobs", exc)
+        await hand_back(self, mark)  # the script may have run before the connection was lost
+
+
+async def _hand_back_quietly(self: Worker, mark: str | None) -> None:
+    """:func:`hand_back` as the worker stops: bounded, and never raising (the stop goes on)."""
+    try:
+        async with asyncio.timeout(_HAND_BACK_TIMEOUT):
+            await hand_back(self, mark)
+    except Exception as exc:  # arq's in-progress timeout frees the job anyway
+        log.warning("could not hand back jobs picked up by a stopped wait: %s", exc)
 
 
 def _due_in(self: Worker, fallback: float) -> float:
