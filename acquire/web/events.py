@@ -15,6 +15,7 @@ then live events come from the process-wide :class:`~acquire.web.sse.EventFanout
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sse_starlette import ServerSentEvent
@@ -152,15 +153,21 @@ class EventEndpoints:
         deadline = loop.time() + self.max_stream_seconds
         async with await self.fanout.subscribe(org, job_id, last) as sub:
             # One timer per connection, re-armed every _EXPIRY_CHECK s, instead of a timeout on
-            # each wait: the latter is a timer per event per client (see Subscription).
+            # each wait: the latter is a timer per event per client (see Subscription). Each
+            # period is drawn from its second half: streams opened together (a dashboard's
+            # clients reconnecting) would otherwise all check at the same moment, a burst of
+            # reads that holds up every stream's events.
             def check_soon() -> asyncio.TimerHandle:
-                return loop.call_at(min(loop.time() + _EXPIRY_CHECK, deadline), sub.interrupt)
+                period = _EXPIRY_CHECK * random.uniform(0.5, 1.0)
+                return loop.call_at(min(loop.time() + period, deadline), sub.interrupt)
 
             timer = check_soon()
+            lively = False  # an event since the last check: the job was written to, it exists
             try:
                 while True:
                     live = await sub.get()
                     if live is not None:
+                        lively = True
                         yield live.sse
                         if live.terminal:
                             return
@@ -169,8 +176,9 @@ class EventEndpoints:
                         return
                     if loop.time() >= deadline:
                         return
-                    if not await self.store.redis.exists(keys.job_status(org, job_id)):
+                    if not lively and not await self.store.redis.exists(keys.job_status(org, job_id)):
                         return  # expired while idle
+                    lively = False
                     timer = check_soon()
             finally:
                 timer.cancel()

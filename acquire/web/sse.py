@@ -381,7 +381,15 @@ class EventFanout:
         if stream is None or not entries:
             return
         for entry_id, fields in entries:
-            item = StreamEvent.of(decode_entry(stream.job_id, entry_id, fields))
+            try:
+                item = StreamEvent.of(decode_entry(stream.job_id, entry_id, fields))
+            except (ValueError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+                # Not an event acquire wrote (another version, a hand-made entry): skipped, so
+                # the one reader of every stream in the process goes on.
+                raw = entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+                log.warning("skipped malformed event %s of job %s: %s", raw, stream.job_id, exc)
+                stream.cursor = raw
+                continue
             if item.order <= _id_key(stream.cursor):
                 continue
             stream.cursor = item.id
